@@ -1,0 +1,209 @@
+/**
+ * FrameProcessor: one small stage of the pipeline.
+ *
+ *   class Shout extends FrameProcessor {
+ *     protected async process(frame: Frame, direction: Direction) {
+ *       if (frame.type === "llm-text") frame = { ...frame, text: frame.text.toUpperCase() };
+ *       this.push(frame, direction);
+ *     }
+ *   }
+ *
+ * Each processor has three lanes, each handled one item at a time, in order:
+ * - system    — system frames, either direction. Keep their handling quick; long work
+ *               goes to `schedule()`.
+ * - downstream — data/control frames travelling downstream, and scheduled tasks. An
+ *               `interruption` (or `cancel`) empties it at once, aborts `this.signal`, and
+ *               drops any data/control frame the stale in-flight item still pushes.
+ * - upstream  — data/control frames travelling upstream (e.g. `bot-spoken-text`). Never
+ *               emptied by interruptions: they report what already happened.
+ *
+ * A throw inside `process` becomes a non-fatal `error` frame pushed upstream (the input
+ * transport tells the user); aborts caused by an interruption are silent.
+ */
+import { Direction, Frame, frame as makeFrame } from "./frames";
+
+type Task = (signal: AbortSignal) => Promise<void>;
+type Work = { frame: Frame; direction: Direction } | { task: Task; label: string };
+
+/** A first-in first-out queue drained by one async loop at a time. */
+class Lane {
+  private items: Work[] = [];
+  private head = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+  /** The interruption generation of the item being handled, or undefined when idle. */
+  inFlightGeneration: number | undefined;
+
+  constructor(private readonly run: (work: Work) => Promise<void>, private readonly generation: () => number) {}
+
+  add(work: Work): void {
+    this.items.push(work);
+    if (!this.draining) void this.drain();
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  get busy(): boolean {
+    return this.draining;
+  }
+
+  idle(): Promise<void> {
+    return this.draining ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    while (this.head < this.items.length) {
+      const work = this.items[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      this.inFlightGeneration = this.generation();
+      await this.run(work);
+      this.inFlightGeneration = undefined;
+    }
+    this.items = [];
+    this.head = 0;
+    this.draining = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+export abstract class FrameProcessor {
+  readonly name: string;
+  private next: FrameProcessor | undefined;
+  private prev: FrameProcessor | undefined;
+  private generation = 0;
+  private controller = new AbortController();
+  private cancelled = false;
+  private readonly systemLane: Lane;
+  private readonly downstreamLane: Lane;
+  private readonly upstreamLane: Lane;
+
+  constructor(name?: string) {
+    this.name = name ?? this.constructor.name;
+    const generation = () => this.generation;
+    this.systemLane = new Lane((w) => this.runWork(w), generation);
+    this.downstreamLane = new Lane((w) => this.runWork(w), generation);
+    this.upstreamLane = new Lane((w) => this.runWork(w), generation);
+  }
+
+  /** Handle one frame; the default passes it on unchanged. */
+  protected async process(frame: Frame, direction: Direction): Promise<void> {
+    this.push(frame, direction);
+  }
+
+  /** Called synchronously when an interruption or cancel arrives, before any lane sees it. */
+  protected onInterruption(): void {}
+
+  /** Release resources (models, sockets, timers); called once when the pipeline stops. */
+  async cleanup(): Promise<void> {}
+
+  /** Aborted by the next interruption or cancel; pass it to every slow call. */
+  protected get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Connects this processor's downstream side to `next`. */
+  link(next: FrameProcessor): void {
+    this.next = next;
+    next.prev = this;
+  }
+
+  /** Entry point used by the neighbours (and by the pipeline's edges). */
+  queueFrame(frame: Frame, direction: Direction = "downstream"): void {
+    if (frame.type === "interruption" || frame.type === "cancel") this.interruptNow(frame.type === "cancel");
+    if (frame.kind === "system") {
+      this.systemLane.add({ frame, direction });
+      return;
+    }
+    if (this.cancelled) return;
+    (direction === "downstream" ? this.downstreamLane : this.upstreamLane).add({ frame, direction });
+  }
+
+  /** Sends a frame to the neighbour in `direction`. */
+  protected push(frame: Frame, direction: Direction = "downstream"): void {
+    if (frame.kind !== "system") {
+      if (this.cancelled) return;
+      // A data/control frame pushed by work that started before the last interruption
+      // belongs to the answer the user talked over: it must not reach the speaker.
+      const started = this.downstreamLane.inFlightGeneration;
+      if (direction === "downstream" && started !== undefined && started !== this.generation) return;
+    }
+    const target = direction === "downstream" ? this.next : this.prev;
+    target?.queueFrame(frame, direction);
+  }
+
+  /**
+   * Runs `task` in the downstream lane, after the frames already queued there. Use it for
+   * long work started by a system frame (e.g. transcribing when the user stops speaking).
+   * Interruptions drop it if it has not started and abort its signal if it has.
+   */
+  protected schedule(label: string, task: Task): void {
+    if (this.cancelled) return;
+    this.downstreamLane.add({ task, label });
+  }
+
+  /** Resolves when all three lanes are empty and nothing is in flight. */
+  async idle(): Promise<void> {
+    while (this.busy) {
+      await Promise.all([this.systemLane.idle(), this.downstreamLane.idle(), this.upstreamLane.idle()]);
+    }
+  }
+
+  get busy(): boolean {
+    return this.systemLane.busy || this.downstreamLane.busy || this.upstreamLane.busy;
+  }
+
+  /** Number of queued (not yet started) data/control items; for tests and diagnostics. */
+  get queuedCount(): number {
+    return this.downstreamLane.size + this.upstreamLane.size;
+  }
+
+  private interruptNow(cancel: boolean): void {
+    this.generation++;
+    this.controller.abort();
+    this.controller = new AbortController();
+    this.downstreamLane.clear();
+    if (cancel) {
+      this.cancelled = true;
+      this.upstreamLane.clear();
+    }
+    try {
+      this.onInterruption();
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  private async runWork(work: Work): Promise<void> {
+    const generation = this.generation;
+    try {
+      if ("task" in work) await work.task(this.controller.signal);
+      else await this.process(work.frame, work.direction);
+    } catch (error) {
+      // An interruption aborted this work: that is the expected way for it to end.
+      if (generation !== this.generation || isAbortError(error)) return;
+      this.reportError(error);
+    }
+  }
+
+  private reportError(error: unknown): void {
+    const message = `${this.name}: ${error instanceof Error ? error.message : String(error)}`;
+    this.push(makeFrame("error", { message, fatal: false }), "upstream");
+  }
+}
+
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR");
+}
