@@ -1,0 +1,1 @@
+export { freePort, canConnect } from "../../scripts/lib/llama";
