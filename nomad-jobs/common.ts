@@ -1,0 +1,150 @@
+// Pieces every Aide job shares: durations, pinning to a node, checked names, the
+// raw_exec task shape and the restart behaviour of long-running servers.
+import { Constraint, NomadJobSpec, RestartPolicy, Service, Task, TaskGroup, Template } from "./types";
+
+/** Nomad's API takes durations in nanoseconds. */
+export const seconds = (s: number): number => Math.round(s * 1e9);
+export const minutes = (m: number): number => seconds(m * 60);
+
+/** The service every LLM backend registers; the agent finds its endpoint by this name. */
+export const LLM_SERVICE = "aide-llm";
+/** One LLM job at a time: both backends register under this job ID, so switching the
+ * backend is an update of one job (Nomad stops the old groups in the same plan that
+ * places the new ones) and the two never hold the model in RAM at the same time. */
+export const LLM_JOB_ID = "aide-llm";
+
+/** Keeps a group on one named node (the name Nomad's client registered, `name` in its config). */
+export function onNode(node: string): Constraint {
+  return { LTarget: "${node.unique.name}", Operand: "=", RTarget: node };
+}
+
+// Names end up in service names, template text and command lines: keep them to the
+// characters Nomad accepts in service names, so none of them can inject anything.
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function checkName(what: string, value: string): string {
+  if (!NAME.test(value)) {
+    throw new Error(
+      `${what} '${value}' is not usable as a Nomad name: use 1-63 lowercase letters, digits and dashes, ` +
+        `starting and ending with a letter or digit (rename it in the stack config)`,
+    );
+  }
+  return value;
+}
+
+export function checkCount(what: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${what} must be a whole number ≥ ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/** Absolute paths only: Nomad runs raw_exec tasks from their task directory. */
+export function checkPath(what: string, value: string): string {
+  if (!value.startsWith("/") || /[\0\n]/.test(value)) {
+    throw new Error(`${what} must be an absolute path on the node, got '${value}'`);
+  }
+  return value;
+}
+
+export function rawExecTask(task: {
+  name: string;
+  command: string;
+  args: string[];
+  cpuMHz: number;
+  memoryMB: number;
+  env?: Record<string, string>;
+  templates?: Template[];
+}): Task {
+  return {
+    Name: task.name,
+    Driver: "raw_exec",
+    Config: { command: task.command, args: task.args },
+    ...(task.env ? { Env: task.env } : {}),
+    ...(task.templates ? { Templates: task.templates } : {}),
+    Resources: { CPU: Math.round(task.cpuMHz), MemoryMB: Math.max(64, Math.ceil(task.memoryMB)) },
+    // llama.cpp logs every request; keep a few MB per task on the nodes' small disks.
+    LogConfig: { MaxFiles: 3, MaxFileSizeMB: 10 },
+    KillTimeout: seconds(10),
+  };
+}
+
+/** Long-running servers come back after a crash, forever, at a calm pace: llama-server
+ * aborts on its next request when an RPC worker or ring peer disappears, and must return
+ * once that peer is back. Mode "delay" waits out the interval instead of failing. */
+export const SERVER_RESTART: RestartPolicy = {
+  Attempts: 5,
+  Interval: minutes(5),
+  Delay: seconds(10),
+  Mode: "delay",
+};
+
+/** The data dir on nodes for caches that should survive a restart of the task. */
+export const NODE_STATE_DIR = "/var/lib/aide";
+
+/** What both LLM backends need to serve the model. */
+export interface LlmServingArgs {
+  datacenters: string[];
+  /** Directory on the nodes holding the backend's binaries. */
+  binDir: string;
+  /** The GGUF path on the node(s) that read it. */
+  modelPath: string;
+  /** Name the OpenAI-compatible API reports for the model. */
+  modelAlias: string;
+  /** Context (tokens) per parallel slot. */
+  contextSize: number;
+  /** Parallel request slots of llama-server. */
+  parallel: number;
+}
+
+export function checkLlmServingArgs(args: LlmServingArgs, backend: string): void {
+  checkPath(`${backend} binary directory`, args.binDir);
+  checkPath("model path", args.modelPath);
+  checkName("model alias", args.modelAlias);
+  checkCount("context size", args.contextSize, 256);
+  checkCount("parallel slots", args.parallel);
+}
+
+/** The `aide-llm` service of the API-serving task, tagged with its backend (the agent's
+ * template reads the tag), restarted by Nomad when it stops answering `/health`. */
+export function llmService(backend: "llamacpp-rpc" | "primacpp", modelAlias: string, loadGrace: number): Service {
+  return {
+    Name: LLM_SERVICE,
+    PortLabel: "http",
+    Provider: "nomad",
+    Tags: [backend, "openai"],
+    Meta: { backend, model: modelAlias },
+    Checks: [{
+      Name: "llama-server health",
+      Type: "http",
+      Path: "/health", // 503 while the model loads, 200 once it serves
+      Interval: seconds(10),
+      Timeout: seconds(3),
+      // A server that stops answering (a peer vanished mid-request) is restarted.
+      CheckRestart: { Limit: 3, Grace: loadGrace, IgnoreWarnings: false },
+    }],
+  };
+}
+
+/** The one LLM job (see LLM_JOB_ID), whichever backend it runs. */
+export function llmJob(backend: "llamacpp-rpc" | "primacpp", args: LlmServingArgs, groups: TaskGroup[], maxParallel: number): NomadJobSpec {
+  return {
+    Job: {
+      ID: LLM_JOB_ID,
+      Name: LLM_JOB_ID,
+      Type: "service",
+      Datacenters: args.datacenters,
+      Meta: { backend, model: args.modelAlias },
+      Update: {
+        MaxParallel: maxParallel,
+        HealthCheck: "checks",
+        MinHealthyTime: seconds(10),
+        // Loading a multi-GB model over 1 GbE to several nodes takes minutes.
+        HealthyDeadline: minutes(15),
+        ProgressDeadline: minutes(20),
+        AutoRevert: false,
+      },
+      TaskGroups: groups,
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// The slice of Nomad's job API (JSON, as `POST /v1/jobs` takes it) that Aide's jobs use.
+// Field names are Nomad's own; the tests check every built job against Nomad's OpenAPI
+// description (shared/nomad/openapi.yaml), not against these types.
+// Durations are nanoseconds, as in Nomad's API.
+
+export interface NomadJobSpec {
+  Job: Job;
+}
+
+export interface Job {
+  ID: string;
+  Name: string;
+  Type: "service" | "batch" | "system";
+  Datacenters: string[];
+  Priority?: number;
+  Meta?: Record<string, string>;
+  Constraints?: Constraint[];
+  Update?: UpdateStrategy;
+  TaskGroups: TaskGroup[];
+}
+
+export interface Constraint {
+  LTarget: string;
+  Operand: string;
+  RTarget: string;
+}
+
+export interface UpdateStrategy {
+  MaxParallel?: number;
+  HealthCheck?: "checks" | "task_states" | "manual";
+  MinHealthyTime?: number;
+  HealthyDeadline?: number;
+  ProgressDeadline?: number;
+  AutoRevert?: boolean;
+}
+
+export interface TaskGroup {
+  Name: string;
+  Count: number;
+  Constraints?: Constraint[];
+  Networks?: NetworkResource[];
+  Services?: Service[];
+  RestartPolicy?: RestartPolicy;
+  ReschedulePolicy?: ReschedulePolicy;
+  EphemeralDisk?: { SizeMB: number };
+  Meta?: Record<string, string>;
+  Tasks: Task[];
+}
+
+export interface NetworkResource {
+  Mode?: string;
+  DynamicPorts?: Port[];
+  ReservedPorts?: Port[];
+}
+
+export interface Port {
+  Label: string;
+  Value?: number;
+  HostNetwork?: string;
+}
+
+export interface Service {
+  Name: string;
+  PortLabel: string;
+  Provider: "nomad";
+  Tags?: string[];
+  Meta?: Record<string, string>;
+  Checks?: ServiceCheck[];
+}
+
+export interface ServiceCheck {
+  Name: string;
+  Type: "http" | "tcp";
+  Path?: string;
+  PortLabel?: string;
+  Interval: number;
+  Timeout: number;
+  CheckRestart?: { Limit: number; Grace: number; IgnoreWarnings?: boolean };
+}
+
+export interface RestartPolicy {
+  Attempts: number;
+  Interval: number;
+  Delay: number;
+  Mode: "delay" | "fail";
+}
+
+export interface ReschedulePolicy {
+  Attempts?: number;
+  Interval?: number;
+  Delay?: number;
+  DelayFunction?: "constant" | "exponential" | "fibonacci";
+  MaxDelay?: number;
+  Unlimited?: boolean;
+}
+
+export interface Task {
+  Name: string;
+  Driver: "raw_exec";
+  Config: { command: string; args: string[] };
+  Env?: Record<string, string>;
+  Templates?: Template[];
+  Resources: Resources;
+  Lifecycle?: { Hook: "prestart" | "poststart" | "poststop"; Sidecar: boolean };
+  KillTimeout?: number;
+  LogConfig?: { MaxFiles: number; MaxFileSizeMB: number };
+  Meta?: Record<string, string>;
+}
+
+export interface Template {
+  EmbeddedTmpl: string;
+  DestPath: string;
+  Envvars?: boolean;
+  ChangeMode: "restart" | "noop" | "signal";
+  ChangeSignal?: string;
+  Splay?: number;
+}
+
+export interface Resources {
+  /** MHz of CPU the scheduler reserves. */
+  CPU: number;
+  MemoryMB: number;
+}

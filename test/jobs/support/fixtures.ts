@@ -1,0 +1,64 @@
+// Job arguments for the seed's cluster (aide-01..03, 192.168.1.101..103) used by the
+// job tests: one place, so every test checks the same jobs the program would build.
+import {
+  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs,
+} from "../../../nomad-jobs";
+
+export const SEED_NODES = [
+  { node: "aide-01", address: "192.168.1.101" },
+  { node: "aide-02", address: "192.168.1.102" },
+  { node: "aide-03", address: "192.168.1.103" },
+];
+
+const role = (node: string) => ({ node, threads: 2, memoryMB: 3000, cpuMHz: 4000 });
+
+export function rpcArgs(overrides: Partial<LlamaCppRpcJobArgs> = {}): LlamaCppRpcJobArgs {
+  return {
+    datacenters: ["dc1"],
+    binDir: "/opt/aide/llama/bin",
+    modelPath: "/var/lib/aide/models/model.gguf",
+    modelAlias: "qwen2-5-7b-q4",
+    contextSize: 4096,
+    parallel: 1,
+    head: role("aide-01"),
+    workers: [{ ...role("aide-02"), share: 10 }, { ...role("aide-03"), share: 8 }],
+    offloadedLayers: 18,
+    ...overrides,
+  };
+}
+
+export function primaArgs(overrides: Partial<PrimaCppJobArgs> = {}): PrimaCppJobArgs {
+  return {
+    datacenters: ["dc1"],
+    binDir: "/opt/aide/prima/bin",
+    modelPath: "/var/lib/aide/models/model.gguf",
+    modelAlias: "qwen2-5-7b-q4",
+    contextSize: 4096,
+    parallel: 1,
+    ranks: SEED_NODES.map((n, i) => ({ ...n, threads: 2, layers: [10, 9, 9][i], memoryMB: 3000, cpuMHz: 4000 })),
+    ...overrides,
+  };
+}
+
+/** Every job and variant the program can register. */
+export function allJobs(): Record<string, NomadJobSpec> {
+  return {
+    "llamacpp-rpc split over 3 nodes": llamaCppRpcJob(rpcArgs()),
+    "llamacpp-rpc on one node": llamaCppRpcJob(rpcArgs({ workers: [], offloadedLayers: 0 })),
+    "primacpp ring of 3": primaCppJob(primaArgs()),
+    "voice-agent with vision": voiceAgentJob({
+      datacenters: ["dc1"], appDir: "/opt/aide/app", modelsDir: "/var/lib/aide/models", benchmarkMode: true,
+      vision: { entry: "/opt/aide/app/agent/src/vision/main.ts", memoryMB: 600, cpuMHz: 1000 },
+    }),
+    "voice-agent without vision": voiceAgentJob({ datacenters: ["dc1"], appDir: "/opt/aide/app", modelsDir: "/var/lib/aide/models" }),
+    "llama-bench local": llamaBenchJob({
+      datacenters: ["dc1"], binDir: "/opt/aide/llama/bin", modelPath: "/var/lib/aide/models/model.gguf", modelAlias: "qwen2-5-7b-q4",
+      backend: "llamacpp-rpc", node: "aide-01", threads: 2, memoryMB: 5000, cpuMHz: 4000,
+    }),
+    "llama-bench over rpc": llamaBenchJob({
+      datacenters: ["dc1"], binDir: "/opt/aide/llama/bin", modelPath: "/var/lib/aide/models/model.gguf", modelAlias: "qwen2-5-7b-q4",
+      backend: "llamacpp-rpc", node: "aide-01", threads: 2, memoryMB: 3000, cpuMHz: 4000,
+      rpc: { workers: [{ node: "aide-02", share: 10 }, { node: "aide-03", share: 8 }], offloadedLayers: 18 },
+    }),
+  };
+}
