@@ -2,3 +2,4 @@ export * from "./frames";
 export { FrameProcessor, isAbortError } from "./processor";
 export { Pipeline } from "./pipeline";
 export type { PipelineEdges } from "./pipeline";
+export { TurnCounter } from "./turns";

@@ -1,0 +1,123 @@
+/**
+ * ClientInputTransport: the first stage. Turns what the client sends into frames
+ * (mic audio, typed text, RTVI requests) and tells the client about errors that
+ * travelled upstream. Bad input gets a clear error to that client; the session lives on.
+ */
+import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
+import { ClientLink } from "./client-link";
+import { CLIENT_INPUT_SAMPLE_RATE, ClientMessage, RTVI_PROTOCOL_VERSION, RtviMessage, WireError, decodeClientMessage } from "./wire";
+
+export interface ClientInputOptions {
+  turns: TurnCounter;
+  /** Largest message accepted, in bytes; a 512-byte mic chunk is ~530 on the wire. */
+  maxMessageBytes?: number;
+  /** Called when the client asks to end the session (RTVI `disconnect-bot`). */
+  onDisconnectRequested?: () => void;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+/** A client that sends this many unusable messages is not a pipecat client: close it. */
+const MAX_BAD_MESSAGES = 500;
+
+export class ClientInputTransport extends FrameProcessor {
+  private readonly maxMessageBytes: number;
+  private readonly turns: TurnCounter;
+  private botSpeaking = false;
+  /** Each distinct complaint is sent once per session, not once per 32 ms chunk. */
+  private readonly toldClient = new Set<string>();
+  private badMessages = 0;
+
+  constructor(private readonly client: ClientLink, private readonly options: ClientInputOptions) {
+    super();
+    this.turns = options.turns;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
+  /** One WebSocket message from the client. Never throws: bad input is told to the client. */
+  receive(bytes: Uint8Array | string): void {
+    if (typeof bytes === "string") return this.complain("text-message", "text WebSocket messages are not understood: send binary pipecat.Frame protobuf messages");
+    if (bytes.byteLength > this.maxMessageBytes) {
+      return this.complain("oversized", `message of ${bytes.byteLength} bytes is over the ${this.maxMessageBytes}-byte limit: send audio in small chunks (pipecat sends 512 bytes)`);
+    }
+    let message: ClientMessage;
+    try {
+      message = decodeClientMessage(bytes);
+    } catch (error) {
+      if (error instanceof WireError) return this.complain(`wire:${error.message}`, error.message);
+      throw error;
+    }
+    switch (message.kind) {
+      case "audio": return this.receiveAudio(message.pcm, message.sampleRate, message.numChannels);
+      case "text": return this.receiveText(message.text);
+      case "rtvi": return this.receiveRtvi(message.message);
+    }
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (direction === "downstream") return this.push(f, direction);
+    switch (f.type) {
+      case "error":
+        this.client.sendError(f.message, f.fatal);
+        if (f.fatal) this.client.close(1011, f.message.slice(0, 120));
+        return;
+      case "metrics": return this.client.onMetrics(f);
+      case "bot-started-speaking": this.botSpeaking = true; return;
+      case "bot-stopped-speaking": this.botSpeaking = false; return;
+      default: return;
+    }
+  }
+
+  private receiveAudio(pcm: Int16Array, sampleRate: number, numChannels: number): void {
+    if (sampleRate !== CLIENT_INPUT_SAMPLE_RATE || (numChannels !== 1 && numChannels !== 0)) {
+      return this.complain(`rate:${sampleRate}x${numChannels}`,
+        `microphone audio at ${sampleRate} Hz with ${numChannels} channel(s) is ignored: Aide takes ${CLIENT_INPUT_SAMPLE_RATE} Hz mono PCM16 — construct the transport with new WavMediaManager(512, ${CLIENT_INPUT_SAMPLE_RATE})`);
+    }
+    if (pcm.length === 0) return;
+    this.push(frame("input-audio", { pcm, sampleRate }));
+  }
+
+  /** Typed text is a whole user turn; it interrupts the bot like speech would. */
+  private receiveText(text: string): void {
+    const trimmed = text.trim();
+    if (!trimmed) return this.complain("empty-text", "empty text message ignored");
+    if (this.botSpeaking) this.push(frame("interruption"));
+    this.push(frame("transcription", { text: trimmed, final: true, turnId: this.turns.begin() }));
+  }
+
+  private receiveRtvi(m: RtviMessage): void {
+    switch (m.type) {
+      case "client-ready":
+        // pipecat's connect() resolves only on a bot-ready carrying the same id.
+        this.client.sendRtvi("bot-ready", { version: RTVI_PROTOCOL_VERSION, about: { library: "aide-agent" } }, m.id);
+        return;
+      case "send-text": {
+        const content = (m.data as { content?: unknown } | undefined)?.content;
+        if (typeof content !== "string") return this.reject(m, "send-text needs data.content as a string");
+        return this.receiveText(content);
+      }
+      case "disconnect-bot":
+        this.options.onDisconnectRequested?.();
+        return;
+      case "client-message":
+        return this.reject(m, `client-message ${JSON.stringify((m.data as { t?: unknown } | undefined)?.t ?? null)} is not handled by Aide`);
+      default:
+        return this.reject(m, `RTVI message type "${m.type}" is not supported by Aide`);
+    }
+  }
+
+  private reject(m: RtviMessage, error: string): void {
+    if (m.id !== undefined) this.client.sendRtvi("error-response", { error }, m.id);
+    else this.complain(`rtvi:${error}`, error);
+  }
+
+  private complain(key: string, message: string): void {
+    if (++this.badMessages > MAX_BAD_MESSAGES) {
+      this.client.sendError(`closing: ${MAX_BAD_MESSAGES} unusable messages from this client — is it a pipecat client speaking protobuf over WebSocket?`, true);
+      this.client.close(1008, "too many unusable messages");
+      return;
+    }
+    if (this.toldClient.has(key) || this.toldClient.size >= 20) return;
+    this.toldClient.add(key);
+    this.client.sendError(message, false);
+  }
+}

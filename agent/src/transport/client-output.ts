@@ -1,0 +1,134 @@
+/**
+ * ClientOutputTransport: the last stage. Sends bot audio to the client paced in real
+ * time, tells the page what is happening (RTVI), and reports upstream which words
+ * were actually sent (`bot-spoken-text`) and when the bot starts/stops speaking.
+ *
+ * Why pacing: pipecat's browser client never flushes its playback buffer on an
+ * interruption (checked: neither `user-started-speaking` nor an interruption frame stops
+ * it), so everything sent will be heard. Sending a whole reply at once made it keep
+ * talking 17 s after a barge-in. Keeping at most `leadMs` queued at the client bounds
+ * how long the bot can go on after the user cuts in.
+ */
+import { Direction, Frame, FrameProcessor, OutputAudioFrame, TurnCounter, frame } from "../pipeline";
+import { ClientLink } from "./client-link";
+import { CLIENT_OUTPUT_SAMPLE_RATE } from "./wire";
+
+export interface ClientOutputOptions {
+  /** Audio queued ahead at the client; the most the bot can say after an interruption. */
+  leadMs?: number;
+  /** Silence after the last sent audio before the bot counts as stopped. */
+  stoppedAfterMs?: number;
+  /** Each send carries at most this much audio, so pacing stays fine-grained. */
+  sendChunkMs?: number;
+  turns?: TurnCounter;
+}
+
+export class ClientOutputTransport extends FrameProcessor {
+  private readonly leadMs: number;
+  private readonly stoppedAfterMs: number;
+  private readonly sendChunkSamples: number;
+  private readonly turns: TurnCounter | undefined;
+  /** `performance.now()` at which the client will have played everything sent. */
+  private playheadMs = 0;
+  private speaking = false;
+  private stopTimer: NodeJS.Timeout | undefined;
+  private wakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly client: ClientLink, options: ClientOutputOptions = {}) {
+    super();
+    this.leadMs = options.leadMs ?? 80;
+    this.stoppedAfterMs = options.stoppedAfterMs ?? 300;
+    this.sendChunkSamples = Math.round(((options.sendChunkMs ?? 20) * CLIENT_OUTPUT_SAMPLE_RATE) / 1000);
+    this.turns = options.turns;
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (direction === "upstream") return this.push(f, direction);
+    switch (f.type) {
+      case "output-audio": return this.sendPaced(f);
+      case "interruption":
+      case "cancel":
+        this.stopSpeaking();
+        return this.push(f);
+      case "user-started-speaking": return this.client.sendRtvi("user-started-speaking");
+      case "user-stopped-speaking": return this.client.sendRtvi("user-stopped-speaking");
+      case "transcription":
+        return this.client.sendRtvi("user-transcription", { text: f.text, final: f.final, timestamp: new Date().toISOString(), user_id: "user" });
+      case "llm-response-start": return this.client.sendRtvi("bot-llm-started");
+      case "llm-response-end": return this.client.sendRtvi("bot-llm-stopped");
+      case "llm-text": return this.client.sendRtvi("bot-llm-text", { text: f.text });
+      case "tts-started": return this.client.sendRtvi("bot-tts-started");
+      case "tts-stopped": return this.client.sendRtvi("bot-tts-stopped");
+      case "tts-text": return this.client.sendRtvi("bot-tts-text", { text: f.text });
+      case "server-message": return this.client.sendRtvi("server-message", f.data);
+      case "error": return this.client.sendError(f.message, f.fatal);
+      case "metrics": return this.client.onMetrics(f);
+      default: return;
+    }
+  }
+
+  protected onInterruption(): void {
+    clearTimeout(this.wakeTimer);
+  }
+
+  async cleanup(): Promise<void> {
+    clearTimeout(this.stopTimer);
+    clearTimeout(this.wakeTimer);
+  }
+
+  private async sendPaced(f: OutputAudioFrame): Promise<void> {
+    if (f.sampleRate !== CLIENT_OUTPUT_SAMPLE_RATE) {
+      throw new Error(`output audio at ${f.sampleRate} Hz: pipecat's player plays ${CLIENT_OUTPUT_SAMPLE_RATE} Hz only — resample in the TTS stage`);
+    }
+    const signal = this.signal;
+    for (let at = 0; at < f.pcm.length; at += this.sendChunkSamples) {
+      const ahead = this.playheadMs - performance.now();
+      if (ahead > this.leadMs) await this.sleep(ahead - this.leadMs, signal);
+      if (signal.aborted || !this.client.isOpen) return;
+      const piece = f.pcm.subarray(at, Math.min(f.pcm.length, at + this.sendChunkSamples));
+      this.startSpeaking();
+      this.client.sendAudio(piece, CLIENT_OUTPUT_SAMPLE_RATE);
+      this.playheadMs = Math.max(this.playheadMs, performance.now()) + (piece.length * 1000) / CLIENT_OUTPUT_SAMPLE_RATE;
+      this.armStopTimer();
+    }
+    if (f.text) {
+      this.push(frame("bot-spoken-text", { text: f.text }), "upstream");
+      this.client.sendRtvi("bot-output", { text: f.text, spoken: true, aggregated_by: "sentence" });
+    }
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(this.wakeTimer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.wakeTimer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private startSpeaking(): void {
+    if (this.speaking) return;
+    this.speaking = true;
+    this.client.sendRtvi("bot-started-speaking");
+    this.push(frame("bot-started-speaking"), "upstream");
+    if (this.turns) this.client.onMetrics(frame("metrics", { turnId: this.turns.current, mark: "bot-started-speaking", at: performance.now() }));
+  }
+
+  private armStopTimer(): void {
+    clearTimeout(this.stopTimer);
+    const untilQuiet = this.playheadMs - performance.now() + this.stoppedAfterMs;
+    this.stopTimer = setTimeout(() => this.stopSpeaking(), Math.max(0, untilQuiet));
+  }
+
+  private stopSpeaking(): void {
+    clearTimeout(this.stopTimer);
+    this.playheadMs = 0;
+    if (!this.speaking) return;
+    this.speaking = false;
+    this.client.sendRtvi("bot-stopped-speaking");
+    this.push(frame("bot-stopped-speaking"), "upstream");
+  }
+}

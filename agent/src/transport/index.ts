@@ -1,0 +1,10 @@
+export { startAgentServer } from "./server";
+export type { AgentServer, AgentServerOptions, StaticAsset } from "./server";
+export type { SessionContext, StageFactory, SessionOptions } from "./session";
+export { Session } from "./session";
+export { ClientInputTransport } from "./client-input";
+export { ClientOutputTransport } from "./client-output";
+export { ClientLink } from "./client-link";
+export type { ClientSocket } from "./client-link";
+export * from "./wire";
+export { ScriptedClient } from "./scripted-client";

@@ -1,0 +1,79 @@
+/**
+ * One client's conversation: its own pipeline, turn counter and metrics, so sessions
+ * never hear each other. Assembled in one place:
+ *
+ *   client input → ...stages (VAD, STT, TwinService, TTS)... → client output
+ */
+import { FrameProcessor, MetricsFrame, Pipeline, TurnCounter } from "../pipeline";
+import { ClientInputTransport } from "./client-input";
+import { ClientLink, ClientSocket } from "./client-link";
+import { ClientOutputOptions, ClientOutputTransport } from "./client-output";
+
+export interface SessionContext {
+  sessionId: string;
+  turns: TurnCounter;
+  /** Every metrics mark of this session ends up here (benchmark report, tests). */
+  onMetrics(listener: (frame: MetricsFrame) => void): void;
+}
+
+/** Builds the middle of a session's pipeline; called once per connection. */
+export type StageFactory = (context: SessionContext) => FrameProcessor[] | Promise<FrameProcessor[]>;
+
+export interface SessionOptions {
+  maxMessageBytes?: number;
+  output?: Omit<ClientOutputOptions, "turns">;
+}
+
+export class Session {
+  readonly turns = new TurnCounter();
+  readonly input: ClientInputTransport;
+  readonly output: ClientOutputTransport;
+  readonly link: ClientLink;
+  private pipeline: Pipeline | undefined;
+  private readonly metricsListeners: Array<(frame: MetricsFrame) => void> = [];
+  private closed = false;
+  private readonly early: Array<Uint8Array | string> = [];
+
+  constructor(readonly id: string, socket: ClientSocket, options: SessionOptions = {}) {
+    this.link = new ClientLink(socket, (f) => { for (const l of this.metricsListeners) l(f); });
+    this.input = new ClientInputTransport(this.link, {
+      turns: this.turns,
+      maxMessageBytes: options.maxMessageBytes,
+      onDisconnectRequested: () => this.link.close(1000, "client asked to disconnect"),
+    });
+    this.output = new ClientOutputTransport(this.link, { ...options.output, turns: this.turns });
+  }
+
+  /** Builds the stages and starts; messages that arrive meanwhile are kept in order. */
+  async start(stages: StageFactory): Promise<void> {
+    const middle = await stages({
+      sessionId: this.id,
+      turns: this.turns,
+      onMetrics: (listener) => this.metricsListeners.push(listener),
+    });
+    if (this.closed) {
+      await Promise.allSettled(middle.map((p) => p.cleanup()));
+      return;
+    }
+    this.pipeline = new Pipeline([this.input, ...middle, this.output]);
+    this.pipeline.start(this.id);
+    for (const m of this.early.splice(0)) this.input.receive(m);
+  }
+
+  receive(message: Uint8Array | string): void {
+    if (this.closed) return;
+    if (!this.pipeline) {
+      if (this.early.length < 1000) this.early.push(message);
+      return;
+    }
+    this.input.receive(message);
+  }
+
+  /** The client went away (or the server is stopping): cancel everything in flight. */
+  async close(reason = "client disconnected"): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.early.length = 0;
+    await this.pipeline?.stop(reason);
+  }
+}

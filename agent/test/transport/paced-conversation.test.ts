@@ -1,0 +1,80 @@
+import { AgentServer, ScriptedClient, startAgentServer } from "../../src/transport";
+import { Frame } from "../../src/pipeline";
+import { ToneBot, UpstreamRecorder } from "./tone-bot";
+
+describe("talking to the agent over pipecat's WebSocket protocol", () => {
+  let server: AgentServer;
+  const recorders: UpstreamRecorder[] = [];
+  const clients: ScriptedClient[] = [];
+
+  beforeAll(async () => {
+    server = await startAgentServer({
+      stages: () => {
+        const recorder = new UpstreamRecorder();
+        recorders.push(recorder);
+        return [recorder, new ToneBot(1000, 25)];
+      },
+    });
+  });
+  afterEach(() => { for (const c of clients.splice(0)) c.terminate(); });
+  afterAll(async () => { await server.close(); });
+
+  async function connect(): Promise<ScriptedClient> {
+    const client = await ScriptedClient.connect(server.wsUrl);
+    clients.push(client);
+    return client;
+  }
+
+  it("answers client-ready with bot-ready carrying the same id and protocol 2.1.0", async () => {
+    const client = await connect();
+    const reply = await client.ready();
+    expect(reply).toMatchObject({ label: "rtvi-ai", type: "bot-ready", data: { version: "2.1.0" } });
+  });
+
+  it("sends the reply's audio in real time, never more than ~100 ms ahead of playback", async () => {
+    const client = await connect();
+    await client.ready();
+    client.sendText("hello");
+    await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 5000);
+    expect(client.audioMs()).toBeCloseTo(1000, 0); // 25 chunks × 40 ms
+    const start = client.audio[0].at;
+    let sentMs = 0;
+    let worstLead = 0;
+    for (const a of client.audio) {
+      worstLead = Math.max(worstLead, sentMs - (a.at - start));
+      sentMs += (a.pcm.length * 1000) / 24000;
+    }
+    expect(worstLead).toBeLessThanOrEqual(100 + 15);
+    expect(client.audio[client.audio.length - 1].at - start).toBeGreaterThan(850);
+    const types = client.messages.map((m) => m.message.type);
+    expect(types).toEqual(expect.arrayContaining(["user-transcription", "bot-llm-started", "bot-started-speaking", "bot-output", "bot-stopped-speaking"]));
+  });
+
+  it("stops the old answer at once when the user barges in, and keeps only the heard words", async () => {
+    const client = await connect();
+    await client.ready();
+    const recorder = recorders[recorders.length - 1];
+    client.sendText("first question");
+    await client.waitFor(() => client.audioMs() >= 300, 3000, "300 ms of the first answer");
+    client.sendText("second question");
+    const cutAt = performance.now();
+    await client.waitFor(() => client.audio.some((a) => a.pcm[0] === 1002), 3000, "the second answer");
+    await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 5000, client.messages.length);
+    const stale = client.audio.filter((a) => a.pcm[0] === 1001 && a.at > cutAt + 5);
+    expect(stale).toEqual([]);
+    const firstAnswerMs = client.audioMs(0) - client.audio.filter((a) => a.pcm[0] === 1002).length * 20;
+    expect(firstAnswerMs).toBeLessThan(600);
+    const spoken = recorder.frames.filter((f): f is Extract<Frame, { type: "bot-spoken-text" }> => f.type === "bot-spoken-text");
+    // One word per 40 ms chunk: what reached history is what was sent, give or take the chunk in flight.
+    const firstAnswerWords = spoken.length - 25;
+    expect(Math.abs(firstAnswerWords - Math.floor(firstAnswerMs / 40))).toBeLessThanOrEqual(1);
+  });
+
+  it("serves /health with the number of open sessions", async () => {
+    const client = await connect();
+    await client.ready();
+    const health = await (await fetch(server.url + "health")).json();
+    expect(health).toMatchObject({ status: "ok" });
+    expect(health.sessions).toBeGreaterThanOrEqual(1);
+  });
+});
