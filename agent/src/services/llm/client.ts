@@ -1,0 +1,403 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import { SseParser } from "./sse";
+import type { ChatRequest, LlmEvent, LlmTimings, ToolCallRequest } from "./types";
+
+/** Which server sits behind the URL: both speak OpenAI chat completions; prima.cpp also needs `POST /v1/cancel` to stop its ring. */
+export type LlmBackend = "llamacpp" | "primacpp";
+
+export interface LlmClientOptions {
+  /** e.g. `http://10.0.0.5:8080` (a trailing `/v1` is accepted). */
+  baseUrl: string;
+  model?: string;
+  backend?: LlmBackend;
+  /** llama-server slot kept for this conversation so its KV cache stays ours. */
+  slotId?: number;
+  /** Sent as a bearer token when the server was started with `--api-key`; never logged. */
+  apiKey?: string;
+  /** TCP connect (default 3 s). */
+  connectTimeoutMs?: number;
+  /** Request sent → response headers. llama-server answers a stream only once the prompt is evaluated, which takes minutes for a long prompt on a Core 2 (default 180 s). */
+  firstResponseTimeoutMs?: number;
+  /** Silence between two stream chunks (default 60 s). */
+  idleTimeoutMs?: number;
+  /** Extra attempts after a connect error or a 503 (default 2). */
+  retries?: number;
+  /** First backoff; doubles each attempt (default 250 ms). */
+  retryDelayMs?: number;
+}
+
+/** The backend could not be reached (after retries) or dropped the stream. */
+export class LlmUnavailableError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = "LlmUnavailableError";
+  }
+}
+
+/** The backend answered with an error status that retrying cannot fix (bad request, context too long). */
+export class LlmRequestError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = "LlmRequestError";
+  }
+}
+
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND", "EPIPE", "ETIMEDOUT", "ECONNABORTED",
+]);
+
+interface Resolved {
+  base: URL;
+  agent: http.Agent;
+  request: typeof http.request;
+}
+
+/**
+ * Streaming OpenAI-compatible chat client for llama-server / prima.cpp rank 0.
+ * One request at a time per conversation; `stream()` yields text as it arrives and
+ * stops within the chunk in flight when its signal aborts.
+ */
+export class LlmClient {
+  readonly options: Required<Omit<LlmClientOptions, "model" | "slotId" | "apiKey">> & Pick<LlmClientOptions, "model" | "slotId" | "apiKey">;
+  private readonly target: Resolved;
+
+  constructor(options: LlmClientOptions) {
+    this.options = {
+      backend: "llamacpp",
+      connectTimeoutMs: 3000,
+      firstResponseTimeoutMs: 180_000,
+      idleTimeoutMs: 60_000,
+      retries: 2,
+      retryDelayMs: 250,
+      ...options,
+    };
+    this.target = resolveTarget(options.baseUrl);
+  }
+
+  /** Where requests go, for messages (no credentials in it). */
+  get url(): string {
+    return this.target.base.origin;
+  }
+
+  async *stream(request: ChatRequest, signal?: AbortSignal): AsyncGenerator<LlmEvent> {
+    const body = JSON.stringify(this.body(request));
+    const response = await this.openWithRetries(body, signal);
+    yield* this.readStream(response, signal);
+  }
+
+  /** True when `GET /health` answers 200 within the connect timeout. */
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await this.send("GET", "/health", undefined, this.options.connectTimeoutMs);
+      res.resume();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Asks prima.cpp to stop generating (its ring keeps going after the HTTP client leaves). */
+  async cancelRemote(): Promise<void> {
+    if (this.options.backend !== "primacpp") return;
+    try {
+      const res = await this.send("POST", "/v1/cancel", "{}", this.options.connectTimeoutMs);
+      res.resume();
+    } catch {
+      // Best effort: the stream is already closed on our side.
+    }
+  }
+
+  private body(request: ChatRequest): Record<string, unknown> {
+    const body: Record<string, unknown> = {
+      ...request.extra,
+      messages: request.messages,
+      stream: true,
+      // Reuse the KV cache of the previous turn: only the new tail of the prompt is evaluated.
+      cache_prompt: true,
+    };
+    if (this.options.model) body.model = this.options.model;
+    if (this.options.slotId !== undefined) body.id_slot = this.options.slotId;
+    if (request.tools?.length) body.tools = request.tools;
+    if (request.toolChoice) body.tool_choice = request.toolChoice;
+    if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.seed !== undefined) body.seed = request.seed;
+    return body;
+  }
+
+  private async openWithRetries(body: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    let delay = this.options.retryDelayMs;
+    for (let attempt = 0; ; attempt++) {
+      throwIfAborted(signal);
+      try {
+        const res = await this.send("POST", "/v1/chat/completions", body, this.options.firstResponseTimeoutMs, signal);
+        if (res.statusCode === 200) return res;
+        const text = await readAll(res, signal);
+        if (res.statusCode === 503 && attempt < this.options.retries) {
+          await sleep(delay, signal);
+          delay *= 2;
+          continue;
+        }
+        const detail = errorMessageOf(text);
+        if (res.statusCode === 503) {
+          throw new LlmUnavailableError(`LLM backend at ${this.url} is not ready (503: ${detail}) — is the model still loading? Check the llm job's logs.`);
+        }
+        throw new LlmRequestError(`LLM backend at ${this.url} refused the request (${res.statusCode}: ${detail})`, res.statusCode ?? 0);
+      } catch (err) {
+        if (isAbort(err, signal)) throw abortError();
+        if (err instanceof LlmRequestError || err instanceof LlmUnavailableError) throw err;
+        if (!isConnectError(err)) throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer (${describe(err)})`, err);
+        if (attempt >= this.options.retries) {
+          throw new LlmUnavailableError(
+            `LLM backend at ${this.url} is unreachable (${describe(err)}) after ${attempt + 1} attempts — is the llm job running and LLM_URL right?`,
+            err,
+          );
+        }
+        await sleep(delay, signal);
+        delay *= 2;
+      }
+    }
+  }
+
+  private async *readStream(res: http.IncomingMessage, signal?: AbortSignal): AsyncGenerator<LlmEvent> {
+    const parser = new SseParser();
+    const calls = new Map<number, ToolCallRequest>();
+    let finishReason = "";
+    let timings: LlmTimings | undefined;
+    let done = false;
+    const onAbort = () => {
+      res.destroy();
+      void this.cancelRemote();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    res.setEncoding("utf8");
+    res.socket?.setTimeout(this.options.idleTimeoutMs);
+    const onIdle = () => res.destroy(Object.assign(new Error(`no data for ${this.options.idleTimeoutMs} ms`), { code: "ETIMEDOUT" }));
+    res.socket?.once("timeout", onIdle);
+    try {
+      for await (const chunk of res as AsyncIterable<string>) {
+        if (signal?.aborted) throw abortError();
+        for (const data of parser.push(chunk)) {
+          if (data.trim() === "[DONE]") {
+            done = true;
+            break;
+          }
+          const parsed = parseChunk(data, this.url);
+          if (parsed.timings) timings = parsed.timings;
+          for (const delta of parsed.toolDeltas) mergeToolDelta(calls, delta);
+          if (parsed.finishReason) finishReason = parsed.finishReason;
+          if (parsed.text) {
+            if (signal?.aborted) throw abortError();
+            yield { type: "text", text: parsed.text };
+          }
+        }
+        if (done) break;
+      }
+      if (signal?.aborted) throw abortError();
+      if (!done && !finishReason) {
+        throw new LlmUnavailableError(`LLM backend at ${this.url} closed the stream before the answer ended`);
+      }
+      if (calls.size) yield { type: "tool-calls", calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c) };
+      yield { type: "end", finishReason: finishReason || "stop", timings };
+    } catch (err) {
+      if (isAbort(err, signal)) throw abortError();
+      if (err instanceof LlmUnavailableError) throw err;
+      throw new LlmUnavailableError(`LLM backend at ${this.url} dropped the stream (${describe(err)})`, err);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      res.socket?.removeListener("timeout", onIdle);
+      if (!done) res.destroy();
+    }
+  }
+
+  private send(method: string, path: string, body: string | undefined, responseTimeoutMs: number, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const { base, agent, request } = this.target;
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    return new Promise((resolve, reject) => {
+      const req = request({
+        protocol: base.protocol,
+        hostname: base.hostname,
+        port: base.port,
+        path: base.pathname.replace(/\/$/, "") + path,
+        method,
+        headers,
+        agent,
+        signal,
+      });
+      const connectTimer = setTimeout(() => {
+        req.destroy(Object.assign(new Error(`connect timed out after ${this.options.connectTimeoutMs} ms`), { code: "ETIMEDOUT" }));
+      }, this.options.connectTimeoutMs);
+      const responseTimer = setTimeout(() => {
+        req.destroy(new Error(`no response within ${responseTimeoutMs} ms`));
+      }, responseTimeoutMs);
+      const clear = () => {
+        clearTimeout(connectTimer);
+        clearTimeout(responseTimer);
+      };
+      req.once("socket", (socket) => {
+        if (!socket.connecting) clearTimeout(connectTimer);
+        else socket.once("connect", () => clearTimeout(connectTimer));
+      });
+      req.once("response", (res) => {
+        clear();
+        resolve(res);
+      });
+      req.once("error", (err) => {
+        clear();
+        reject(err);
+      });
+      req.end(body);
+    });
+  }
+}
+
+function resolveTarget(baseUrl: string): Resolved {
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    throw new Error(`LLM_URL "${baseUrl}" is not a URL — set it like http://10.0.0.5:8080`);
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new Error(`LLM_URL "${base.origin}" must start with http:// or https://`);
+  }
+  base.pathname = base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
+  const secure = base.protocol === "https:";
+  // Keep-alive saves a TCP handshake per turn; an aborted stream destroys its socket, so no stale state is reused.
+  const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  return { base, agent, request: secure ? https.request : http.request };
+}
+
+interface ToolDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
+}
+
+interface ParsedChunk {
+  text: string;
+  toolDeltas: ToolDelta[];
+  finishReason?: string;
+  timings?: LlmTimings;
+}
+
+function parseChunk(data: string, url: string): ParsedChunk {
+  let json: any;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    throw new LlmUnavailableError(`LLM backend at ${url} sent a stream event that is not JSON: ${data.slice(0, 120)}`);
+  }
+  if (json?.error) {
+    throw new LlmRequestError(`LLM backend at ${url} failed mid-answer: ${errorMessageOf(JSON.stringify(json))}`, 500);
+  }
+  const choice = Array.isArray(json?.choices) ? json.choices[0] : undefined;
+  const delta = choice?.delta ?? {};
+  const toolDeltas: ToolDelta[] = [];
+  if (Array.isArray(delta.tool_calls)) {
+    for (const call of delta.tool_calls) {
+      toolDeltas.push({
+        index: typeof call?.index === "number" ? call.index : 0,
+        id: typeof call?.id === "string" ? call.id : undefined,
+        name: typeof call?.function?.name === "string" ? call.function.name : undefined,
+        arguments: typeof call?.function?.arguments === "string" ? call.function.arguments : undefined,
+      });
+    }
+  }
+  return {
+    text: typeof delta.content === "string" ? delta.content : "",
+    toolDeltas,
+    finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined,
+    timings: timingsOf(json?.timings),
+  };
+}
+
+function timingsOf(raw: any): LlmTimings | undefined {
+  if (!raw || typeof raw.prompt_n !== "number") return undefined;
+  return {
+    promptTokens: raw.prompt_n,
+    promptMs: Number(raw.prompt_ms) || 0,
+    predictedTokens: Number(raw.predicted_n) || 0,
+    predictedMs: Number(raw.predicted_ms) || 0,
+    cachedTokens: typeof raw.cache_n === "number" ? raw.cache_n : undefined,
+  };
+}
+
+function mergeToolDelta(calls: Map<number, ToolCallRequest>, delta: ToolDelta): void {
+  const call = calls.get(delta.index) ?? { id: "", name: "", arguments: "" };
+  if (delta.id) call.id = delta.id;
+  if (delta.name) call.name += delta.name;
+  if (delta.arguments) call.arguments += delta.arguments;
+  if (!call.id) call.id = `call_${delta.index}`;
+  calls.set(delta.index, call);
+}
+
+function errorMessageOf(text: string): string {
+  try {
+    const json = JSON.parse(text);
+    const message = json?.error?.message ?? json?.message;
+    if (typeof message === "string") return message;
+  } catch {
+    // not JSON: use the text itself
+  }
+  return text.slice(0, 200) || "no body";
+}
+
+function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return typeof code === "string" && CONNECT_ERRORS.has(code);
+}
+
+function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  return Boolean(signal?.aborted) || (err as Error)?.name === "AbortError";
+}
+
+function abortError(): Error {
+  const err = new Error("LLM request aborted");
+  err.name = "AbortError";
+  return err;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw abortError();
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return [e?.code, e?.message].filter(Boolean).join(": ") || String(err);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(timer);
+      reject(abortError());
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function readAll(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
+  let text = "";
+  res.setEncoding("utf8");
+  for await (const chunk of res as AsyncIterable<string>) {
+    if (signal?.aborted) throw abortError();
+    text += chunk;
+  }
+  return text;
+}
+
+export { abortError, isAbort };
