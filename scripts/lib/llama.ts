@@ -102,6 +102,32 @@ export function canConnect(host: string, port: number, timeoutMs = 2000): Promis
   });
 }
 
+/** Like canConnect, but from inside a network namespace (the test hosts' 10.x
+ * addresses are reachable only there). */
+export function canConnectIn(netns: string | undefined, host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  if (!netns) return canConnect(host, port, timeoutMs);
+  return new Promise((ok) => {
+    const c = spawn("ip", ["netns", "exec", netns, "timeout", String(timeoutMs / 1000), "bash", "-c", 'exec 3<>"/dev/tcp/$0/$1"', host, String(port)], { stdio: "ignore" });
+    c.once("exit", (code) => ok(code === 0));
+    c.once("error", () => ok(false));
+  });
+}
+
+/** GET url; 200 → true. Inside a namespace it goes through curl run there. */
+async function httpOk(url: string, netns?: string): Promise<boolean> {
+  if (!netns) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return r.status === 200;
+    } catch { return false; }
+  }
+  return new Promise((ok) => {
+    const c = spawn("ip", ["netns", "exec", netns, "curl", "-sf", "-m", "1", "-o", "/dev/null", url], { stdio: "ignore" });
+    c.once("exit", (code) => ok(code === 0));
+    c.once("error", () => ok(false));
+  });
+}
+
 /** Turns what a llama.cpp binary printed before dying into one line with the fix. */
 export function explainFailure(what: string, log: string, host: string, port: number): string {
   const rpc = /Failed to connect to (\S+)/.exec(log);
@@ -167,6 +193,7 @@ export function llamaServerArgs(o: LlamaServerOptions & { host: string; port: nu
     "-np", String(o.parallel ?? 1),         // explicit slot count: the KV cache is split among slots
     "--jinja",                              // chat templates + native tool calling
     "--no-webui",                           // the agent serves its own page
+    "-lv", "4",                             // info log: where layers went (CPU / RPCn), load errors
   ];
   if (o.rpc?.length) args.push("--rpc", o.rpc.join(","), "-ngl", "999"); // layers go to the RPC devices
   return [...args, ...(o.extraArgs ?? [])];
@@ -181,23 +208,18 @@ export async function startLlamaServer(o: LlamaServerOptions): Promise<RunningPr
   }
   for (const w of o.rpc ?? []) {
     const [h, p] = [w.slice(0, w.lastIndexOf(":")), Number(w.slice(w.lastIndexOf(":") + 1))];
-    if (!o.netns && !(await canConnect(h, p))) {
+    // Checked first: llama-server itself would abort, or wait out a TCP timeout.
+    if (!(await canConnectIn(o.netns, h, p))) {
       throw new Error(`${what}: RPC worker ${w} is not reachable — is ggml-rpc-server running there, and does the firewall let this host reach it?`);
     }
   }
-  if (!o.netns && o.port !== undefined && (await canConnect(host, port, 500))) {
+  if (o.port !== undefined && (await canConnectIn(o.netns, host, port, 500))) {
     throw new Error(`${what}: port ${port} on ${host} is already in use — stop whatever listens there or choose another port`);
   }
   const binary = llamaBinary("llama-server", o.profile);
   const { child, log, exited } = launch(binary, llamaServerArgs({ ...o, host, port }), o);
   const url = `http://${host}:${port}`;
-  const health = async () => {
-    try {
-      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      return r.status === 200;
-    } catch { return false; }
-  };
-  const state = await waitUntil(health, exited, o.readyTimeoutMs ?? 60_000);
+  const state = await waitUntil(() => httpOk(`${url}/health`, o.netns), exited, o.readyTimeoutMs ?? 60_000);
   const stop = stopper(child, exited);
   if (state !== "ready") {
     await stop();
@@ -211,14 +233,15 @@ export async function startRpcWorker(o: RpcWorkerOptions): Promise<RunningProces
   const host = o.host ?? "127.0.0.1";
   const port = o.port ?? (await freePort(o.netns ? "127.0.0.1" : host));
   const what = `ggml-rpc-server on ${host}:${port}`;
-  if (!o.netns && o.port !== undefined && (await canConnect(host, port, 500))) {
+  if (o.port !== undefined && (await canConnectIn(o.netns, host, port, 500))) {
     throw new Error(`${what}: port ${port} on ${host} is already in use — stop whatever listens there or choose another port`);
   }
   const args = ["-H", host, "-p", String(port), "-t", String(o.threads)];
   if (o.cache) args.push("-c"); // tensors cached on local disk: a restarted head loads faster
   const { child, log, exited } = launch(llamaBinary("ggml-rpc-server", o.profile), args, o);
-  // The worker answers no HTTP: it is ready when it says it is listening.
-  const state = await waitUntil(async () => /Starting RPC server|listening on/i.test(log()), exited, o.readyTimeoutMs ?? 30_000);
+  // The worker answers no HTTP and its stdout is block-buffered through a pipe: it is
+  // ready when its port accepts a connection.
+  const state = await waitUntil(() => canConnectIn(o.netns, host, port, 500), exited, o.readyTimeoutMs ?? 30_000);
   const stop = stopper(child, exited);
   if (state !== "ready") {
     await stop();
