@@ -12,7 +12,7 @@ import { aideCache } from "../lib/cache";
 import { fixedPhraseRecognizer, toneVoice } from "./onnx/sherpa";
 import { ManifestEntry, MANIFEST_NAME, ModelFormat, ModelRole, writeManifest } from "../../agent/src/models/manifest";
 
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 /** What the generated recognizer says for any non-silent audio. */
 export const TINY_STT_PHRASE = "what can you see";

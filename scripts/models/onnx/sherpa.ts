@@ -105,7 +105,7 @@ function phonemeSymbols(): string[] {
   range(0x61, 0x7a); // a-z
   range(0x250, 0x2af); // IPA extensions
   range(0x2b0, 0x2ff); // spacing modifier letters
-  out.push("æ", "ç", "ð", "ø", "ħ", "ŋ", "œ", "θ", "β", "χ", "\u0303", "\u0329");
+  out.push("æ", "ç", "ð", "ø", "ħ", "ŋ", "œ", "θ", "β", "χ", "ᵻ", "\u0303", "\u0329");
   out.push("!", "'", "(", ")", ",", "-", ".", ":", ";", "?");
   return out;
 }

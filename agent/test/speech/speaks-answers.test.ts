@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTextToSpeech, TextToSpeech, MAX_CHUNK_MS } from "../../src/services/tts";
+import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
+import { ModelError } from "../../src/models/manifest";
+import { peakOf } from "./audio";
+
+async function collect(it: AsyncIterable<Int16Array>): Promise<Int16Array[]> {
+  const out: Int16Array[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+}
+
+function joined(chunks: Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+let models: TinySpeechModels;
+let piper: TextToSpeech;
+let espeak: TextToSpeech;
+const emptyDir = mkdtempSync(join(tmpdir(), "aide-no-models-"));
+
+beforeAll(async () => {
+  models = await ensureTinySpeechModels();
+  piper = await createTextToSpeech({ voice: "piper", piper: { modelDir: models.dir, numThreads: 1 } });
+  espeak = await createTextToSpeech({ voice: "espeak" });
+});
+afterAll(() => rmSync(emptyDir, { recursive: true, force: true }));
+
+describe.each([
+  ["the Piper voice (sherpa-onnx)", () => piper],
+  ["the espeak-ng voice", () => espeak],
+])("%s", (_name, voice) => {
+  it("speaks a sentence as 24 kHz chunks of at most 40 ms", async () => {
+    const tts = voice();
+    expect(tts.sampleRate).toBe(24000);
+    const chunks = await collect(tts.synthesize("Hello there, I can see a cup on the table."));
+    const max = (24000 * MAX_CHUNK_MS) / 1000;
+    expect(chunks.length).toBeGreaterThan(10);
+    for (const c of chunks.slice(0, -1)) expect(c.length).toBe(max);
+    expect(chunks[chunks.length - 1].length).toBeLessThanOrEqual(max);
+    const audio = joined(chunks);
+    expect(audio.length / 24000).toBeGreaterThan(0.8); // a dozen words take about a second or more
+    expect(audio.length / 24000).toBeLessThan(8);
+    expect(peakOf(audio)).toBeGreaterThan(3000); // audible, not silence
+  });
+
+  it("says nothing for text with nothing speakable in it", async () => {
+    expect(await collect(voice().synthesize("🎉👍 ```\nconst x = 1;\n``` **  **"))).toEqual([]);
+    expect(await collect(voice().synthesize(""))).toEqual([]);
+  });
+
+  it("stops within one chunk when interrupted", async () => {
+    const ac = new AbortController();
+    const got: Int16Array[] = [];
+    const started = Date.now();
+    for await (const c of voice().synthesize("This is a long answer. It has several sentences. It would take many seconds to say all of it out loud.", ac.signal)) {
+      got.push(c);
+      if (got.length === 3) ac.abort();
+    }
+    expect(got.length).toBe(3);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The voice is free again at once.
+    expect((await collect(voice().synthesize("Yes."))).length).toBeGreaterThan(0);
+  });
+});
+
+describe("text cleaning before speech", () => {
+  it("speaks markdown, emoji and links exactly like the plain words", async () => {
+    // The generated Piper voice is deterministic: same phonemes → same samples.
+    const plain = joined(await collect(piper.synthesize("Hello world, see github.com now.")));
+    const fancy = joined(await collect(piper.synthesize("**Hello** world 👋, see [github.com](https://github.com/x/y) now.")));
+    expect(fancy).toEqual(plain);
+    const url = joined(await collect(piper.synthesize("Hello world, see https://www.github.com/k2-fsa now.")));
+    expect(url).toEqual(plain);
+  });
+});
+
+describe("choosing a voice", () => {
+  it("uses espeak-ng when no Piper voice is downloaded, and says why", async () => {
+    const reasons: string[] = [];
+    const tts = await createTextToSpeech({ piper: { modelDir: emptyDir }, onFallback: (r) => reasons.push(r) });
+    expect(tts.name).toMatch(/espeak-ng/);
+    expect(reasons[0]).toMatch(/npm run models -- download/);
+    expect((await collect(tts.synthesize("Okay."))).length).toBeGreaterThan(0);
+  });
+
+  it("fails with the fixing command when the Piper voice is required but missing", async () => {
+    await expect(createTextToSpeech({ voice: "piper", piper: { modelDir: emptyDir } })).rejects.toThrow(ModelError);
+    await expect(createTextToSpeech({ voice: "piper", piper: { modelDir: emptyDir } })).rejects.toThrow(/no manifest.json — run: npm run models -- download --dir/);
+  });
+
+  it("names a missing espeak-ng binary and how to install it", async () => {
+    const tts = await createTextToSpeech({ voice: "espeak", espeak: { binary: "/nonexistent/espeak-ng" } });
+    await expect(collect(tts.synthesize("Hello."))).rejects.toThrow(/espeak-ng not found .*apt-get install espeak-ng/);
+  });
+
+  it("refuses voice names and speeds that are not real settings", async () => {
+    await expect(createTextToSpeech({ voice: "espeak", espeak: { voice: "en; rm -rf /" } })).rejects.toThrow(/not a voice name/);
+    await expect(createTextToSpeech({ voice: "espeak", espeak: { wordsPerMinute: 5 } })).rejects.toThrow(/80–450/);
+    await expect(createTextToSpeech({ voice: "espeak", chunkMs: 100 })).rejects.toThrow(/chunkMs/);
+  });
+});
