@@ -91,7 +91,8 @@ export class ScriptedClient {
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
+        // Also poll: some conditions (server state) change without a message arriving.
+        const timer = setTimeout(resolve, Math.min(left, 50));
         this.waiters.push(() => { clearTimeout(timer); resolve(); });
       });
     }
