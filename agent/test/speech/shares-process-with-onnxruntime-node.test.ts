@@ -21,7 +21,7 @@ let speech: Int16Array;
 
 /** Highest Silero v5 speech probability over 512-sample frames at 16 kHz. */
 async function speechProbability(pcm: Int16Array): Promise<number> {
-  let state = new ort.Tensor("float32", new Float32Array(2 * 128), [2, 1, 128]);
+  let state: ort.Tensor = new ort.Tensor("float32", new Float32Array(2 * 128), [2, 1, 128]);
   const sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
   let best = 0;
   for (let i = 0; i + 512 <= pcm.length; i += 512) {
