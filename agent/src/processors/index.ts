@@ -1,0 +1,5 @@
+export { VadProcessor } from "./vad";
+export { InterruptionProcessor } from "./interruption";
+export { SttProcessor } from "./stt";
+export type { SttProcessorOptions } from "./stt";
+export { TtsProcessor } from "./tts";

@@ -1,0 +1,70 @@
+/**
+ * TtsProcessor: speaks the brain's streamed text as it arrives, starting on the first
+ * clause. Each clause's last audio chunk carries the clause's words, so the output
+ * transport can report exactly which words were heard.
+ */
+import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
+import { ClauseSplitter, TextToSpeech, firstClauseSplitter } from "../services/tts";
+
+export class TtsProcessor extends FrameProcessor {
+  private readonly splitter: ClauseSplitter;
+  private firstAudioSent = true;
+  private speaking = false;
+
+  constructor(private readonly tts: TextToSpeech, private readonly turns: TurnCounter, splitter: ClauseSplitter = firstClauseSplitter()) {
+    super();
+    this.splitter = splitter;
+  }
+
+  protected onInterruption(): void {
+    this.splitter.reset();
+    this.speaking = false;
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (direction === "upstream") return this.push(f, direction);
+    switch (f.type) {
+      case "llm-response-start":
+        this.splitter.reset();
+        this.firstAudioSent = false;
+        return this.push(f);
+      case "llm-text":
+        this.push(f);
+        for (const clause of this.splitter.push(f.text)) await this.speak(clause);
+        return;
+      case "tts-text":
+        // Text meant to be spoken as is (e.g. the brain explaining that the LLM is down).
+        return this.speak(f.text);
+      case "llm-response-end":
+        for (const clause of this.splitter.flush()) await this.speak(clause);
+        if (this.speaking) {
+          this.speaking = false;
+          this.push(frame("tts-stopped"));
+        }
+        return this.push(f);
+      default:
+        return this.push(f, direction);
+    }
+  }
+
+  private async speak(text: string): Promise<void> {
+    const signal = this.signal;
+    if (!this.speaking) {
+      this.speaking = true;
+      this.push(frame("tts-started"));
+    }
+    this.push(frame("tts-text", { text }));
+    // One chunk of lookahead, so the clause's last chunk can carry its words.
+    let previous: Int16Array | undefined;
+    for await (const pcm of this.tts.synthesize(text, signal)) {
+      if (signal.aborted) return;
+      if (!this.firstAudioSent) {
+        this.firstAudioSent = true;
+        this.push(frame("metrics", { turnId: this.turns.current, mark: "tts-first-audio", at: performance.now() }));
+      }
+      if (previous) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate }));
+      previous = pcm;
+    }
+    if (previous && !signal.aborted) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate, text }));
+  }
+}
