@@ -1,0 +1,83 @@
+/**
+ * Short-term memory: the last N turns (seed §8.1: 10), each holding only what was
+ * actually said. The assistant side of a turn is written from the words the output
+ * transport reports as heard (`bot-spoken-text`), so a reply the user talked over keeps
+ * only its heard beginning.
+ */
+import type { ChatMessage } from "../services/llm";
+
+export interface Turn {
+  user: string;
+  /** What the user heard of the reply ("" when nothing was heard). */
+  assistant: string;
+}
+
+export class ShortTermMemory {
+  private turns: Turn[] = [];
+
+  constructor(readonly maxTurns = 10) {
+    if (!Number.isInteger(maxTurns) || maxTurns < 1) throw new Error(`short-term memory: maxTurns must be a positive integer, got ${maxTurns}`);
+  }
+
+  /** Starts a turn with the user's words; the caller fills in `assistant` as the reply is heard. */
+  addUser(text: string): Turn {
+    const turn = { user: text, assistant: "" };
+    this.turns.push(turn);
+    if (this.turns.length > this.maxTurns) this.turns.splice(0, this.turns.length - this.maxTurns);
+    return turn;
+  }
+
+  /** Forgets a turn (an exchange that failed and should not shape the next prompt). */
+  remove(turn: Turn): void {
+    this.turns = this.turns.filter((t) => t !== turn);
+  }
+
+  get size(): number {
+    return this.turns.length;
+  }
+
+  snapshot(): readonly Turn[] {
+    return this.turns.map((t) => ({ ...t }));
+  }
+
+  /** The turns as chat messages; a reply nobody heard is left out rather than sent empty. */
+  messages(): ChatMessage[] {
+    const out: ChatMessage[] = [];
+    for (const turn of this.turns) {
+      out.push({ role: "user", content: turn.user });
+      if (turn.assistant) out.push({ role: "assistant", content: turn.assistant });
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.turns = [];
+  }
+}
+
+/**
+ * What to keep as the reply: the generated text when everything generated was heard
+ * (byte-identical to what the server cached, so the next turn reuses it), else the
+ * heard words as the output transport reported them.
+ */
+export function heardReply(generated: string, heardChunks: readonly string[]): string {
+  const heard = joinChunks(heardChunks);
+  // Not trimmed: the model's first token often carries a leading space, and the cached
+  // tokens only match the history when the text is byte-identical.
+  if (normalize(heard) === normalize(generated)) return generated;
+  return heard;
+}
+
+function joinChunks(chunks: readonly string[]): string {
+  let text = "";
+  for (const chunk of chunks) {
+    if (!chunk) continue;
+    const needsSpace = text && !/\s$/.test(text) && !/^[\s,.;:!?]/.test(chunk);
+    text += (needsSpace ? " " : "") + chunk;
+  }
+  return text.trim();
+}
+
+function normalize(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}

@@ -1,0 +1,269 @@
+/**
+ * TwinService: the agent's brain (seed §8). Sits between STT and TTS:
+ *
+ *   transcription (final) → recall memories → prompt (cache-friendly layout)
+ *     → streaming chat completion → llm-text … (→ tool call → tool result → completion)
+ *
+ * It aborts the HTTP stream the moment an `interruption` arrives, writes the assistant
+ * side of history only from what the user heard (`bot-spoken-text`), stores the user's
+ * statements in long-term memory after the turn, and stamps `llm-first-token`.
+ */
+import { FrameProcessor, frame, type Direction, type Frame, type TranscriptionFrame } from "../pipeline";
+import {
+  LlmClient,
+  LlmRequestError,
+  LlmUnavailableError,
+  isAbort,
+  type ChatMessage,
+  type ChatRequest,
+  type LlmClientOptions,
+  type LlmTimings,
+  type ToolCallRequest,
+} from "../services/llm";
+import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords } from "./prompt";
+import type { SceneSource } from "./scene";
+import { ShortTermMemory, heardReply, type Turn } from "./short-term-memory";
+import { describeSceneTool } from "./tools/describe-scene";
+import { ToolRegistry } from "./tools/registry";
+
+/** What long-term memory offers the brain (see memory/long-term-memory.ts). */
+export interface MemoryStore {
+  /** Memories relevant to `text`, most relevant first. */
+  recall(text: string): Promise<string[]>;
+  /** Keeps `text` if it is worth keeping; saving happens in the background. */
+  remember(text: string): void;
+  /** Waits for pending saves. */
+  flush(): Promise<void>;
+}
+
+export interface TwinLlmOptions extends LlmClientOptions {
+  maxTokens?: number;
+  temperature?: number;
+  seed?: number;
+  /** Per-completion additions (round 0 = the first completion of a turn, 1+ = after tool results). */
+  request?: (round: number) => Partial<ChatRequest>;
+}
+
+export interface TwinServiceOptions {
+  llm: TwinLlmOptions;
+  memory?: {
+    /** Turns of short-term memory (seed §8.1: 10). */
+    shortTermTurns?: number;
+    longTerm?: MemoryStore;
+    /** Bound on recalling before a turn; past it the turn goes on without memories (default 1.5 s). */
+    recallTimeoutMs?: number;
+  };
+  /** Default: describe_scene over `scene`. */
+  tools?: ToolRegistry;
+  scene?: SceneSource;
+  /** Put the latest observation at the end of every user message, not only on describe_scene. */
+  observationEveryTurn?: boolean;
+  systemPrompt?: string;
+  /** Longer transcripts keep their last words (default 400). */
+  maxUserWords?: number;
+  /** Tool round-trips per turn before the model must answer in words (default 2). */
+  maxToolRounds?: number;
+  benchmark?: boolean;
+  log?: (line: string) => void;
+  /** Called after every completed turn (benches and tests read prompt-cache figures here). */
+  onTurn?: (info: TwinTurnInfo) => void;
+}
+
+export interface TwinTurnInfo {
+  turnId: number;
+  userText: string;
+  /** Everything the model generated this turn. */
+  generated: string;
+  /** What history keeps of it so far (the heard part). */
+  reply: string;
+  /** The first completion's messages, as sent. */
+  messages: ChatMessage[];
+  /** Prompt tokens llama-server evaluated, per completion of the turn. */
+  promptTokens: number[];
+  timings: LlmTimings[];
+  toolCalls: string[];
+  /** transcript in → first token, ms. */
+  firstTokenMs?: number;
+  outcome: "answered" | "backend-down" | "refused";
+}
+
+export const APOLOGY_BACKEND_DOWN = "Sorry, I can't reach my language model right now. Please try again in a moment.";
+export const APOLOGY_REFUSED = "Sorry, I couldn't work that one out. Could you say it another way?";
+
+interface ReplyState {
+  turn: Turn;
+  generated: string;
+  heard: string[];
+  interrupted: boolean;
+}
+
+export class TwinService extends FrameProcessor {
+  readonly client: LlmClient;
+  readonly shortTerm: ShortTermMemory;
+  readonly tools: ToolRegistry;
+  private readonly systemPrompt: string;
+  private reply: ReplyState | undefined;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: TwinServiceOptions) {
+    super("TwinService");
+    this.client = new LlmClient(options.llm);
+    this.shortTerm = new ShortTermMemory(options.memory?.shortTermTurns ?? 10);
+    this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene)]);
+    this.systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (f.type === "transcription" && direction === "downstream" && f.final) {
+      await this.respond(f);
+      return;
+    }
+    if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text);
+    this.push(f, direction);
+  }
+
+  protected onInterruption(): void {
+    const state = this.reply;
+    if (!state || state.interrupted) return;
+    state.interrupted = true;
+    this.settleReply(state);
+  }
+
+  async cleanup(): Promise<void> {
+    await this.options.memory?.longTerm?.flush();
+  }
+
+  private heard(text: string): void {
+    const state = this.reply;
+    if (!state) return;
+    state.heard.push(text);
+    this.settleReply(state);
+  }
+
+  /** The reply as history keeps it: the heard words; all of the generated text when nothing reports hearing and nothing cut it short. */
+  private settleReply(state: ReplyState): void {
+    if (state.heard.length) state.turn.assistant = heardReply(state.generated, state.heard);
+    else state.turn.assistant = state.interrupted || !state.generated.trim() ? "" : state.generated;
+  }
+
+  private async respond(transcription: TranscriptionFrame): Promise<void> {
+    const started = performance.now();
+    const { text: userText, dropped } = limitWords(transcription.text, this.options.maxUserWords ?? 400);
+    if (!/[\p{L}\p{N}]/u.test(userText)) return; // empty or only noise: nothing was said
+    if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
+
+    const signal = this.signal;
+    const history = this.shortTerm.messages();
+    const memories = await this.recall(userText);
+    const observation = this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined;
+    if (signal.aborted) return;
+    let messages = buildMessages(this.systemPrompt, history, userText, { memories, observation });
+    const turn = this.shortTerm.addUser(userText);
+    const state: ReplyState = { turn, generated: "", heard: [], interrupted: false };
+    this.reply = state;
+    const info: TwinTurnInfo = {
+      turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], outcome: "answered",
+    };
+
+    this.push(frame("llm-response-start", { turnId: transcription.turnId }));
+    try {
+      const maxRounds = this.options.maxToolRounds ?? 2;
+      for (let round = 0; ; round++) {
+        const request = this.request(messages, round, round >= maxRounds);
+        let roundText = "";
+        let calls: ToolCallRequest[] = [];
+        for await (const event of this.client.stream(request, signal)) {
+          if (event.type === "text") {
+            if (info.firstTokenMs === undefined) {
+              info.firstTokenMs = performance.now() - started;
+              this.push(frame("metrics", { turnId: transcription.turnId, mark: "llm-first-token", at: performance.now() }));
+            }
+            roundText += event.text;
+            state.generated += event.text;
+            this.push(frame("llm-text", { text: event.text }));
+          } else if (event.type === "tool-calls") {
+            calls = event.calls;
+          } else if (event.timings) {
+            info.timings.push(event.timings);
+            info.promptTokens.push(event.timings.promptTokens);
+          }
+        }
+        if (!calls.length) break;
+        messages = [...messages, ...(await this.runTools(roundText, calls, info, signal))];
+      }
+      this.settleReply(state);
+    } catch (error) {
+      if (isAbort(error, signal)) throw error;
+      info.outcome = error instanceof LlmUnavailableError ? "backend-down" : "refused";
+      this.log(`TwinService: ${error instanceof Error ? error.message : String(error)}`);
+      if (!(error instanceof LlmUnavailableError) && !(error instanceof LlmRequestError)) throw error;
+      // The user still gets an answer (the session stays); the failed exchange is not
+      // kept, so the next prompt is what the server would have cached anyway.
+      this.shortTerm.remove(turn);
+      this.reply = undefined;
+      this.push(frame("llm-text", { text: info.outcome === "backend-down" ? APOLOGY_BACKEND_DOWN : APOLOGY_REFUSED }));
+    } finally {
+      if (!signal.aborted) this.push(frame("llm-response-end", { turnId: transcription.turnId }));
+    }
+    if (info.outcome === "answered") this.options.memory?.longTerm?.remember(userText);
+    info.generated = state.generated;
+    info.reply = turn.assistant;
+    if (this.options.benchmark) this.log(`TwinService: turn ${info.turnId} prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}`);
+    this.options.onTurn?.(info);
+  }
+
+  private request(messages: ChatMessage[], round: number, lastRound: boolean): ChatRequest {
+    const { maxTokens, temperature, seed, request } = this.options.llm;
+    const req: ChatRequest = { maxTokens: maxTokens ?? 256, temperature, seed, ...request?.(round), messages };
+    if (this.tools.size) {
+      // The tool list stays in every request, even when no more calls are allowed, so the
+      // cached prefix (system prompt + tool schema) stays byte-identical.
+      req.tools = this.tools.schemas();
+      req.toolChoice = lastRound ? "none" : (req.toolChoice ?? "auto");
+    }
+    return req;
+  }
+
+  private async runTools(text: string, calls: ToolCallRequest[], info: TwinTurnInfo, signal: AbortSignal): Promise<ChatMessage[]> {
+    const assistant: ChatMessage = {
+      role: "assistant",
+      content: text,
+      tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
+    };
+    const results: ChatMessage[] = [];
+    for (const call of calls) {
+      info.toolCalls.push(call.name);
+      const result = await this.tools.call(call, signal);
+      if (!result.ok) this.log(`TwinService: tool ${call.name}: ${result.content}`);
+      results.push({ role: "tool", tool_call_id: call.id, content: result.content });
+    }
+    return [assistant, ...results];
+  }
+
+  private async recall(text: string): Promise<string[]> {
+    const store = this.options.memory?.longTerm;
+    if (!store) return [];
+    const bound = this.options.memory?.recallTimeoutMs ?? 1500;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        store.recall(text),
+        new Promise<string[]>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`recall took longer than ${bound} ms`)), bound);
+        }),
+      ]);
+    } catch (error) {
+      this.log(`TwinService: long-term memory skipped this turn: ${error instanceof Error ? error.message : String(error)}`);
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async observe(): Promise<string | undefined> {
+    if (!this.tools.has("describe_scene")) return undefined;
+    const result = await this.tools.call({ id: "observation", name: "describe_scene", arguments: "{}" }, this.signal).catch(() => undefined);
+    return result?.ok ? result.content : undefined;
+  }
+}

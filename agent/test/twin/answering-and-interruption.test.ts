@@ -1,0 +1,137 @@
+/**
+ * The brain in a real pipeline against a real llama-server (tiny model): it answers a
+ * final transcript as a stream, is cut off within one chunk when the user talks over it
+ * and remembers only the heard words, keeps 10 turns, and shrugs off bad transcripts.
+ */
+import { frame, type Frame } from "../../src/pipeline";
+import type { RunningProcess } from "../../../scripts/lib/llama";
+import { startTinyLlm } from "../llm/tiny-llm";
+import { Speaker, startHarness, type Harness } from "./harness";
+
+const types = (frames: Frame[]) => frames.map((f) => f.type).filter((t) => t !== "metrics");
+
+describe("TwinService answering", () => {
+  let server: RunningProcess;
+  let h: Harness | undefined;
+
+  beforeAll(async () => {
+    server = await startTinyLlm();
+  });
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const llm = () => ({ baseUrl: server.url, slotId: 0, maxTokens: 12, temperature: 0, seed: 1 });
+
+  it("streams llm-text between llm-response-start and llm-response-end and stamps the first token", async () => {
+    h = startHarness({ llm: llm() });
+    const { frames, turn } = await h.say("hello, how are you?");
+    const seen = types(frames);
+    // The final transcript is consumed here (it becomes the prompt), not passed to TTS.
+    expect(seen[0]).toBe("llm-response-start");
+    expect(seen[seen.length - 1]).toBe("llm-response-end");
+    expect(seen.filter((t) => t === "llm-text").length).toBeGreaterThan(3);
+    const mark = frames.find((f) => f.type === "metrics");
+    expect(mark).toMatchObject({ type: "metrics", turnId: 1, mark: "llm-first-token" });
+    // The mark comes before the first word reaches TTS.
+    expect(frames.indexOf(mark!)).toBeLessThan(frames.findIndex((f) => f.type === "llm-text"));
+    expect(turn?.outcome).toBe("answered");
+    expect(turn?.promptTokens[0]).toBeGreaterThan(10);
+  });
+
+  it("stops answering within one chunk when the user interrupts, and history keeps only what was heard", async () => {
+    const speaker = new Speaker();
+    h = startHarness({ llm: { ...llm(), maxTokens: 2000 } }, { speaker });
+    const harness = h;
+    let textsAfterInterrupt = 0;
+    let interrupted = false;
+    const done = new Promise<void>((resolve) => {
+      const original = harness.out.push.bind(harness.out);
+      harness.out.push = (...items: Frame[]) => {
+        for (const f of items) {
+          if (f.type === "llm-text" && interrupted) textsAfterInterrupt++;
+          if (f.type === "llm-text" && !interrupted && speaker.spoken.length === 5) {
+            interrupted = true;
+            harness.pipeline.queueFrame(frame("interruption"));
+            setTimeout(resolve, 300);
+          }
+        }
+        return original(...items);
+      };
+    });
+    harness.pipeline.queueFrame(frame("transcription", { text: "tell me everything you know", final: true, turnId: 1 }));
+    await done;
+    const idleStarted = Date.now();
+    await harness.pipeline.idle();
+    expect(Date.now() - idleStarted).toBeLessThan(100);
+    expect(textsAfterInterrupt).toBe(0);
+    // No llm-response-end for an answer the user talked over.
+    expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
+    const [turn] = harness.twin.shortTerm.snapshot();
+    expect(turn.user).toBe("tell me everything you know");
+    expect(turn.assistant).toBe(speaker.spoken.join("").trim());
+    expect(speaker.spoken.length).toBe(5);
+    // The server stopped generating (its slot is free for the next turn), long before 2000 tokens.
+    const slots = (await (await fetch(`${server.url}/slots`)).json()) as { is_processing: boolean }[];
+    expect(slots.some((slot) => slot.is_processing)).toBe(false);
+  });
+
+  it("writes the reply from the words the output reports as heard, not from what was generated", async () => {
+    // A speaker that only got the first three chunks out before the audio stopped.
+    class PartialSpeaker extends Speaker {
+      protected async process(f: Frame, direction: "downstream" | "upstream"): Promise<void> {
+        if (f.type === "llm-text" && this.spoken.length >= 3) return;
+        return super.process(f, direction);
+      }
+    }
+    const speaker = new PartialSpeaker();
+    h = startHarness({ llm: llm() }, { speaker });
+    const { turn: info } = await h.say("what is the weather like");
+    const [turn] = h.twin.shortTerm.snapshot();
+    expect(speaker.spoken).toHaveLength(3);
+    expect(turn.assistant).toBe(speaker.spoken.join("").trim());
+    expect(info!.generated.startsWith(speaker.spoken.join(""))).toBe(true);
+    expect(turn.assistant.length).toBeLessThan(info!.generated.trim().length);
+  });
+
+  it("keeps the last 10 turns in the prompt", async () => {
+    h = startHarness({ llm: { ...llm(), maxTokens: 3 } }, { speaker: new Speaker() });
+    for (let i = 1; i <= 12; i++) await h.say(`message number ${i}`);
+    const last = h.turns[h.turns.length - 1];
+    const users = last.messages.filter((m) => m.role === "user").map((m) => m.content);
+    // The 10 turns before it (2..11), then the new one.
+    expect(users[0]).toBe("message number 2");
+    expect(users).toHaveLength(11);
+    expect(users[10]).toBe("message number 12");
+    expect(last.messages.filter((m) => m.role === "assistant")).toHaveLength(10);
+    expect(h.twin.shortTerm.size).toBe(10);
+  });
+
+  it("ignores an empty or noise-only transcript without calling the model", async () => {
+    h = startHarness({ llm: llm() });
+    for (const text of ["", "   ", "…", " . "]) {
+      const { frames } = await h.say(text);
+      expect(types(frames)).toEqual([]);
+    }
+    expect(h.turns).toHaveLength(0);
+    expect(h.twin.shortTerm.size).toBe(0);
+  });
+
+  it("answers a 5,000-word transcript from its last 400 words, quickly, and says it cut it", async () => {
+    h = startHarness({ llm: llm() });
+    const words = Array.from({ length: 5000 }, (_, i) => `word${i}`);
+    const started = Date.now();
+    const { turn } = await h.say(words.join(" "));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(turn?.outcome).toBe("answered");
+    const user = turn!.messages[turn!.messages.length - 1].content;
+    expect(user.startsWith("… word4600 word4601")).toBe(true);
+    expect(user).toContain("word4999");
+    expect(user).not.toContain("word4599 ");
+    expect(h.logs.join("\n")).toMatch(/transcript of 5000 words — kept its last 400/);
+  });
+});
