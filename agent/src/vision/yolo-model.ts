@@ -43,6 +43,8 @@ export async function loadYoloModel(path: string, options: LoadOptions): Promise
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
+      // Warnings go to stderr unasked; our own errors say what matters.
+      logSeverityLevel: 3,
     });
   } catch (err) {
     throw new Error(`YOLO model ${path} is not an ONNX model ONNX Runtime can load (${(err as Error).message.split("\n")[0]}) — ${YOLO_MODEL_HINT}`);

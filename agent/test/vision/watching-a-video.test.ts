@@ -6,25 +6,16 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeYoloModel, YoloModelSpec } from "../../../scripts/models/onnx/yolo";
+import { writeYoloModel } from "../../../scripts/models/onnx/yolo";
 import { Detector, SceneState, DetectorOptions } from "../../src/vision/detector";
 import { openSource } from "../../src/vision/frame-source";
 import { SceneTracker } from "../../src/vision/scene-tracker";
 import { drawFrames, encodeVideo, halves, writePpm } from "./drawn-frames";
+import { SCENE } from "./scene";
 
 const dir = mkdtempSync(join(tmpdir(), "aide-vision-video-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// 640x480 frames letterbox to 320x240 at y 40..280 of the 320x320 input: a white left
-// half of the picture brings two people, a white right half a cup.
-export const SCENE: YoloModelSpec = {
-  size: 320,
-  objects: [
-    { name: "person", box: [60, 160, 50, 150], score: 0.9, when: { region: [8, 48, 152, 272], above: 0.5 } },
-    { name: "person", box: [120, 160, 50, 150], score: 0.8, when: { region: [8, 48, 152, 272], above: 0.5 } },
-    { name: "cup", box: [240, 200, 30, 40], score: 0.7, when: { region: [168, 48, 312, 272], above: 0.5 } },
-  ],
-};
 const model = writeYoloModel(join(dir, "scene.onnx"), SCENE);
 
 // (left, right) per frame; single-frame flickers at 4 and 12 must not be reported.
