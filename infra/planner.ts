@@ -1,0 +1,301 @@
+// Decides where the model's layers go, from the nodes' RAM and speed and the model's
+// GGUF metadata. Every decision comes with a sentence that `pulumi preview` prints.
+//
+// The rules, for one conversation at a time on CPU nodes:
+// - One node when the model (weights + KV cache + buffers) fits in a node's free RAM
+//   after headroom: every RPC or ring hop costs time on every token.
+// - Otherwise as few nodes as hold the model, fastest first; a node slower than
+//   `minSpeedFraction` of the fastest joins only if the model does not fit without it.
+// - Within the chosen nodes, layers go in proportion to speed (each node then takes
+//   about the same time per token, so none idles the pipeline), capped by what each
+//   node can hold.
+import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+
+const GiB = 1024 ** 3;
+const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
+
+export interface NodeFacts {
+  name: string;
+  address: string;
+  /** Total RAM. */
+  memoryBytes: number;
+  /** RAM available when the facts were gathered (MemAvailable), when known. */
+  availableMemoryBytes?: number;
+  cores: number;
+  cpuMHz?: number;
+  /** A quick measured memory bandwidth, when available: CPU token generation is bound by it. */
+  memoryBandwidthGBps?: number;
+}
+
+export interface ModelFacts {
+  name: string;
+  architecture: string;
+  layerCount: number;
+  /** Bytes of each repeating block (blk.N.*), in order. */
+  layerBytes: number[];
+  /** Everything else: token embeddings, output head, final norm. */
+  otherBytes: number;
+  /** KV cache per token across all layers (f16 K and V). */
+  kvBytesPerToken: number;
+}
+
+export interface PlanOptions {
+  backend: "llamacpp-rpc" | "primacpp";
+  /** Tokens of context per slot, and slots. */
+  contextSize: number;
+  parallel: number;
+  /** Kept free on every node for the OS, Nomad and page cache (default 1 GiB). */
+  headroomBytes?: number;
+  /** RAM other Aide tasks take on a node (e.g. the voice agent's STT/TTS). */
+  reservedBytes?: Record<string, number>;
+  /** Nodes used for the LLM only when it fits nowhere else (the agent's node: its cores go to speech). */
+  avoid?: string[];
+  /** Nodes slower than this fraction of the fastest are left out unless needed (default 0.3). */
+  minSpeedFraction?: number;
+}
+
+export interface LayerShare {
+  node: string;
+  address: string;
+  layers: number;
+  /** RAM this node's part needs (weights + KV + buffers). */
+  memoryBytes: number;
+  threads: number;
+}
+
+export interface LayerPlan {
+  mode: "single" | "split";
+  /** The node that serves the API (llama-server) and holds the non-layer tensors. */
+  head: string;
+  /** Shares in the backend's order: llama.cpp head first then RPC workers; prima.cpp ring order. */
+  shares: LayerShare[];
+  /** Every decision, as sentences for `pulumi preview`. */
+  explanation: string[];
+}
+
+/** Compute buffers llama.cpp allocates beside the weights (measured order of magnitude for
+ * 7B-class models at 4k context; small models need far less). */
+const HEAD_BUFFER_BYTES = 512 * 1024 ** 2;
+const WORKER_BUFFER_BYTES = 256 * 1024 ** 2;
+
+export class ModelDoesNotFitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelDoesNotFitError";
+  }
+}
+
+function speedOf(nodes: NodeFacts[]): { speed: (n: NodeFacts) => number; basis: string } {
+  if (nodes.every((n) => n.memoryBandwidthGBps && n.memoryBandwidthGBps > 0)) {
+    return { speed: (n) => n.memoryBandwidthGBps!, basis: "measured memory bandwidth (GB/s)" };
+  }
+  return { speed: (n) => n.cores * (n.cpuMHz ?? 2000) / 1000, basis: "cores × GHz (no bandwidth measured on every node)" };
+}
+
+export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions): LayerPlan {
+  if (!nodes.length) throw new Error("planner: the stack has no nodes");
+  if (model.layerCount < 1 || model.layerBytes.length !== model.layerCount) {
+    throw new Error(`planner: model ${model.name} reports ${model.layerCount} layers but ${model.layerBytes.length} layer sizes — is the GGUF complete?`);
+  }
+  const headroom = options.headroomBytes ?? GiB;
+  const minFraction = options.minSpeedFraction ?? 0.3;
+  const avoid = new Set(options.avoid ?? []);
+  const tokens = options.contextSize * options.parallel;
+  const kvPerLayer = (model.kvBytesPerToken / model.layerCount) * tokens;
+  const weights = model.layerBytes.reduce((a, b) => a + b, 0) + model.otherBytes;
+  const kv = kvPerLayer * model.layerCount;
+  const perLayer = (weights - model.otherBytes) / model.layerCount + kvPerLayer;
+  const needSingle = weights + kv + HEAD_BUFFER_BYTES;
+  const { speed, basis } = speedOf(nodes);
+  const fastest = Math.max(...nodes.map(speed));
+  const free = (n: NodeFacts) => Math.max(0, (n.availableMemoryBytes ?? n.memoryBytes) - headroom - (options.reservedBytes?.[n.name] ?? 0));
+  const threads = (n: NodeFacts) => (avoid.has(n.name) && n.cores > 1 ? n.cores - 1 : n.cores);
+  const stackOrder = new Map(nodes.map((n, i) => [n.name, i]));
+  // fast first; the avoided nodes last; between equals the one with more room, then the stack's order
+  const ranked = [...nodes].sort((a, b) =>
+    Number(avoid.has(a.name)) - Number(avoid.has(b.name)) || speed(b) - speed(a) || free(b) - free(a) ||
+    stackOrder.get(a.name)! - stackOrder.get(b.name)!);
+
+  const explanation = [
+    `model ${model.name}: ${model.layerCount} layers, ${gib(weights)} of weights + ${gib(kv)} KV cache for ${tokens} tokens (${options.parallel} slot(s) × ${options.contextSize}) + ${gib(HEAD_BUFFER_BYTES)} buffers = ${gib(needSingle)}`,
+    `node speed from ${basis}; free RAM = available − ${gib(headroom)} headroom − other Aide tasks: ` +
+      nodes.map((n) => `${n.name} ${gib(free(n))} @ ${speed(n).toFixed(1)}`).join(", "),
+  ];
+
+  const single = ranked.find((n) => free(n) >= needSingle);
+  if (single) {
+    explanation.push(`runs on ${single.name} alone: it has ${gib(free(single))} free for the ${gib(needSingle)} needed, and one node means no network hop per token` +
+      (avoid.has(single.name) ? ` (${single.name} also runs the voice agent; no other node has room)` : ""));
+    return {
+      mode: "single",
+      head: single.name,
+      shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, threads: threads(single) }],
+      explanation,
+    };
+  }
+
+  // How many layers each node can hold; the head also holds the non-layer tensors.
+  const headOf = (chosen: NodeFacts[]) =>
+    options.backend === "primacpp" ? [...chosen].sort((a, b) => stackOrder.get(a.name)! - stackOrder.get(b.name)!)[0] : chosen[0];
+  const capacity = (n: NodeFacts, head: NodeFacts) => {
+    const room = free(n) - (n === head ? model.otherBytes + HEAD_BUFFER_BYTES : WORKER_BUFFER_BYTES);
+    return Math.max(0, Math.floor(room / perLayer));
+  };
+  const chosen: NodeFacts[] = [];
+  const dropped: string[] = [];
+  let fits = false;
+  for (const n of ranked) {
+    if (speed(n) < minFraction * fastest) { dropped.push(n.name); continue; }
+    chosen.push(n);
+    const head = headOf(chosen);
+    if (chosen.reduce((s, c) => s + capacity(c, head), 0) >= model.layerCount) { fits = true; break; }
+  }
+  if (!fits) {
+    // the slow nodes join only because the model needs their RAM
+    for (const name of dropped.splice(0)) {
+      chosen.push(nodes.find((n) => n.name === name)!);
+      const head = headOf(chosen);
+      if (chosen.reduce((s, c) => s + capacity(c, head), 0) >= model.layerCount) { fits = true; break; }
+    }
+  }
+  if (!fits) {
+    const head = headOf(ranked);
+    const holdable = ranked.reduce((s, c) => s + capacity(c, head), 0);
+    throw new ModelDoesNotFitError(
+      `model ${model.name} does not fit in the cluster's RAM: it needs ${gib(needSingle)} (${model.layerCount} layers of ${gib(perLayer)} each with their KV cache, ` +
+      `plus ${gib(model.otherBytes)} embeddings/output on the head), and the ${nodes.length} node(s) can hold ${holdable} of ${model.layerCount} layers ` +
+      `(free after ${gib(headroom)} headroom: ${nodes.map((n) => `${n.name} ${gib(free(n))}`).join(", ")}). ` +
+      `Fix: choose a smaller model or quantization (pulumi config set model …), lower contextSize, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - holdable) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
+      (options.backend === "primacpp" ? " (prima.cpp could page weights from disk, but at these nodes' disk speeds that costs seconds per token, so Aide plans within RAM.)" : ""),
+    );
+  }
+  const head = headOf(chosen);
+  const layers = splitLayers(model.layerCount, chosen.map((n) => ({ weight: speed(n), cap: capacity(n, head) })));
+  for (const n of ranked) {
+    if (chosen.includes(n)) continue;
+    explanation.push(speed(n) < minFraction * fastest
+      ? `leaves out ${n.name}: ${speed(n).toFixed(1)} is below ${Math.round(minFraction * 100)}% of the fastest (${fastest.toFixed(1)}), and the model fits without it`
+      : `leaves out ${n.name}: the nodes chosen before it (faster, or as fast with more RAM) already hold the model, and each extra node adds a hop per token`);
+  }
+  const order = options.backend === "primacpp"
+    ? [...chosen].sort((a, b) => stackOrder.get(a.name)! - stackOrder.get(b.name)!)
+    : chosen;
+  const shares = order.map((n) => {
+    const l = layers[chosen.indexOf(n)];
+    const fixed = n === head ? model.otherBytes + HEAD_BUFFER_BYTES : WORKER_BUFFER_BYTES;
+    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixed), threads: threads(n) };
+  });
+  explanation.push(
+    `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free: ` +
+    shares.map((s) => `${s.node} ${s.layers}`).join(", ") +
+    ` (in proportion to speed, capped by RAM; ${head.name} serves the API and holds the embeddings/output)`,
+  );
+  return { mode: "split", head: head.name, shares, explanation };
+}
+
+/** Integer layers proportional to weight, each ≥ 1 and ≤ its cap; the caps together must cover `total`. */
+function splitLayers(total: number, nodes: Array<{ weight: number; cap: number }>): number[] {
+  const out = nodes.map(() => 0);
+  let open = nodes.map((_, i) => i).filter((i) => nodes[i].cap > 0);
+  let left = total;
+  // water-filling: give each open node its proportional part; nodes that hit their cap close
+  while (left > 0 && open.length) {
+    const w = open.reduce((s, i) => s + nodes[i].weight, 0);
+    const ideal = open.map((i) => (left * nodes[i].weight) / w);
+    const capped = open.filter((i, k) => out[i] + ideal[k] >= nodes[i].cap);
+    if (capped.length) {
+      for (const i of capped) { left -= nodes[i].cap - out[i]; out[i] = nodes[i].cap; }
+      open = open.filter((i) => !capped.includes(i));
+      continue;
+    }
+    // largest remainder rounding
+    const floors = ideal.map(Math.floor);
+    let rest = left - floors.reduce((a, b) => a + b, 0);
+    const order = ideal.map((v, k) => [v - Math.floor(v), k] as const).sort((a, b) => b[0] - a[0]);
+    for (const [, k] of order) { if (rest <= 0) break; floors[k]++; rest--; }
+    open.forEach((i, k) => { out[i] += floors[k]; });
+    left = 0;
+  }
+  // a chosen node with 0 layers would exit at start (prima: "No layer is assigned to me"):
+  // take one from the largest share
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === 0) {
+      const donor = out.indexOf(Math.max(...out));
+      if (out[donor] > 1) { out[donor]--; out[i] = 1; }
+    }
+  }
+  return out;
+}
+
+/** llama.cpp's arguments for a plan: the head keeps the first layers on its CPU; the rest
+ * (`-ngl`) go to the RPC workers in proportion `--tensor-split`. */
+export function llamaCppSplit(plan: LayerPlan): { head: LayerShare; workers: LayerShare[]; offloadedLayers: number; tensorSplit: number[] } {
+  const head = plan.shares.find((s) => s.node === plan.head)!;
+  const workers = plan.shares.filter((s) => s.node !== plan.head);
+  return {
+    head,
+    workers,
+    offloadedLayers: workers.reduce((s, w) => s + w.layers, 0),
+    tensorSplit: workers.map((w) => w.layers),
+  };
+}
+
+/** prima.cpp's `-lw`: one layer count per rank, in ring order. */
+export function primaLayerWindow(plan: LayerPlan): number[] {
+  return plan.shares.map((s) => s.layers);
+}
+
+/** Reads layer count, per-layer sizes and KV size from a GGUF file with node-llama-cpp's
+ * GGUF reader. It is ESM-only and this program runs as CommonJS, so it runs in a child
+ * `node` (about a second; it reads only the header). */
+export function readModelFacts(ggufPath: string): ModelFacts {
+  const script = `
+    import { readGgufFileInfo } from "node-llama-cpp";
+    const info = await readGgufFileInfo(process.argv[1], { readTensorInfo: true, logWarnings: false });
+    const md = info.metadata;
+    const arch = md.general.architecture;
+    const a = md[arch] ?? {};
+    const n = (v) => (v === undefined ? undefined : Number(v));
+    console.log(JSON.stringify({
+      name: md.general.name ?? null, architecture: arch,
+      blockCount: n(a.block_count), embedding: n(a.embedding_length),
+      heads: n(a.attention?.head_count), kvHeads: n(a.attention?.head_count_kv),
+      keyLength: n(a.attention?.key_length), valueLength: n(a.attention?.value_length),
+      tensors: info.fullTensorInfo.map((t) => [t.name, Number(t.fileOffset)]),
+    }));`;
+  const repo = join(__dirname, "..");
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, ggufPath], { cwd: repo, encoding: "utf8", timeout: 60_000 });
+  if (r.status !== 0) {
+    throw new Error(`model ${ggufPath}: cannot read its GGUF header (${(r.stderr || r.error?.message || "").trim().split("\n").pop()}) — is it a complete .gguf file?`);
+  }
+  const raw = JSON.parse(r.stdout) as {
+    name: string | null; architecture: string; blockCount?: number; embedding?: number; heads?: number; kvHeads?: number;
+    keyLength?: number; valueLength?: number; tensors: Array<[string, number]>;
+  };
+  if (!raw.blockCount || !raw.embedding || !raw.heads) {
+    throw new Error(`model ${ggufPath}: its GGUF metadata lacks ${raw.architecture}.block_count/embedding_length/attention.head_count — not a transformer Aide can plan for`);
+  }
+  const fileSize = statSync(ggufPath).size;
+  const sorted = [...raw.tensors].sort((a, b) => a[1] - b[1]);
+  const layerBytes = new Array<number>(raw.blockCount).fill(0);
+  let otherBytes = 0;
+  sorted.forEach(([name, offset], i) => {
+    const size = (i + 1 < sorted.length ? sorted[i + 1][1] : fileSize) - offset;
+    const m = /^blk\.(\d+)\./.exec(name);
+    if (m && Number(m[1]) < raw.blockCount!) layerBytes[Number(m[1])] += size;
+    else otherBytes += size;
+  });
+  const headDim = raw.embedding / raw.heads;
+  const kvHeads = raw.kvHeads ?? raw.heads;
+  const kvPerTokenPerLayer = 2 /* f16 */ * kvHeads * ((raw.keyLength ?? headDim) + (raw.valueLength ?? headDim));
+  return {
+    name: raw.name ?? ggufPath.split("/").pop()!,
+    architecture: raw.architecture,
+    layerCount: raw.blockCount,
+    layerBytes,
+    otherBytes,
+    kvBytesPerToken: kvPerTokenPerLayer * raw.blockCount,
+  };
+}

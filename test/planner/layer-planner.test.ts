@@ -1,0 +1,167 @@
+// Where the model's layers go, on the seed's cluster (3 × 8 GB Core 2) and on the
+// prima.cpp paper's 4-device home cluster.
+import { statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts,
+} from "../../infra/planner";
+import { ensureTinyChatModel } from "../../scripts/models/tiny";
+
+const GiB = 1024 ** 3;
+const GB = 1e9;
+
+/** A model shaped like a real GGUF: `fileBytes` split into uniform blocks plus embeddings/output. */
+function model(name: string, fileBytes: number, layers: number, kvHeads: number, headDim: number, otherFraction: number): ModelFacts {
+  const other = fileBytes * otherFraction;
+  return {
+    name, architecture: "llama", layerCount: layers,
+    layerBytes: Array(layers).fill((fileBytes - other) / layers),
+    otherBytes: other,
+    kvBytesPerToken: layers * 2 * 2 * kvHeads * headDim, // K and V, f16
+  };
+}
+
+// Seed §1: three Core 2 Duo desktops (2 cores, ~3 GHz, 8 GB; ~7.3 GiB available).
+const SEED: NodeFacts[] = [1, 2, 3].map((i) => ({
+  name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: 7.3 * GiB, cores: 2, cpuMHz: 3000,
+}));
+
+// prima.cpp's paper / README, "Table 1: Home cluster configurations" (D1–D4): RAM is the
+// table's "RAM (available)". The table gives no clock or bandwidth, so speed here is
+// cores × the planner's default 2 GHz, and GPUs are ignored (Aide's nodes are CPU-only).
+const PAPER: NodeFacts[] = [
+  { name: "d1-mac-m1", address: "10.0.0.1", memoryBytes: 8 * GiB, availableMemoryBytes: 2.4 * GiB, cores: 8 },
+  { name: "d2-laptop-i9", address: "10.0.0.2", memoryBytes: 16 * GiB, availableMemoryBytes: 4.1 * GiB, cores: 8 },
+  { name: "d3-desktop-i9", address: "10.0.0.3", memoryBytes: 32 * GiB, availableMemoryBytes: 9.7 * GiB, cores: 16 },
+  { name: "d4-mate40pro", address: "10.0.0.4", memoryBytes: 8 * GiB, availableMemoryBytes: 1.9 * GiB, cores: 8 },
+];
+const PAPER_OPTS = { headroomBytes: 0.25 * GiB }; // the table's figures are already what is free
+
+// Sizes of common Q4_K_M GGUFs (layers, KV heads × head dim from their configs).
+const QWEN25_7B = model("qwen2.5-7b-q4_k_m", 4.68 * GB, 28, 4, 128, 0.12);
+const LLAMA2_13B = model("llama-2-13b-q4_k_m", 7.87 * GB, 40, 40, 128, 0.04);
+const LLAMA3_8B = model("llama-3-8b-q4_k_m", 4.92 * GB, 32, 8, 128, 0.1);
+const QWEN25_14B = model("qwen2.5-14b-q4_k_m", 8.99 * GB, 48, 8, 128, 0.08);
+const LLAMA3_70B = model("llama-3-70b-q4_k_m", 42.5 * GB, 80, 8, 128, 0.03);
+
+function freeOf(n: NodeFacts, headroom = GiB): number {
+  return (n.availableMemoryBytes ?? n.memoryBytes) - headroom;
+}
+
+describe("layer planner on the seed's 3-node cluster", () => {
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, avoid: ["aide-01"], reservedBytes: { "aide-01": 1.5 * GiB } };
+
+  it("runs a 7B model on one node, not the agent's, because every RPC hop costs time per token", () => {
+    const plan = planLayers(QWEN25_7B, SEED, opts);
+    expect(plan.mode).toBe("single");
+    expect(plan.head).toBe("aide-02");
+    expect(plan.shares).toEqual([expect.objectContaining({ node: "aide-02", layers: 28, threads: 2 })]);
+    expect(plan.explanation.join("\n")).toMatch(/runs on aide-02 alone: it has 6\.30 GiB free for the 5\.08 GiB needed, and one node means no network hop per token/);
+    expect(llamaCppSplit(plan)).toMatchObject({ offloadedLayers: 0, tensorSplit: [], workers: [] });
+  });
+
+  it("splits a 13B model with a 4k context across nodes, within each node's RAM", () => {
+    const plan = planLayers(LLAMA2_13B, SEED, opts);
+    expect(plan.mode).toBe("split");
+    expect(plan.shares.reduce((s, x) => s + x.layers, 0)).toBe(40);
+    for (const s of plan.shares) {
+      const node = SEED.find((n) => n.name === s.node)!;
+      expect(s.memoryBytes).toBeLessThanOrEqual(freeOf(node) - (s.node === "aide-01" ? 1.5 * GiB : 0));
+      expect(s.layers).toBeGreaterThan(0);
+    }
+    // the agent's node is used last, and only because the model needs it
+    expect(plan.shares.map((s) => s.node)).toEqual(["aide-02", "aide-03"]);
+    const split = llamaCppSplit(plan);
+    expect(split.head.node).toBe("aide-02");
+    expect(split.offloadedLayers).toBe(40 - split.head.layers);
+    expect(split.tensorSplit).toEqual(split.workers.map((w) => w.layers));
+    expect(plan.explanation.join("\n")).toContain("splits 40 layers over 2 nodes because no single node has");
+  });
+
+  it("gives the same split to prima.cpp in the stack's ring order, as its -lw", () => {
+    const plan = planLayers(LLAMA2_13B, SEED, { ...opts, backend: "primacpp", contextSize: 8192 });
+    expect(plan.shares.map((s) => s.node)).toEqual(["aide-01", "aide-02", "aide-03"]);
+    expect(plan.head).toBe("aide-01"); // rank 0 is the first node of the stack
+    const lw = primaLayerWindow(plan);
+    expect(lw.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(lw.every((l) => l >= 1)).toBe(true);
+  });
+
+  it("refuses a 70B model with the numbers and what to change", () => {
+    let err: unknown;
+    try { planLayers(LLAMA3_70B, SEED, opts); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(ModelDoesNotFitError);
+    expect((err as Error).message).toMatch(
+      /^model llama-3-70b-q4_k_m does not fit in the cluster's RAM: it needs 41\.33 GiB \(80 layers of 0\.50 GiB each.*the 3 node\(s\) can hold 30 of 80 layers \(free after 1\.00 GiB headroom: aide-01 4\.80 GiB, aide-02 6\.30 GiB, aide-03 6\.30 GiB\)\. Fix: choose a smaller model or quantization/,
+    );
+  });
+});
+
+describe("layer planner on the prima.cpp paper's 4-device cluster", () => {
+  it("runs Llama 3-8B on the desktop alone: only it has room", () => {
+    const plan = planLayers(LLAMA3_8B, PAPER, { backend: "primacpp", contextSize: 4096, parallel: 1, ...PAPER_OPTS });
+    expect([plan.mode, plan.head]).toEqual(["single", "d3-desktop-i9"]);
+  });
+
+  it("splits Qwen 2.5-14B with the desktop taking the most layers, and leaves out a device it does not need", () => {
+    const plan = planLayers(QWEN25_14B, PAPER, { backend: "llamacpp-rpc", contextSize: 4096, parallel: 1, ...PAPER_OPTS });
+    expect(plan.mode).toBe("split");
+    expect(plan.head).toBe("d3-desktop-i9");
+    const by = Object.fromEntries(plan.shares.map((s) => [s.node, s.layers]));
+    expect(Object.values(by).reduce((a, b) => a + b, 0)).toBe(48);
+    expect(Math.max(...Object.values(by))).toBe(by["d3-desktop-i9"]);
+    // between the equally fast devices, the one with more free RAM joins: fewer hops
+    expect(plan.shares.map((s) => s.node).sort()).toEqual(["d2-laptop-i9", "d3-desktop-i9"]);
+    expect(plan.explanation.some((l) => /^leaves out d\d-[a-z0-9-]+: the nodes chosen before it \(faster, or as fast with more RAM\) already hold the model/.test(l))).toBe(true);
+    for (const s of plan.shares) expect(s.memoryBytes).toBeLessThanOrEqual(freeOf(PAPER.find((n) => n.name === s.node)!, 0.25 * GiB));
+  });
+
+  it("refuses a 70B model even for prima.cpp, saying why Aide does not page weights from disk", () => {
+    expect(() => planLayers(LLAMA3_70B, PAPER, { backend: "primacpp", contextSize: 4096, parallel: 1, ...PAPER_OPTS }))
+      .toThrow(/does not fit in the cluster's RAM.*prima\.cpp could page weights from disk/);
+  });
+});
+
+describe("layer planner with a slow node", () => {
+  const nodes: NodeFacts[] = [
+    { name: "fast-1", address: "10.1.0.1", memoryBytes: 8 * GiB, cores: 4, cpuMHz: 3000, memoryBandwidthGBps: 12 },
+    { name: "fast-2", address: "10.1.0.2", memoryBytes: 8 * GiB, cores: 4, cpuMHz: 3000, memoryBandwidthGBps: 10 },
+    { name: "old-p4", address: "10.1.0.3", memoryBytes: 8 * GiB, cores: 1, cpuMHz: 2400, memoryBandwidthGBps: 2 },
+  ];
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 2048, parallel: 1 };
+
+  it("leaves a node out when it is too slow to help and the model fits without it", () => {
+    const plan = planLayers(model("m", 11 * GB, 40, 8, 128, 0.05), nodes, opts);
+    expect(plan.shares.map((s) => s.node)).toEqual(["fast-1", "fast-2"]);
+    expect(plan.explanation).toContain("leaves out old-p4: 2.0 is below 30% of the fastest (12.0), and the model fits without it");
+    // measured bandwidth decides the proportions: 12:10
+    const [a, b] = plan.shares.map((s) => s.layers);
+    expect(a).toBeGreaterThan(b);
+  });
+
+  it("takes the slow node in when the model needs its RAM", () => {
+    const plan = planLayers(model("m", 17 * GB, 40, 8, 128, 0.05), nodes, opts);
+    expect(plan.shares.map((s) => s.node)).toEqual(["fast-1", "fast-2", "old-p4"]);
+  });
+});
+
+describe("reading a model's GGUF metadata", () => {
+  it("gets layer count, per-layer bytes and KV size from the file (node-llama-cpp's reader)", async () => {
+    const path = await ensureTinyChatModel();
+    const facts = readModelFacts(path);
+    // the tiny model: 4 llama blocks, 128 wide, 4 heads of 32, 2 KV heads
+    expect(facts).toMatchObject({ architecture: "llama", layerCount: 4, kvBytesPerToken: 4 * 2 * 2 * 2 * 32 });
+    expect(new Set(facts.layerBytes).size).toBe(1);
+    // every tensor byte is accounted for: blocks + the rest = file minus header
+    const total = facts.layerBytes.reduce((a, b) => a + b, 0) + facts.otherBytes;
+    expect(total).toBeLessThan(statSync(path).size);
+    expect(total).toBeGreaterThan(statSync(path).size * 0.9);
+  });
+
+  it("says clearly when the file is not a GGUF", () => {
+    const bad = join(tmpdir(), "aide-not-a-model.gguf");
+    writeFileSync(bad, "this is not a model");
+    expect(() => readModelFacts(bad)).toThrow(/^model .*aide-not-a-model\.gguf: cannot read its GGUF header \(.*\) — is it a complete \.gguf file\?/);
+  });
+});
