@@ -1,0 +1,180 @@
+// What is built or downloaded once and copied to the other nodes: the LLM engine (once
+// per CPU class — a 20-minute build is not repeated on every desktop), the model file
+// (once per cluster) and the agent package (from this control node).
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { local } from "@pulumi/command";
+import { AideConfig, NodeFacts } from "./config";
+import { LegacyNode } from "./node";
+import { SCRIPTS_DIR, shq } from "./shell";
+
+export type LlamaProfile = "core2" | "sse2" | "native";
+
+/** build-llama.sh's profile for a CPU: native only with AVX, core2 needs SSSE3. */
+export function llamaProfile(facts: NodeFacts): LlamaProfile {
+  if (facts.avx) return "native";
+  return facts.cpuFlags.includes("ssse3") ? "core2" : "sse2";
+}
+
+/** Nodes with the same CPU flags share one build: the class key is the flag set. */
+export function cpuClass(facts: NodeFacts): string {
+  const flags = [...new Set(facts.cpuFlags)].sort().join(" ");
+  return `${llamaProfile(facts)}-${crypto.createHash("sha256").update(flags).digest("hex").slice(0, 10)}`;
+}
+
+export interface BuildPlan {
+  /** node name → the node that builds its engine (itself when it is the builder). */
+  builderOf: Record<string, string>;
+  classOf: Record<string, string>;
+}
+
+/** The first node (in stack order) of each CPU class builds; the rest receive a copy. */
+export function planBuilds(nodes: { name: string; facts: NodeFacts }[]): BuildPlan {
+  const builderOfClass = new Map<string, string>();
+  const plan: BuildPlan = { builderOf: {}, classOf: {} };
+  for (const n of nodes) {
+    const cls = cpuClass(n.facts);
+    if (!builderOfClass.has(cls)) builderOfClass.set(cls, n.name);
+    plan.builderOf[n.name] = builderOfClass.get(cls)!;
+    plan.classOf[n.name] = cls;
+  }
+  return plan;
+}
+
+const REPO = path.join(__dirname, "..");
+const NODE_SRC = "/var/lib/aide/src";
+export const ENGINE_PREFIX = "/opt/aide/engine";
+export const MODEL_DIR = "/var/lib/aide/models";
+export const AGENT_DIR = "/opt/aide/agent";
+
+/** A content hash of a tree, so a changed agent source is copied again. */
+export function treeHash(dir: string, include: string[]): string {
+  const h = crypto.createHash("sha256");
+  const walk = (p: string) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p).sort()) walk(path.join(p, e));
+    else h.update(path.relative(dir, p)).update("\0").update(fs.readFileSync(p));
+  };
+  for (const i of include) walk(path.join(dir, i));
+  return h.digest("hex").slice(0, 16);
+}
+
+function sshTarget(n: LegacyNode, dir: string): string {
+  return `${n.node.user}@${n.node.address}:${n.node.port}:${dir}`;
+}
+
+export interface DistributionArgs {
+  nodes: LegacyNode[];
+  config: AideConfig;
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+export class Distribution extends pulumi.ComponentResource {
+  readonly plan: pulumi.Output<BuildPlan>;
+  /** Per node: the step after which its engine binaries are in place. */
+  readonly engineReady: Record<string, pulumi.Resource[]> = {};
+  readonly modelReady: Record<string, pulumi.Resource[]> = {};
+  readonly agentReady: Record<string, pulumi.Resource> = {};
+
+  constructor(name: string, args: DistributionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("aide:infra:Distribution", name, {}, opts);
+    const { nodes, config } = args;
+    this.plan = pulumi.all(nodes.map((n) => n.facts)).apply((facts) => planBuilds(nodes.map((n, i) => ({ name: n.name, facts: facts[i] }))));
+    const isBuilder = (n: LegacyNode) => this.plan.apply((p) => p.builderOf[n.name] === n.name);
+
+    /** relay.sh run here: streams a tree from this machine or another node to `to`. */
+    const relay = (resource: string, to: LegacyNode, env: Record<string, pulumi.Input<string>>, dependsOn: pulumi.Resource[]) =>
+      new local.Command(
+        resource,
+        {
+          create: `bash ${shq(path.join(SCRIPTS_DIR, "relay.sh"))}`,
+          environment: { ...env, AIDE_SSH_KEY: args.sshPrivateKey, AIDE_TO: env.AIDE_TO ?? "" },
+          // Runs again when what it copies changes, and never logs the key.
+          triggers: [env.AIDE_FROM, env.AIDE_SHA256 ?? "", env.AIDE_STAMP ?? ""],
+        },
+        { parent: this, dependsOn },
+      );
+
+    // 1. The engine source goes only to builders: llama.cpp's bundle and the same build
+    //    script CI uses; prima.cpp is fetched by the node from its pinned tarball.
+    const engineScript = config.backend === "primacpp" ? "primacpp" : "llama";
+    const builds = nodes.map((n) => {
+      const source =
+        config.backend === "llamacpp-rpc"
+          ? [
+              relay(`${n.name}-llama-source`, n, {
+                AIDE_FROM: isBuilder(n).apply((b) => (b ? `local:${REPO}` : "")),
+                AIDE_INCLUDE: "node_modules/node-llama-cpp/llama/gitRelease.bundle scripts/build-llama.sh",
+                AIDE_TO: sshTarget(n, NODE_SRC),
+                AIDE_SKIP_REASON: "another node of this CPU class builds the engine",
+              }, [n.base]),
+            ]
+          : [];
+      const vars: Record<string, pulumi.Input<string>> = {
+        AIDE_ROLE: isBuilder(n).apply((b) => (b ? "build" : "receive")),
+        AIDE_CPU_CLASS: this.plan.apply((p) => p.classOf[n.name]),
+        AIDE_PREFIX: ENGINE_PREFIX,
+        AIDE_SRC: NODE_SRC,
+        AIDE_PROFILE: n.facts.apply(llamaProfile),
+      };
+      if (config.primacpp) {
+        Object.assign(vars, {
+          AIDE_PRIMA_URL: config.primacpp.source.url,
+          AIDE_PRIMA_SHA256: config.primacpp.source.sha256,
+          AIDE_HIGHS_URL: config.primacpp.highs.url,
+          AIDE_HIGHS_SHA256: config.primacpp.highs.sha256,
+        });
+      }
+      return n.step(engineScript, vars, [n.base, ...source]);
+    });
+    nodes.forEach((n, i) => {
+      // Receivers wait for every build (builders are only known once facts are in).
+      const copy = relay(`${n.name}-engine-copy`, n, {
+        AIDE_FROM: this.plan.apply((p) => {
+          const b = nodes.find((x) => x.name === p.builderOf[n.name])!;
+          return b === n ? "" : sshTarget(b, ENGINE_PREFIX);
+        }),
+        AIDE_TO: sshTarget(n, ENGINE_PREFIX),
+        AIDE_STAMP: this.plan.apply((p) => p.classOf[n.name]),
+        AIDE_SKIP_REASON: "this node built its engine itself",
+      }, builds);
+      this.engineReady[n.name] = [builds[i], copy];
+    });
+
+    // 2. The model: downloaded once by the first Nomad server, copied to the rest, and
+    //    its sha256 checked on every node.
+    const source = nodes.find((n) => n.node.roles.includes("server")) ?? nodes[0];
+    const modelVars = { AIDE_MODEL_NAME: config.model.name, AIDE_MODEL_URL: config.model.url, AIDE_MODEL_SHA256: config.model.sha256, AIDE_MODEL_DIR: MODEL_DIR };
+    const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, [source.base]);
+    for (const n of nodes) {
+      if (n === source) {
+        this.modelReady[n.name] = [download];
+        continue;
+      }
+      const copy = relay(`${n.name}-model-copy`, n, {
+        AIDE_FROM: sshTarget(source, MODEL_DIR),
+        AIDE_INCLUDE: config.model.name,
+        AIDE_TO: sshTarget(n, MODEL_DIR),
+        AIDE_SHA256: config.model.sha256,
+      }, [download, n.base]);
+      // The node's own model step verifies the copy and owns its removal on destroy.
+      this.modelReady[n.name] = [n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy])];
+    }
+
+    // 3. The agent package, from this checkout, installed with the node's Node.js.
+    const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
+    for (const n of nodes) {
+      const copy = relay(`${n.name}-agent-copy`, n, {
+        AIDE_FROM: `local:${path.join(REPO, "agent")}`,
+        AIDE_INCLUDE: "package.json src",
+        AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
+        AIDE_STAMP: agentStamp,
+      }, [n.nodejs]);
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: agentStamp }, [copy]);
+    }
+    this.registerOutputs({ plan: this.plan });
+  }
+}
+

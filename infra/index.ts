@@ -1,0 +1,38 @@
+// Aide's cluster, read as an inventory: these desktops, this cluster, these jobs, these
+// endpoints. `pulumi up` runs this file; the config check runs before any resource.
+import * as pulumi from "@pulumi/pulumi";
+import { loadAideConfig } from "./config";
+import { LegacyNode } from "./node";
+import { Distribution } from "./distribution";
+import { NomadCluster } from "./nomad-cluster";
+
+const { config, secrets } = loadAideConfig();
+
+// Every desktop in the stack config, facts first, then its provisioning steps.
+const nodes = config.nodes.map((node) => new LegacyNode(node.name, { node, config, sshPrivateKey: secrets.sshPrivateKey }));
+
+// The engine built once per CPU class, the model downloaded once, the agent from here.
+const distribution = new Distribution("aide", { nodes, config, sshPrivateKey: secrets.sshPrivateKey });
+
+// Nomad: three servers, every node a client, once each node has what its jobs run.
+const cluster = new NomadCluster("aide", {
+  nodes,
+  config,
+  gossipKey: secrets.nomadGossipKey,
+  before: Object.fromEntries(
+    nodes.map((n) => [n.name, [...distribution.engineReady[n.name], ...distribution.modelReady[n.name], distribution.agentReady[n.name]]]),
+  ),
+});
+
+// Jobs (issue 5): infra/jobs.ts registers the LLM backend, the voice agent and the
+// benchmark against `cluster` once it is ready. Its call goes here:
+//   const jobs = registerJobs({ cluster, nodes, config });
+
+const head = config.servers[0];
+export const nomadAddress = cluster.address;
+export const nomadUi = pulumi.interpolate`${cluster.address}/ui`;
+export const llmApi = `http://${head.address}:8081/v1`;
+export const agentPage = `http://${(config.nodes.find((n) => n.webcam) ?? head).address}:${config.agent.port}/`;
+export const backend = config.backend;
+export const buildPlan = distribution.plan;
+export const nodeFacts = pulumi.all(Object.fromEntries(nodes.map((n) => [n.name, n.facts])));

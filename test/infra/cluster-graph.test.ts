@@ -1,0 +1,143 @@
+// The whole Pulumi program under Pulumi's mocks: which resources a stack creates, in
+// what order, what stays secret, and what a backend switch changes.
+import { coreTwoFacts, ProgramRun, Registered, runProgram } from "./program";
+import { GOSSIP, validStack } from "./stack-fixture";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-KEY-MATERIAL\n-----END OPENSSH PRIVATE KEY-----";
+const secrets = { sshPrivateKey: KEY, nomadGossipKey: GOSSIP };
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+const isSecret = (v: unknown): v is { value: unknown } => typeof v === "object" && v !== null && SECRET_SIG in v;
+const plain = (v: any): any => (isSecret(v) ? v.value : v);
+const byName = (run: ProgramRun, name: string): Registered => {
+  const r = run.resources.find((x) => x.name === name);
+  if (!r) throw new Error(`no resource named ${name}; have: ${run.resources.map((x) => x.name).join(", ")}`);
+  return r;
+};
+/** The step's quoted variables, read back from the program it sends on stdin. */
+const stepVar = (r: Registered, name: string): string | undefined => {
+  const m = new RegExp(`^${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(plain(r.inputs.stdin));
+  return m ? m[1].replace(/'\\''/g, "'") : undefined;
+};
+const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agent", "agent-copy", "engine-copy", "llama-source", "model"];
+
+describe("the cluster graph under Pulumi mocks", () => {
+  let three: ProgramRun;
+  beforeAll(async () => {
+    three = await runProgram(validStack(3), secrets);
+  });
+
+  it("gives the seed's three desktops every provisioning step, one readiness check and the endpoints", () => {
+    expect(three.error).toBeUndefined();
+    const components = three.resources.filter((r) => r.type === "aide:infra:LegacyNode").map((r) => r.name);
+    expect(components).toEqual(["aide-01", "aide-02", "aide-03"]);
+    for (const node of components) for (const step of PER_NODE) expect(byName(three, `${node}-${step}`)).toBeDefined();
+    expect(three.resources.filter((r) => r.name.endsWith("-nomad-ready")).map((r) => r.name)).toEqual(["aide-01-nomad-ready"]);
+    // The first server downloads the model; the others receive a copy.
+    expect(three.resources.filter((r) => r.name.endsWith("-model-copy")).map((r) => r.name)).toEqual(["aide-02-model-copy", "aide-03-model-copy"]);
+    expect(three.outputs).toMatchObject({
+      nomadAddress: "http://192.168.1.101:4646",
+      nomadUi: "http://192.168.1.101:4646/ui",
+      backend: "llamacpp-rpc",
+      nodeFacts: { "aide-02": { cpuModel: expect.stringContaining("Core(TM)2"), avx: false, sse42: false } },
+    });
+  });
+
+  it("orders each node's steps: facts, base, then everything else, Nomad last", () => {
+    const deps = (name: string) => three.dependsOn.get(name) ?? [];
+    expect(deps("aide-02-base")).toEqual(["aide-02-facts"]);
+    for (const s of ["firewall", "nodejs"]) expect(deps(`aide-02-${s}`)).toEqual(["aide-02-base"]);
+    expect(deps("aide-02-agent")).toEqual(["aide-02-agent-copy"]);
+    expect(deps("aide-02-agent-copy")).toEqual(["aide-02-nodejs"]);
+    // A receiver's engine copy waits for every build, since any node may be its builder,
+    // and (through the build plan) for every node's facts.
+    expect(deps("aide-03-engine-copy").sort()).toEqual(["aide-01-facts", "aide-01-llama", "aide-02-facts", "aide-02-llama", "aide-03-facts", "aide-03-llama"]);
+    expect(deps("aide-02-nomad")).toEqual(
+      expect.arrayContaining(["aide-02-base", "aide-02-firewall", "aide-02-llama", "aide-02-engine-copy", "aide-02-model", "aide-02-agent"]),
+    );
+    expect(deps("aide-01-nomad-ready").sort()).toEqual(["aide-01-nomad", "aide-02-nomad", "aide-03-nomad"]);
+  });
+
+  it("keeps the SSH key and the gossip key secret everywhere they travel", () => {
+    for (const r of three.resources.filter((x) => x.type === "command:remote:Command")) expect(isSecret(r.inputs.connection)).toBe(true);
+    for (const r of three.resources.filter((x) => x.type === "command:local:Command")) expect(isSecret(r.inputs.environment)).toBe(true);
+    const nomad = byName(three, "aide-01-nomad");
+    expect(isSecret(nomad.inputs.stdin)).toBe(true);
+    expect(stepVar(nomad, "AIDE_NOMAD_GOSSIP_KEY")).toBe(GOSSIP);
+    // Steps without secrets stay readable in diffs.
+    expect(isSecret(byName(three, "aide-01-base").inputs.stdin)).toBe(false);
+    // Nowhere outside a secret wrapper does either key appear.
+    const strip = (v: any): any =>
+      isSecret(v) ? "[secret]" : Array.isArray(v) ? v.map(strip) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strip(x)])) : v;
+    const visible = JSON.stringify(three.resources.map((r) => strip(r.inputs))) + JSON.stringify(three.outputs);
+    expect(visible).not.toContain("TEST-KEY-MATERIAL");
+    expect(visible).not.toContain(GOSSIP);
+  });
+
+  it("configures exactly three Nomad servers that all join the same three addresses", () => {
+    const nomads = three.resources.filter((r) => /-nomad$/.test(r.name));
+    expect(nomads.map((r) => stepVar(r, "AIDE_NOMAD_SERVER"))).toEqual(["true", "true", "true"]);
+    expect(new Set(nomads.map((r) => stepVar(r, "AIDE_NOMAD_SERVERS")))).toEqual(new Set(["192.168.1.101 192.168.1.102 192.168.1.103"]));
+    expect(stepVar(byName(three, "aide-03-firewall"), "AIDE_CLUSTER_ADDRESSES")).toBe("192.168.1.101 192.168.1.102 192.168.1.103");
+  });
+
+  it("builds once per CPU class for twenty nodes: two classes, two builds, eighteen copies", async () => {
+    // Odd-numbered desktops have AVX (a newer CPU); even ones are Core 2s.
+    const facts = (name: string) => {
+      const n = Number(name.slice(-2));
+      return n % 2 === 1 ? coreTwoFacts(name, { cpuFlags: ["sse2", "ssse3", "sse4_1", "sse4_2", "avx"], avx: true, sse42: true }) : coreTwoFacts(name);
+    };
+    const twenty = await runProgram(validStack(20), secrets, facts);
+    expect(twenty.error).toBeUndefined();
+    expect(twenty.resources.filter((r) => r.type === "aide:infra:LegacyNode")).toHaveLength(20);
+    expect(twenty.resources.filter((r) => /-nomad$/.test(r.name))).toHaveLength(20);
+    expect(twenty.resources.filter((r) => /-nomad$/.test(r.name) && stepVar(r, "AIDE_NOMAD_SERVER") === "true").map((r) => r.name)).toEqual([
+      "aide-01-nomad",
+      "aide-02-nomad",
+      "aide-03-nomad",
+    ]);
+    const plan = twenty.outputs.buildPlan as { builderOf: Record<string, string> };
+    expect(new Set(Object.values(plan.builderOf))).toEqual(new Set(["aide-01", "aide-02"]));
+    const llama = twenty.resources.filter((r) => /-llama$/.test(r.name));
+    expect(llama.filter((r) => stepVar(r, "AIDE_ROLE") === "build").map((r) => r.name)).toEqual(["aide-01-llama", "aide-02-llama"]);
+    expect(stepVar(byName(twenty, "aide-01-llama"), "AIDE_PROFILE")).toBe("native");
+    expect(stepVar(byName(twenty, "aide-02-llama"), "AIDE_PROFILE")).toBe("core2");
+    // Only builders receive the 35 MB llama.cpp source; the others get the built engine.
+    const from = (name: string) => plain(byName(twenty, name).inputs.environment).AIDE_FROM;
+    expect(from("aide-01-llama-source")).toMatch(/^local:/);
+    expect(from("aide-03-llama-source")).toBe("");
+    expect(from("aide-01-engine-copy")).toBe("");
+    expect(from("aide-17-engine-copy")).toBe("root@192.168.1.101:22:/opt/aide/engine");
+    expect(from("aide-20-engine-copy")).toBe("root@192.168.1.102:22:/opt/aide/engine");
+    expect(stepVar(byName(twenty, "aide-20-nomad"), "AIDE_META_CPU_FLAGS")).toBe("sse4_1");
+    expect(stepVar(byName(twenty, "aide-19-nomad"), "AIDE_META_CPU_FLAGS")).toBe("sse4_1,sse4_2,avx");
+  });
+
+  it("switching the backend to primacpp swaps only the engine steps and the packages they need", async () => {
+    const SHA = "b".repeat(64);
+    const prima = await runProgram(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } }), secrets);
+    expect(prima.error).toBeUndefined();
+    const names = (run: ProgramRun) => new Set(run.resources.map((r) => r.name));
+    const removed = [...names(three)].filter((n) => !names(prima).has(n)).sort();
+    const added = [...names(prima)].filter((n) => !names(three).has(n)).sort();
+    expect(removed).toEqual(["aide-01-llama", "aide-01-llama-source", "aide-02-llama", "aide-02-llama-source", "aide-03-llama", "aide-03-llama-source"]);
+    expect(added).toEqual(["aide-01-primacpp", "aide-02-primacpp", "aide-03-primacpp"]);
+    expect(stepVar(byName(prima, "aide-01-primacpp"), "AIDE_PRIMA_SHA256")).toBe(SHA);
+    expect(stepVar(byName(prima, "aide-01-base"), "AIDE_PACKAGES")).toContain("libzmq3-dev fio");
+    // Everything else a node runs is byte-for-byte the same program: no needless updates.
+    const changedInputs = [...names(three)]
+      .filter((n) => names(prima).has(n) && !/-base$/.test(n))
+      .filter((n) => JSON.stringify(plain(byName(three, n).inputs.stdin)) !== JSON.stringify(plain(byName(prima, n).inputs.stdin)));
+    expect(changedInputs).toEqual([]);
+    expect(prima.outputs.backend).toBe("primacpp");
+  });
+
+  it("creates nothing when the config is wrong, and says every problem at once", async () => {
+    const run = await runProgram(validStack(3, { backend: "vllm", nodes: [{ name: "aide-01", address: "10.0.0.1" }] }), {});
+    expect(run.error?.name).toBe("AideConfigError");
+    const message = run.error!.message;
+    for (const part of ["aide:backend", "aide:nodes: 1 node(s) listed", "aide:nodes[*].roles", "aide:sshPrivateKey", "aide:nomadGossipKey"]) expect(message).toContain(part);
+    expect(message).toContain("pulumi config set --secret nomadGossipKey");
+    expect(run.resources).toEqual([]);
+  });
+});

@@ -1,0 +1,113 @@
+// Runs the Pulumi program (infra/index.ts) under Pulumi's own mocks: no CLI, no
+// plugins, no SSH. Facts come from `factsFor`; every registered resource is recorded.
+import type * as pulumiType from "@pulumi/pulumi";
+import type { NodeFacts } from "../../infra/config";
+
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
+
+export interface ProgramRun {
+  resources: Registered[];
+  /** Resource name → names of the resources it depends on (dependsOn, as the engine sees it). */
+  dependsOn: Map<string, string[]>;
+  /** What requiring the program threw (a config error), if anything. */
+  error?: Error;
+  outputs: Record<string, unknown>;
+  /** The module's exports, still as Outputs (for isSecret and friends). */
+  exports: Record<string, unknown>;
+  pulumi: typeof pulumiType;
+}
+
+export function coreTwoFacts(name: string, extra: Partial<NodeFacts> = {}): NodeFacts {
+  return {
+    hostname: name,
+    cpuModel: "Intel(R) Core(TM)2 Duo CPU E8400 @ 3.00GHz",
+    cpuFlags: ["fpu", "sse", "sse2", "ssse3", "sse4_1"],
+    sse41: true,
+    sse42: false,
+    avx: false,
+    cores: 2,
+    ramMb: 7900,
+    diskFreeMb: 90000,
+    debianVersion: "12.7",
+    ...extra,
+  };
+}
+
+function unwrap<T>(pulumi: typeof pulumiType, name: string, o: unknown): Promise<T> {
+  if (!pulumi.Output.isInstance(o)) return Promise.resolve(o as T);
+  return new Promise((resolve, reject) => {
+    // An exception inside the program's apply callbacks leaves an output unresolved forever.
+    const timer = setTimeout(() => reject(new Error(`stack output ${name} did not resolve within 20 s`)), 20_000);
+    (o as pulumiType.Output<T>).apply((v) => {
+      clearTimeout(timer);
+      resolve(v);
+      return v;
+    });
+  });
+}
+
+export async function runProgram(
+  stack: Record<string, unknown>,
+  secrets: { sshPrivateKey?: string; nomadGossipKey?: string },
+  factsFor: (node: string) => NodeFacts = coreTwoFacts,
+): Promise<ProgramRun> {
+  jest.resetModules();
+  // A fresh SDK per run, so one run's stack and mocks never leak into the next.
+  const pulumi: typeof pulumiType = require("@pulumi/pulumi");
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(stack)) config[`aide:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  const secretKeys: string[] = [];
+  for (const [k, v] of Object.entries(secrets)) {
+    if (v === undefined) continue;
+    config[`aide:${k}`] = v;
+    secretKeys.push(`aide:${k}`);
+  }
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  const resources: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:remote:Command") {
+          const facts = args.name.endsWith("-facts") ? JSON.stringify(factsFor(args.name.replace(/-facts$/, ""))) : "";
+          state.stdout = `facts: read\n${facts}`;
+          state.stderr = "";
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call: (args) => args.inputs,
+    },
+    "aide",
+    "dev",
+    false,
+  );
+  const dependsOn = new Map<string, string[]>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: any): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const names = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
+    dependsOn.set(req.getName(), names);
+    return register(req, cb);
+  };
+  let exports: Record<string, unknown>;
+  try {
+    exports = require("../../infra/index");
+  } catch (error) {
+    await new Promise((r) => setTimeout(r, 100));
+    return { resources, dependsOn, error: error as Error, outputs: {}, exports: {}, pulumi };
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(exports)) outputs[k] = await unwrap(pulumi, k, v);
+  // Resources registered from apply callbacks land a few ticks after the exports settle.
+  let seen = -1;
+  while (seen !== resources.length) {
+    seen = resources.length;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { resources, dependsOn, outputs, exports, pulumi };
+}
