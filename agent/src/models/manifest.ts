@@ -68,9 +68,9 @@ export interface ModelBundle {
 
 export const MANIFEST_NAME = "manifest.json";
 
-/** $AIDE_MODELS, else $AIDE_CACHE/models, else ~/.cache/aide/models. */
+/** $AIDE_MODELS_DIR (what the voice-agent Nomad job sets), else $AIDE_CACHE/models, else ~/.cache/aide/models. */
 export function defaultModelDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.AIDE_MODELS) return resolve(env.AIDE_MODELS);
+  if (env.AIDE_MODELS_DIR) return resolve(env.AIDE_MODELS_DIR);
   return join(env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "models");
 }
 

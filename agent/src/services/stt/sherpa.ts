@@ -18,7 +18,7 @@ export interface SpeechToText {
 }
 
 export interface SttOptions {
-  /** Model directory with manifest.json (default: $AIDE_MODELS or $AIDE_CACHE/models). */
+  /** Model directory with manifest.json (default: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
   modelDir?: string;
   /** Which stt entry of the manifest (default: the first). */
   name?: string;

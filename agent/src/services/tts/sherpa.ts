@@ -9,7 +9,7 @@ import { Channel } from "./channel";
 import { VoiceEngine } from "./voice";
 
 export interface SherpaVoiceOptions {
-  /** Model directory with manifest.json (default: $AIDE_MODELS or $AIDE_CACHE/models). */
+  /** Model directory with manifest.json (default: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
   modelDir?: string;
   /** Which tts entry of the manifest (default: the first). */
   name?: string;
