@@ -82,6 +82,10 @@ export interface TwinTurnInfo {
   promptTokens: number[];
   timings: LlmTimings[];
   toolCalls: string[];
+  /** What each tool call answered, as sent back to the model. */
+  toolResults: { name: string; content: string; ok: boolean }[];
+  /** The last completion's messages (with tool calls and results, if any). */
+  finalMessages: ChatMessage[];
   /** transcript in → first token, ms. */
   firstTokenMs?: number;
   outcome: "answered" | "backend-down" | "refused";
@@ -163,7 +167,7 @@ export class TwinService extends FrameProcessor {
     const state: ReplyState = { turn, generated: "", heard: [], interrupted: false };
     this.reply = state;
     const info: TwinTurnInfo = {
-      turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], outcome: "answered",
+      turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], toolResults: [], finalMessages: messages, outcome: "answered",
     };
 
     this.push(frame("llm-response-start", { turnId: transcription.turnId }));
@@ -171,6 +175,7 @@ export class TwinService extends FrameProcessor {
       const maxRounds = this.options.maxToolRounds ?? 2;
       for (let round = 0; ; round++) {
         const request = this.request(messages, round, round >= maxRounds);
+        info.finalMessages = messages;
         let roundText = "";
         let calls: ToolCallRequest[] = [];
         for await (const event of this.client.stream(request, signal)) {
@@ -235,6 +240,7 @@ export class TwinService extends FrameProcessor {
     for (const call of calls) {
       info.toolCalls.push(call.name);
       const result = await this.tools.call(call, signal);
+      info.toolResults.push({ name: result.name, content: result.content, ok: result.ok });
       if (!result.ok) this.log(`TwinService: tool ${call.name}: ${result.content}`);
       results.push({ role: "tool", tool_call_id: call.id, content: result.content });
     }

@@ -1,0 +1,97 @@
+/**
+ * describe_scene through llama-server's native tool calling (--jinja) on the tiny model:
+ * the call is forced deterministically (tool_choice "required" + a bias on the `{` that
+ * opens a call), TwinService answers it from the SceneSource and the completion goes on
+ * with the observation in the prompt. A missing, failing or hanging camera is said so.
+ */
+import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { SceneSource } from "../../src/twin";
+import { TOOL_FORCING, startTinyLlm } from "../llm/tiny-llm";
+import { startHarness, type Harness } from "./harness";
+
+describe("describe_scene", () => {
+  let server: RunningProcess;
+  let h: Harness | undefined;
+
+  beforeAll(async () => {
+    server = await startTinyLlm({ tools: true });
+  });
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const forcedFirstCall = (scene: SceneSource | undefined) =>
+    startHarness({
+      llm: {
+        baseUrl: server.url,
+        slotId: 0,
+        maxTokens: 48,
+        temperature: 0,
+        seed: 1,
+        request: (round) => (round === 0 ? { toolChoice: "required", extra: { ...TOOL_FORCING }, maxTokens: 256 } : {}),
+      },
+      scene,
+    });
+
+  it("calls the tool, answers it with the latest observation and continues the answer", async () => {
+    let asked = 0;
+    h = forcedFirstCall({
+      async currentObservation() {
+        asked++;
+        return "Observation: I see a person and a cup.";
+      },
+    });
+    const { turn, text } = await h.say("what do you see right now?");
+    expect(turn?.outcome).toBe("answered");
+    expect(asked).toBe(1);
+    expect(turn?.toolCalls).toEqual(["describe_scene"]);
+    expect(turn?.toolResults).toEqual([{ name: "describe_scene", content: "Observation: I see a person and a cup.", ok: true }]);
+    // The second completion saw the call and its result, and produced the spoken words.
+    const final = turn!.finalMessages;
+    expect(final[final.length - 2]).toMatchObject({ role: "assistant", tool_calls: [{ type: "function", function: { name: "describe_scene" } }] });
+    expect(final[final.length - 1]).toMatchObject({ role: "tool", content: "Observation: I see a person and a cup." });
+    expect(turn?.promptTokens).toHaveLength(2);
+    expect(text.trim().length).toBeGreaterThan(0);
+    // The tool schema went out with the first request, as the server's template renders it.
+    expect(h.twin.tools.schemas().map((s) => s.function.name)).toEqual(["describe_scene"]);
+  });
+
+  it("says there is no camera when none is attached", async () => {
+    h = forcedFirstCall(undefined);
+    const { turn } = await h.say("what do you see?");
+    expect(turn?.toolResults).toEqual([
+      { name: "describe_scene", content: "I can't see right now: no camera is attached to this assistant.", ok: true },
+    ]);
+    expect(turn?.outcome).toBe("answered");
+  });
+
+  it("still answers when the vision service fails", async () => {
+    h = forcedFirstCall({
+      async currentObservation() {
+        throw new Error("vision service at http://127.0.0.1:9 refused the connection");
+      },
+    });
+    const { turn, text } = await h.say("what do you see?");
+    expect(turn?.toolResults[0]).toEqual({
+      name: "describe_scene",
+      content: "Error: describe_scene failed: vision service at http://127.0.0.1:9 refused the connection.",
+      ok: false,
+    });
+    expect(turn?.outcome).toBe("answered");
+    expect(text.trim().length).toBeGreaterThan(0);
+    expect(h.logs.join("\n")).toMatch(/tool describe_scene: Error: describe_scene failed/);
+  });
+
+  it("gives up on a vision service that hangs after its bound, and answers anyway", async () => {
+    h = forcedFirstCall({ currentObservation: () => new Promise<string>(() => undefined) });
+    const started = Date.now();
+    const { turn } = await h.say("what do you see?");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(turn?.toolResults[0]).toEqual({ name: "describe_scene", content: "Error: describe_scene did not answer within 2000 ms.", ok: false });
+    expect(turn?.outcome).toBe("answered");
+  });
+});
