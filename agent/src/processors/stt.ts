@@ -59,7 +59,10 @@ export class SttProcessor extends FrameProcessor {
       if (signal.aborted) return;
       this.push(frame("metrics", { turnId, mark: "transcript-final", at: performance.now() }));
       const trimmed = text.trim();
-      if (trimmed) this.push(frame("transcription", { text: trimmed, final: true, turnId }));
+      if (!trimmed) return;
+      const transcription = frame("transcription", { text: trimmed, final: true, turnId });
+      this.push(transcription);
+      this.push(transcription, "upstream"); // for the page: the brain does not pass it on
     });
   }
 }

@@ -61,6 +61,8 @@ export class ClientInputTransport extends FrameProcessor {
         if (f.fatal) this.client.close(1011, f.message.slice(0, 120));
         return;
       case "metrics": return this.client.onMetrics(f);
+      // The brain consumes transcriptions, so STT sends the page its copy upstream.
+      case "transcription": return this.showTranscript(f.text, f.final);
       case "bot-started-speaking": this.botSpeaking = true; return;
       case "bot-stopped-speaking": this.botSpeaking = false; return;
       default: return;
@@ -81,7 +83,12 @@ export class ClientInputTransport extends FrameProcessor {
     const trimmed = text.trim();
     if (!trimmed) return this.complain("empty-text", "empty text message ignored");
     if (this.botSpeaking) this.push(frame("interruption"));
+    this.showTranscript(trimmed, true);
     this.push(frame("transcription", { text: trimmed, final: true, turnId: this.turns.begin() }));
+  }
+
+  private showTranscript(text: string, final: boolean): void {
+    this.client.sendRtvi("user-transcription", { text, final, timestamp: new Date().toISOString(), user_id: "user" });
   }
 
   private receiveRtvi(m: RtviMessage): void {

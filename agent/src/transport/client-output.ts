@@ -52,8 +52,6 @@ export class ClientOutputTransport extends FrameProcessor {
         return this.push(f);
       case "user-started-speaking": return this.client.sendRtvi("user-started-speaking");
       case "user-stopped-speaking": return this.client.sendRtvi("user-stopped-speaking");
-      case "transcription":
-        return this.client.sendRtvi("user-transcription", { text: f.text, final: f.final, timestamp: new Date().toISOString(), user_id: "user" });
       case "llm-response-start": return this.client.sendRtvi("bot-llm-started");
       case "llm-response-end": return this.client.sendRtvi("bot-llm-stopped");
       case "llm-text": return this.client.sendRtvi("bot-llm-text", { text: f.text });

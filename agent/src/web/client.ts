@@ -1,0 +1,122 @@
+// Aide's web page, in the browser: pipecat's own client over Aide's WebSocket.
+// Bundled by esbuild when the agent starts (assets.ts); nothing is fetched from a CDN.
+import { PipecatClient } from "@pipecat-ai/client-js";
+import { WavMediaManager, WebSocketTransport } from "@pipecat-ai/websocket-transport";
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+const talk = $("talk") as HTMLButtonElement;
+const statusLine = $("status");
+const transcript = $("transcript");
+const figures = $("figures");
+const meter = $("meter") as HTMLProgressElement;
+
+// Offline: pipecat's default media manager downloads a call bundle from the internet
+// and hangs without one. 512-byte chunks of 16 kHz mono PCM16 is what the agent takes.
+const mediaManager = new WavMediaManager(512, 16000);
+const transport = new WebSocketTransport({ mediaManager, recorderSampleRate: 16000, playerSampleRate: 24000 });
+
+let botLine: HTMLElement | undefined;
+let userPartial: HTMLElement | undefined;
+
+function line(who: "user" | "bot" | "note", text: string): HTMLElement {
+  const p = document.createElement("p");
+  p.className = who;
+  p.textContent = text;
+  transcript.appendChild(p);
+  transcript.scrollTop = transcript.scrollHeight;
+  return p;
+}
+
+function note(event: string): void {
+  aideHistory.events.push([performance.now(), event]);
+  if (aideHistory.events.length > 2000) aideHistory.events.splice(0, 500);
+}
+
+function setStatus(text: string): void {
+  statusLine.textContent = text;
+}
+
+const client = new PipecatClient({
+  transport,
+  enableMic: true,
+  enableCam: false,
+  callbacks: {
+    onBotReady: () => { setStatus("Listening — just talk."); talk.textContent = "Stop"; talk.disabled = false; showMicSettings(); },
+    onDisconnected: () => { setStatus("Disconnected."); talk.textContent = "Talk"; talk.disabled = false; },
+    onUserStartedSpeaking: () => { note("user-started-speaking"); document.body.dataset.user = "speaking"; },
+    onUserStoppedSpeaking: () => { note("user-stopped-speaking"); document.body.dataset.user = "quiet"; },
+    onBotStartedSpeaking: () => { note("bot-started-speaking"); document.body.dataset.bot = "speaking"; botLine = undefined; },
+    onBotStoppedSpeaking: () => { note("bot-stopped-speaking"); document.body.dataset.bot = "quiet"; },
+    onUserTranscript: (data) => {
+      if (!data.final) {
+        userPartial ??= line("user", "");
+        userPartial.textContent = data.text;
+        return;
+      }
+      if (userPartial) { userPartial.textContent = data.text; userPartial = undefined; } else line("user", data.text);
+      botLine = undefined;
+    },
+    // bot-output reports the words whose audio was sent: the transcript shows what was said.
+    onBotOutput: (data) => {
+      botLine ??= line("bot", "");
+      botLine.textContent = `${botLine.textContent ?? ""} ${data.text}`.trim();
+    },
+    onServerMessage: (data) => {
+      if (data && data.type === "latency-report" && typeof data.text === "string") figures.textContent = data.text;
+    },
+    onError: (message) => {
+      const data = message.data as { message?: string; fatal?: boolean } | undefined;
+      line("note", `⚠ ${data?.message ?? "error"}`);
+      if (data?.fatal) setStatus("Disconnected after an error.");
+    },
+  },
+});
+
+async function showMicSettings(): Promise<void> {
+  const track = client.tracks().local.audio;
+  const s = track?.getSettings();
+  $("mic").textContent = s ? `mic: echo cancellation ${s.echoCancellation ? "on" : "off"}, noise suppression ${s.noiseSuppression ? "on" : "off"}` : "mic: not available";
+}
+
+talk.addEventListener("click", async () => {
+  talk.disabled = true;
+  if (client.connected) {
+    await client.disconnect();
+    return;
+  }
+  setStatus("Connecting…");
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  try {
+    await client.connect({ wsUrl: `${scheme}://${location.host}/ws` });
+  } catch (error) {
+    setStatus(`Could not connect: ${(error as Error).message}`);
+    talk.disabled = false;
+  }
+});
+
+// Playback level from the player's analyser (WavStreamPlayer in websocket-transport 1.7
+// keeps it as `analyser`, fed by the node that plays bot audio). The meter shows that the
+// bot is audible; `window.aide` keeps a short history of levels and events (same clock)
+// so a test can tell how fast the page goes quiet after a barge-in.
+type PlayerWithAnalyser = { analyser: AnalyserNode | null };
+const aideHistory = { levels: [] as Array<[number, number]>, events: [] as Array<[number, string]> };
+(window as unknown as { aide: typeof aideHistory }).aide = aideHistory;
+// The player's analyser has fftSize 8192 (341 ms at 24 kHz); the level is taken over its
+// newest 960 samples (40 ms) so the meter follows the sound closely.
+let window8k = new Float32Array(8192);
+setInterval(() => {
+  const player = (mediaManager as unknown as { _wavStreamPlayer?: PlayerWithAnalyser })._wavStreamPlayer;
+  const analyser = player?.analyser;
+  let rms = 0;
+  if (analyser) {
+    if (window8k.length !== analyser.fftSize) window8k = new Float32Array(analyser.fftSize);
+    analyser.getFloatTimeDomainData(window8k);
+    const from = Math.max(0, window8k.length - 960);
+    let sum = 0;
+    for (let i = from; i < window8k.length; i++) sum += window8k[i] * window8k[i];
+    rms = Math.sqrt(sum / (window8k.length - from));
+  }
+  meter.value = Math.min(1, rms * 4);
+  aideHistory.levels.push([performance.now(), rms]);
+  if (aideHistory.levels.length > 6000) aideHistory.levels.splice(0, 1000);
+}, 20);

@@ -1,0 +1,1 @@
+export { pageAssets } from "./assets";
