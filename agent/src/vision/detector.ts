@@ -60,7 +60,11 @@ export interface DetectorHealth {
   framesAnalysed: number;
   problems: number;
   lastProblem?: string;
+  /** Frames per second achieved over the last ~10 s. */
   fps: number;
+  /** The rate the CPU budget allows for the current cost per frame (capped by maxFps). */
+  targetFps: number;
+  /** Share of one core used over the last ~10 s, decoder included. */
   cpuShare: number;
   cpuBudget: number;
   note?: string;
@@ -136,6 +140,7 @@ export class Detector extends EventEmitter {
       problems: this.problems,
       lastProblem: this.lastProblem,
       fps: round(stats.fps, 2),
+      targetFps: round(1 / stats.intervalSeconds, 2),
       cpuShare: round(stats.cpuShare, 3),
       cpuBudget: this.opts.cpuShare,
       note: this.model?.note,
