@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { aideCache } from "../lib/cache";
-import { fixedPhraseRecognizer, toneVoice } from "./onnx/sherpa";
+import { fixedPhraseMoonshine, fixedPhraseRecognizer, toneVoice } from "./onnx/sherpa";
 import { ManifestEntry, MANIFEST_NAME, ModelFormat, ModelRole, writeManifest } from "../../agent/src/models/manifest";
 
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 
 /** What the generated recognizer says for any non-silent audio. */
 export const TINY_STT_PHRASE = "what can you see";
@@ -21,7 +21,10 @@ export interface TinySpeechModels {
   /** A model directory (manifest.json + files) for createSpeechToText/createTextToSpeech. */
   dir: string;
   phrase: string;
+  /** NeMo-CTC format (the manifest's first stt entry). */
   stt: { name: string; model: string; tokens: string };
+  /** Moonshine format: the same phrase through the recognizer the real default model uses. */
+  moonshine: { name: string };
   tts: { name: string; model: string; tokens: string; sampleRate: number };
 }
 
@@ -49,6 +52,7 @@ function describe(dir: string): TinySpeechModels {
     dir,
     phrase: TINY_STT_PHRASE,
     stt: { name: "tiny-fixed-phrase-ctc", model: join(dir, "stt/tiny-fixed-phrase-ctc/model.onnx"), tokens: join(dir, "stt/tiny-fixed-phrase-ctc/tokens.txt") },
+    moonshine: { name: "tiny-fixed-phrase-moonshine" },
     tts: { name: "tiny-tone-piper", model: join(dir, "tts/tiny-tone-piper/model.onnx"), tokens: join(dir, "tts/tiny-tone-piper/tokens.txt"), sampleRate: 22050 },
   };
 }
@@ -59,11 +63,26 @@ export function writeTinySpeechModels(dir: string): TinySpeechModels {
   mkdirSync(dir, { recursive: true });
   const stt = fixedPhraseRecognizer(TINY_STT_PHRASE);
   const tts = toneVoice(d.tts.sampleRate);
+  const moon = fixedPhraseMoonshine(TINY_STT_PHRASE);
   writeManifest(dir, {
     version: 1,
     models: [
       entry(dir, "stt", d.stt.name, "sherpa-nemo-ctc", { model: { file: "model.onnx", data: stt.model }, tokens: { file: "tokens.txt", data: stt.tokens } }, 16000),
       entry(dir, "tts", d.tts.name, "piper-vits", { model: { file: "model.onnx", data: tts.model }, tokens: { file: "tokens.txt", data: tts.tokens } }, tts.sampleRate),
+      entry(
+        dir,
+        "stt",
+        d.moonshine.name,
+        "sherpa-moonshine",
+        {
+          preprocessor: { file: "preprocess.onnx", data: moon.preprocessor },
+          encoder: { file: "encode.onnx", data: moon.encoder },
+          uncachedDecoder: { file: "uncached_decode.onnx", data: moon.uncachedDecoder },
+          cachedDecoder: { file: "cached_decode.onnx", data: moon.cachedDecoder },
+          tokens: { file: "tokens.txt", data: moon.tokens },
+        },
+        16000,
+      ),
     ],
   });
   return d;

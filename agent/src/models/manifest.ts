@@ -16,7 +16,6 @@ export const MODEL_ROLES: readonly ModelRole[] = ["stt", "tts", "vad", "llm", "y
 export type ModelFormat =
   | "sherpa-nemo-ctc"
   | "sherpa-moonshine"
-  | "sherpa-whisper"
   | "piper-vits"
   | "silero-vad"
   | "gguf"
@@ -26,7 +25,6 @@ export type ModelFormat =
 export const BUNDLE_FILES: Record<ModelFormat, readonly string[]> = {
   "sherpa-nemo-ctc": ["model", "tokens"],
   "sherpa-moonshine": ["preprocessor", "encoder", "uncachedDecoder", "cachedDecoder", "tokens"],
-  "sherpa-whisper": ["encoder", "decoder", "tokens"],
   "piper-vits": ["model", "tokens"],
   "silero-vad": ["model"],
   gguf: ["model"],

@@ -26,7 +26,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe("the model directory", () => {
   it("lists the generated speech models with sizes and checksums", () => {
     const m = readManifest(models.dir);
-    expect(m.models.map((e) => `${e.role}:${e.format}`)).toEqual(["stt:sherpa-nemo-ctc", "tts:piper-vits"]);
+    expect(m.models.map((e) => `${e.role}:${e.format}`)).toEqual(["stt:sherpa-nemo-ctc", "tts:piper-vits", "stt:sherpa-moonshine"]);
     for (const e of m.models) for (const f of Object.values(e.files)) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(findBundle(models.dir, "stt").files.model).toBe(models.stt.model);
   });

@@ -48,10 +48,10 @@ int main(void) { unsigned a, b, c, d; __get_cpuid(1, &a, &b, &c, &d); printf("ss
   });
 
   it(
-    "transcribes an utterance and speaks a sentence with the real service code",
+    "transcribes an utterance (NeMo CTC and Moonshine formats) and speaks a sentence with the real service code",
     async () => {
       const pcmFile = join(work, "speech.pcm");
-      writeFileSync(pcmFile, Buffer.from(spokenPcm("What can you see?").buffer));
+      writeFileSync(pcmFile, Buffer.from(spokenPcm("What can you see on the table?").buffer));
       const entry = join(work, "entry.ts");
       const src = resolve(__dirname, "../../src/services");
       writeFileSync(
@@ -65,10 +65,12 @@ import { createTextToSpeech } from ${JSON.stringify(join(src, "tts"))};
   const modelDir = ${JSON.stringify(models.dir)};
   const stt = await createSpeechToText({ modelDir, numThreads: 1, validate: false });
   const heard = await stt.transcribe(pcm, 16000);
+  const moonshine = await createSpeechToText({ modelDir, name: ${JSON.stringify(models.moonshine.name)}, numThreads: 1, validate: false });
+  const heardByMoonshine = await moonshine.transcribe(pcm, 16000);
   const tts = await createTextToSpeech({ voice: "piper", piper: { modelDir, numThreads: 1, validate: false } });
   let chunks = 0, samples = 0, peak = 0;
   for await (const c of tts.synthesize("Hello there.")) { chunks++; samples += c.length; for (const v of c) peak = Math.max(peak, Math.abs(v)); }
-  console.log(JSON.stringify({ text: heard.text, chunks, samples, peak }));
+  console.log(JSON.stringify({ text: heard.text, moonshine: heardByMoonshine.text, chunks, samples, peak }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `,
       );
@@ -77,8 +79,9 @@ import { createTextToSpeech } from ${JSON.stringify(join(src, "tts"))};
 
       const r = await runEmulated(bundle, 540_000);
       expect({ signal: r.signal, code: r.code, stderr: r.code === 0 ? "" : r.stderr }).toEqual({ signal: null, code: 0, stderr: "" });
-      const out = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { text: string; chunks: number; samples: number; peak: number };
+      const out = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { text: string; moonshine: string; chunks: number; samples: number; peak: number };
       expect(out.text).toBe(models.phrase);
+      expect(out.moonshine).toBe(models.phrase);
       expect(out.chunks).toBeGreaterThan(5);
       expect(out.samples).toBeGreaterThan(24000 * 0.3);
       expect(out.peak).toBeGreaterThan(3000);

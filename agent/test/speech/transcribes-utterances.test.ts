@@ -5,16 +5,26 @@ import { noisePcm, spokenPcm } from "./audio";
 // The generated recognizer says its fixed phrase for any non-silent audio, so these tests
 // pin what the service does around a real sherpa-onnx load and inference.
 let models: TinySpeechModels;
-let stt: SpeechToText;
+let ctc: SpeechToText;
+let moonshine: SpeechToText;
 let speech16k: Int16Array;
 
 beforeAll(async () => {
   models = await ensureTinySpeechModels();
-  stt = await createSpeechToText({ modelDir: models.dir, numThreads: 1 });
+  ctc = await createSpeechToText({ modelDir: models.dir, numThreads: 1 });
+  moonshine = await createSpeechToText({ modelDir: models.dir, name: models.moonshine.name, numThreads: 1 });
   speech16k = spokenPcm("Hello there, what can you see on the table?");
 });
 
-describe("speech to text", () => {
+describe.each([
+  ["NeMo CTC", () => ctc],
+  ["Moonshine (the format of the default real model)", () => moonshine],
+])("speech to text with a %s recognizer", (_name, recognizer) => {
+  let stt: SpeechToText;
+  beforeAll(() => {
+    stt = recognizer();
+  });
+
   it("transcribes a spoken utterance at 16 kHz", async () => {
     const t = await stt.transcribe(speech16k, 16000);
     expect(t.text).toBe(models.phrase);
@@ -23,8 +33,8 @@ describe("speech to text", () => {
   });
 
   it("hears speech sent at 44.1 kHz or 8 kHz by resampling it", async () => {
-    expect((await stt.transcribe(spokenPcm("good morning", 44100), 44100)).text).toBe(models.phrase);
-    expect((await stt.transcribe(spokenPcm("good morning", 8000), 8000)).text).toBe(models.phrase);
+    expect((await stt.transcribe(spokenPcm("good morning, how are you today?", 44100), 44100)).text).toBe(models.phrase);
+    expect((await stt.transcribe(spokenPcm("good morning, how are you today?", 8000), 8000)).text).toBe(models.phrase);
   });
 
   it("returns an empty transcript for empty audio and for silence", async () => {
@@ -79,7 +89,7 @@ describe("speech to text", () => {
     const results = await Promise.all([
       stt.transcribe(speech16k, 16000),
       stt.transcribe(new Int16Array(8000), 16000),
-      stt.transcribe(spokenPcm("yes", 22050), 22050),
+      stt.transcribe(spokenPcm("yes, please do that for me", 22050), 22050),
     ]);
     expect(results.map((r) => r.text)).toEqual([models.phrase, "", models.phrase]);
   });

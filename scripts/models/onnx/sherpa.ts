@@ -149,3 +149,79 @@ export function toneVoice(sampleRate = 22050, samplesPerToken = 256): ToneVoice 
     sampleRate,
   };
 }
+
+export interface FixedPhraseMoonshine {
+  preprocessor: Uint8Array;
+  encoder: Uint8Array;
+  uncachedDecoder: Uint8Array;
+  cachedDecoder: Uint8Array;
+  tokens: string;
+}
+
+/** Samples per Moonshine encoder frame (sherpa's decoder allows 6 tokens per 16000/384 frames). */
+const MOONSHINE_HOP = 384;
+
+/**
+ * Moonshine's four-graph bundle (offline-moonshine-model.cc, offline-moonshine-greedy-
+ * search-decoder.cc): preprocess audio (1, N) → features (1, T, D); encode (features,
+ * features_len int32) → (1, T', H); uncached_decode (tokens int32 (1,1), encoder_out,
+ * seq_len int32 (1)) → logits (1, 1, V) + states; cached_decode (same + states) →
+ * logits + states. Greedy search starts at token 1 and stops at 2 or after
+ * T'·384/16000·6 tokens. This one spells `phrase` when any 24 ms frame's mean |sample|
+ * is above `silenceLevel`, and stops at once otherwise; it needs about 1 s of audio
+ * per 6 words.
+ */
+export function fixedPhraseMoonshine(phrase: string, silenceLevel = 0.01): FixedPhraseMoonshine {
+  const words = phrase.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) throw new Error("fixedPhraseMoonshine: the phrase is empty");
+  const pieces = Array.from(new Set(words));
+  const vocab = ["<unk>", "<s>", "</s>", ...pieces.map((w) => `\u2581${w}`)];
+  const V = vocab.length;
+  const EOS = 2;
+
+  // preprocess: mean |sample| per 384-sample frame, (1, T, 1); a partial last frame is dropped.
+  const pre = new OnnxGraph("moonshine_preprocess");
+  const audio = pre.input("audio", "float", [1, "N"]);
+  const n = pre.node("Gather", [pre.node("Shape", [audio]), pre.int64s([1], [])], { axis: 0 });
+  const whole = pre.node("Mul", [pre.node("Div", [n, pre.constant("int64", [], [MOONSHINE_HOP])]), pre.constant("int64", [], [MOONSHINE_HOP])]);
+  const cut = pre.node("Slice", [audio, pre.int64s([0]), pre.node("Unsqueeze", [whole, pre.int64s([0])]), pre.int64s([1])]);
+  const frames = pre.node("Reshape", [cut, pre.int64s([1, -1, MOONSHINE_HOP])]);
+  const level = pre.node("ReduceMean", [pre.node("Abs", [frames])], { axes: [2], keepdims: 1 });
+  pre.output("features", "float", [1, "T", 1], level);
+
+  // encode: passes the frame levels through.
+  const enc = new OnnxGraph("moonshine_encode");
+  const feats = enc.input("features", "float", [1, "T", 1]);
+  enc.input("features_len", "int32", [1]);
+  enc.output("encoder_out", "float", [1, "T", 1], feats);
+
+  // decoders: row (seq_len - 1) of a table spells the phrase, then </s>; silence → </s>.
+  const rows = words.length + 1;
+  const table = new Array<number>(rows * V).fill(-20);
+  for (let r = 0; r < rows; r++) table[r * V + (r < words.length ? 3 + pieces.indexOf(words[r]) : EOS)] = 10;
+  const eosRow = new Array<number>(V).fill(-20);
+  eosRow[EOS] = 10;
+  const decoder = (cached: boolean): Uint8Array => {
+    const g = new OnnxGraph(cached ? "moonshine_cached_decode" : "moonshine_uncached_decode");
+    g.input("tokens", "int32", [1, 1]);
+    const encOut = g.input("encoder_out", "float", [1, "T", 1]);
+    const seqLen = g.input("seq_len", "int32", [1]);
+    const state = cached ? g.input("state_in", "float", [1]) : g.floats([0]);
+    const step = g.node("Sub", [g.node("Cast", [seqLen], { to: 7 }), g.int64s([1])]); // int64 (1)
+    const row = g.node("Gather", [g.floats(table, [rows, V]), g.node("Min", [step, g.int64s([rows - 1])])], { axis: 0 }); // (1, V)
+    const loud = g.node("ReduceMax", [encOut], { keepdims: 0 });
+    const gate = g.node("Sigmoid", [g.node("Mul", [g.node("Sub", [loud, g.scalar(silenceLevel)]), g.scalar(2000)])]);
+    const mixed = g.node("Add", [g.node("Mul", [gate, row]), g.node("Mul", [g.node("Sub", [g.scalar(1), gate]), g.floats(eosRow, [1, V])])]);
+    g.output("logits", "float", [1, 1, V], g.node("Reshape", [mixed, g.int64s([1, 1, V])]));
+    g.output("state_out", "float", [1], g.node("Identity", [state]));
+    return g.toBytes();
+  };
+
+  return {
+    preprocessor: pre.toBytes(),
+    encoder: enc.toBytes(),
+    uncachedDecoder: decoder(false),
+    cachedDecoder: decoder(true),
+    tokens: vocab.map((t, i) => `${t} ${i}`).join("\n") + "\n",
+  };
+}

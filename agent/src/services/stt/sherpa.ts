@@ -41,7 +41,7 @@ export class SttInputError extends Error {
 const MIN_RATE = 8000;
 const MAX_RATE = 192000;
 /** Below this RMS (≈ -60 dBFS) an utterance is treated as silence without running the
- * model: Whisper-class models invent text ("Thank you.") for silence. */
+ * model: attention decoders (Moonshine, Whisper) tend to invent words for silence. */
 const SILENCE_RMS = 32;
 
 export function recognizerConfig(bundle: ModelBundle, numThreads: number): OfflineRecognizerConfig {
@@ -58,12 +58,6 @@ export function recognizerConfig(bundle: ModelBundle, numThreads: number): Offli
           ...common,
           moonshine: { preprocessor: f.preprocessor, encoder: f.encoder, uncachedDecoder: f.uncachedDecoder, cachedDecoder: f.cachedDecoder },
         },
-        decodingMethod: "greedy_search",
-      };
-    case "sherpa-whisper":
-      return {
-        featConfig,
-        modelConfig: { ...common, whisper: { encoder: f.encoder, decoder: f.decoder, language: "en", task: "transcribe", tailPaddings: -1 } },
         decodingMethod: "greedy_search",
       };
     default:
