@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,21 @@ describe("the model directory", () => {
     const empty = join(scratch, "empty");
     expect(() => findBundle(empty, "stt")).toThrow(ModelError);
     expect(() => findBundle(empty, "stt")).toThrow(`model directory ${empty}: no manifest.json — run: npm run models -- download --dir '${empty}'`);
+  });
+
+  it("quotes the fixing command so a hostile directory name stays one argument", () => {
+    const odd = join(scratch, "it's $(touch pwned) `x` dir");
+    let message = "";
+    try {
+      findBundle(odd, "stt");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const command = message.slice(message.indexOf("run: ") + 5);
+    // Run the printed command's --dir argument through a real shell: it must come back verbatim.
+    const dirArg = command.slice(command.indexOf("--dir ") + 6);
+    expect(execFileSync("sh", ["-c", `printf %s ${dirArg}`], { cwd: scratch, encoding: "utf8" })).toBe(odd);
+    expect(existsSync(join(scratch, "pwned"))).toBe(false);
   });
 
   it("names the missing file of a model", () => {

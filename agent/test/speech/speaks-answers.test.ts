@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTextToSpeech, TextToSpeech, MAX_CHUNK_MS } from "../../src/services/tts";
@@ -100,6 +100,14 @@ describe("choosing a voice", () => {
   it("names a missing espeak-ng binary and how to install it", async () => {
     const tts = await createTextToSpeech({ voice: "espeak", espeak: { binary: "/nonexistent/espeak-ng" } });
     await expect(collect(tts.synthesize("Hello."))).rejects.toThrow(/espeak-ng not found .*apt-get install espeak-ng/);
+  });
+
+  it("speaks text that looks like shell or espeak-ng options as words, running nothing", async () => {
+    const marker = join(emptyDir, "pwned");
+    const hostile = `$(touch ${marker}) \`touch ${marker}\`; touch ${marker} --help -w ${marker} -v de 'quoted' "double"`;
+    const audio = joined(await collect(espeak.synthesize(hostile)));
+    expect(audio.length / 24000).toBeGreaterThan(1);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("refuses voice names and speeds that are not real settings", async () => {
