@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseFacts } from "../../infra/node";
 import { createSshHosts, SshLab } from "../support/ssh-hosts";
-import { makeZip, okStep, runStep, sha256File, summary } from "./steps";
+import { makeZip, okStep, runStep, sha256File, snapshot, summary } from "./steps";
 
 const GOSSIP = Buffer.alloc(32, 9).toString("base64");
 let lab: SshLab;
@@ -18,22 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.teardown();
 });
-
-/** Every file under a root, with its mode and content hash: "what is on the disk". */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (p: string) => {
-    for (const e of fs.readdirSync(p, { withFileTypes: true })) {
-      const full = path.join(p, e.name);
-      const rel = path.relative(root, full);
-      if (e.isSymbolicLink()) out[rel] = `-> ${fs.readlinkSync(full)}`;
-      else if (e.isDirectory()) walk(full);
-      else out[rel] = `${(fs.statSync(full).mode & 0o777).toString(8)} ${sha256File(full)}`;
-    }
-  };
-  if (fs.existsSync(root)) walk(root);
-  return out;
-}
 
 describe("node facts over SSH", () => {
   it("reports this machine's CPU flags, cores, RAM and Debian 12 as JSON", async () => {

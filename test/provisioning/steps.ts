@@ -3,6 +3,7 @@
 import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { stepCommand, stepProgram } from "../../infra/shell";
 import type { NetnsHost } from "../support/netns";
 import type { RunResult, SshLab } from "../support/ssh-hosts";
@@ -35,4 +36,20 @@ export function makeZip(dir: string, name: string, body: string): string {
   fs.rmSync(zip, { force: true });
   execFileSync("zip", ["-q", "-j", zip, `${dir}/zip-src/${name}`]);
   return zip;
+}
+
+/** Every file under a root, with its mode and content hash: "what is on the disk". */
+export function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (p: string) => {
+    for (const e of fs.readdirSync(p, { withFileTypes: true })) {
+      const full = path.join(p, e.name);
+      const rel = path.relative(root, full);
+      if (e.isSymbolicLink()) out[rel] = `-> ${fs.readlinkSync(full)}`;
+      else if (e.isDirectory()) walk(full);
+      else out[rel] = `${(fs.statSync(full).mode & 0o777).toString(8)} ${sha256File(full)}`;
+    }
+  };
+  if (fs.existsSync(root)) walk(root);
+  return out;
 }
