@@ -5,3 +5,7 @@ export { ToolRegistry } from "./tools/registry";
 export type { Tool, ToolResult } from "./tools/registry";
 export { describeSceneTool } from "./tools/describe-scene";
 export { DEFAULT_SYSTEM_PROMPT } from "./prompt";
+export { LongTermMemory, isWorthKeeping } from "./memory/long-term-memory";
+export type { LongTermMemoryOptions } from "./memory/long-term-memory";
+export { LlamaServerEmbedder, NodeLlamaCppEmbedder } from "./memory/embedder";
+export type { Embedder } from "./memory/embedder";

@@ -30,8 +30,8 @@ import { ToolRegistry } from "./tools/registry";
 export interface MemoryStore {
   /** Memories relevant to `text`, most relevant first. */
   recall(text: string): Promise<string[]>;
-  /** Keeps `text` if it is worth keeping; saving happens in the background. */
-  remember(text: string): void;
+  /** Keeps `text` if it is worth keeping; resolves once saved (the brain does not wait). */
+  remember(text: string): Promise<void>;
   /** Waits for pending saves. */
   flush(): Promise<void>;
 }
@@ -211,7 +211,8 @@ export class TwinService extends FrameProcessor {
     } finally {
       if (!signal.aborted) this.push(frame("llm-response-end", { turnId: transcription.turnId }));
     }
-    if (info.outcome === "answered") this.options.memory?.longTerm?.remember(userText);
+    // Stored after the turn, off its critical path; the store logs its own failures.
+    if (info.outcome === "answered") this.options.memory?.longTerm?.remember(userText).catch(() => undefined);
     info.generated = state.generated;
     info.reply = turn.assistant;
     if (this.options.benchmark) this.log(`TwinService: turn ${info.turnId} prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}`);

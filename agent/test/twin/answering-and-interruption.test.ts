@@ -73,7 +73,7 @@ describe("TwinService answering", () => {
     expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
     const [turn] = harness.twin.shortTerm.snapshot();
     expect(turn.user).toBe("tell me everything you know");
-    expect(turn.assistant).toBe(speaker.spoken.join("").trim());
+    expect(turn.assistant.trim()).toBe(speaker.spoken.join("").trim());
     expect(speaker.spoken.length).toBe(5);
     // The server stopped generating (its slot is free for the next turn), long before 2000 tokens.
     const slots = (await (await fetch(`${server.url}/slots`)).json()) as { is_processing: boolean }[];
@@ -93,7 +93,7 @@ describe("TwinService answering", () => {
     const { turn: info } = await h.say("what is the weather like");
     const [turn] = h.twin.shortTerm.snapshot();
     expect(speaker.spoken).toHaveLength(3);
-    expect(turn.assistant).toBe(speaker.spoken.join("").trim());
+    expect(turn.assistant.trim()).toBe(speaker.spoken.join("").trim());
     expect(info!.generated.startsWith(speaker.spoken.join(""))).toBe(true);
     expect(turn.assistant.length).toBeLessThan(info!.generated.trim().length);
   });

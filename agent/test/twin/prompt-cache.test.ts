@@ -34,7 +34,7 @@ class RotatingMemories implements MemoryStore {
     this.turn++;
     return [`the user mentioned topic number ${this.turn} earlier`, `the user likes colour ${this.turn * 7}`];
   }
-  remember(): void {}
+  async remember(): Promise<void> {}
   async flush(): Promise<void> {}
 }
 

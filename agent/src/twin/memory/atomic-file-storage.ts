@@ -7,15 +7,32 @@
  */
 import { promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { LocalFileStorage } from "vectra";
+import type { FileStorage, LocalFileStorage } from "vectra";
 
 /** Leftovers of a save that was killed before its rename; safe to delete. */
 export const TEMP_MARK = ".aide-tmp-";
 
-export class AtomicFileStorage extends LocalFileStorage {
-  async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
-    await writeFileAtomic(filePath, typeof content === "string" ? Buffer.from(content, "utf8") : content);
+let atomicClass: (new () => LocalFileStorage) | undefined;
+
+/**
+ * The storage class (vectra is loaded on first use: its uuid dependency is ESM-only, which
+ * Node's require(esm) handles but jest's CommonJS runtime does not, so rooms that never
+ * open a memory must not load it).
+ */
+export function atomicFileStorageClass(): new () => LocalFileStorage {
+  if (!atomicClass) {
+    const { LocalFileStorage: Base } = require("vectra") as typeof import("vectra");
+    atomicClass = class AtomicFileStorage extends Base {
+      async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
+        await writeFileAtomic(filePath, typeof content === "string" ? Buffer.from(content, "utf8") : content);
+      }
+    };
   }
+  return atomicClass;
+}
+
+export function atomicFileStorage(): FileStorage {
+  return new (atomicFileStorageClass())();
 }
 
 export async function writeFileAtomic(filePath: string, content: Buffer): Promise<void> {

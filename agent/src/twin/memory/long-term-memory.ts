@@ -1,0 +1,182 @@
+/**
+ * Long-term memory: the user's statements worth keeping, in a vectra LocalIndex on disk,
+ * recalled by embedding similarity at the start of each turn.
+ *
+ * - Crash-safe: saves go through AtomicFileStorage (temp + fsync + rename), so a kill
+ *   at any moment leaves the previous or the new index, never a torn one.
+ * - Cheap on the turn's critical path: recall is one embedding + a scan; storing runs
+ *   after the turn, in the background, batched into one save (beginUpdate/endUpdate).
+ * - Bounded: past `maxItems` the least recalled, then oldest, memories go first, so an
+ *   8 GB node never fills up.
+ * - A corrupt index is moved aside (`<dir>.corrupt-<time>`) with a warning and a fresh
+ *   one started: the agent keeps working and nothing is silently deleted.
+ */
+import { promises as fs } from "node:fs";
+import { randomUUID } from "node:crypto";
+import type { FileStorage, LocalIndex } from "vectra";
+import type { MemoryStore } from "../twin-service";
+import { atomicFileStorage, removeStaleTemps } from "./atomic-file-storage";
+import type { Embedder } from "./embedder";
+
+export interface LongTermMemoryOptions {
+  /** Folder of the index (one per user/agent). */
+  dir: string;
+  embedder: Embedder;
+  /** Stored with each memory. */
+  conversationId: string;
+  /** Memories recalled per turn (default 3). */
+  topK?: number;
+  /** Cosine similarity below which a memory is not recalled (default 0.5). */
+  minScore?: number;
+  /** Most memories kept (default 5000: ~10 MB of JSON at 384 dimensions). */
+  maxItems?: number;
+  log?: (line: string) => void;
+  /** For tests: vectra's storage to use (default: AtomicFileStorage). */
+  storage?: FileStorage;
+}
+
+type MemoryMetadata = {
+  text: string;
+  at: number;
+  conversationId: string;
+  recalls: number;
+  lastUsed: number;
+};
+
+const FILLER = new Set([
+  "ok", "okay", "yes", "yeah", "yep", "no", "nope", "sure", "right", "fine", "thanks", "thank you", "thanks a lot",
+  "hmm", "hm", "uh", "um", "ah", "oh", "hello", "hi", "hey", "bye", "goodbye", "good night", "good morning", "cool",
+  "great", "nice", "alright", "all right", "got it", "i see", "go on", "stop", "wait",
+]);
+const QUESTION_START = /^(what|who|whom|whose|where|when|why|how|which|can|could|would|will|should|shall|do|does|did|is|are|am|was|were|have|has|may|might)\b/i;
+
+/** A statement about the user or the world; not filler ("ok"), not a question. */
+export function isWorthKeeping(text: string): boolean {
+  const plain = text.toLowerCase().replace(/[^\p{L}\p{N}' ]+/gu, " ").replace(/\s+/g, " ").trim();
+  if (!plain || FILLER.has(plain)) return false;
+  if (plain.split(" ").length < 3) return false;
+  if (/\?\s*$/.test(text) || QUESTION_START.test(plain)) return false;
+  return true;
+}
+
+export class LongTermMemory implements MemoryStore {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly queued: string[] = [];
+  private readonly recalled = new Map<string, number>();
+
+  private constructor(private index: LocalIndex<MemoryMetadata>, private readonly options: LongTermMemoryOptions) {}
+
+  static async open(options: LongTermMemoryOptions): Promise<LongTermMemory> {
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    await fs.mkdir(options.dir, { recursive: true });
+    await removeStaleTemps(options.dir);
+    const { LocalIndex: Index } = require("vectra") as typeof import("vectra"); // loaded on first use: see atomic-file-storage.ts
+    const newIndex = () => new Index<MemoryMetadata>(options.dir, undefined, options.storage ?? atomicFileStorage());
+    let index = newIndex();
+    if (await index.isIndexCreated()) {
+      const problem = await validate(index);
+      if (problem) {
+        const aside = `${options.dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+        await fs.rename(options.dir, aside);
+        log(`long-term memory: the index in ${options.dir} is unreadable (${problem}); moved it to ${aside} and started a fresh one — the old file is kept there for recovery`);
+        await fs.mkdir(options.dir, { recursive: true });
+        index = newIndex();
+      }
+    }
+    if (!(await index.isIndexCreated())) await index.createIndex({ version: 1 });
+    return new LongTermMemory(index, options);
+  }
+
+  async recall(text: string): Promise<string[]> {
+    const [vector] = await this.options.embedder.embed([text]);
+    const results = await this.index.queryItems(vector, text, this.options.topK ?? 3);
+    const now = Date.now();
+    const kept = results.filter((r) => r.score >= (this.options.minScore ?? 0.5));
+    // Recall counts are saved with the next batch, not now: recall is on the critical path.
+    for (const r of kept) this.recalled.set(r.item.id, now);
+    return kept.map((r) => r.item.metadata.text);
+  }
+
+  /** Queues `text` if worth keeping; resolves once it is on disk (rejects if that save failed). */
+  remember(text: string): Promise<void> {
+    if (!isWorthKeeping(text)) return Promise.resolve();
+    this.queued.push(text.trim());
+    const saved = this.chain.then(() => this.save());
+    this.chain = saved.catch((error: unknown) => {
+      (this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+        `long-term memory: could not save (${error instanceof Error ? error.message : String(error)}); will retry with the next memory`,
+      );
+    });
+    return saved;
+  }
+
+  flush(): Promise<void> {
+    return this.chain;
+  }
+
+  async size(): Promise<number> {
+    return (await this.index.getIndexStats()).items;
+  }
+
+  async all(): Promise<MemoryMetadata[]> {
+    return (await this.index.listItems()).map((item) => item.metadata);
+  }
+
+  /** Stores what is queued (one save for all of it), applies recall counts, enforces the cap. */
+  private async save(): Promise<void> {
+    const texts = this.queued.splice(0);
+    const recalled = new Map(this.recalled);
+    this.recalled.clear();
+    if (!texts.length && !recalled.size) return;
+    const vectors = await this.options.embedder.embed(texts);
+    const now = Date.now();
+    const evict = await this.overCap(texts.length, recalled);
+    await this.index.beginUpdate();
+    try {
+      for (const [id, when] of recalled) {
+        const item = await this.index.getItem(id);
+        if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, recalls: item.metadata.recalls + 1, lastUsed: when } });
+      }
+      for (const [i, text] of texts.entries()) {
+        await this.index.insertItem({
+          id: randomUUID(),
+          vector: vectors[i],
+          metadata: { text, at: now, conversationId: this.options.conversationId, recalls: 0, lastUsed: now },
+        });
+      }
+      await this.index.deleteItems(evict);
+      await this.index.endUpdate();
+    } catch (error) {
+      this.index.cancelUpdate();
+      this.queued.unshift(...texts);
+      throw error;
+    }
+  }
+
+  /** Which stored memories make room for `adding` new ones: least recalled first, then oldest (never the new ones). */
+  private async overCap(adding: number, recalled: Map<string, number>): Promise<string[]> {
+    const items = await this.index.listItems();
+    const excess = items.length + adding - (this.options.maxItems ?? 5000);
+    if (excess <= 0) return [];
+    const score = (item: (typeof items)[number]) => ({
+      recalls: item.metadata.recalls + (recalled.has(item.id) ? 1 : 0),
+      lastUsed: recalled.get(item.id) ?? item.metadata.lastUsed,
+    });
+    return items
+      .map((item) => ({ id: item.id, ...score(item) }))
+      .sort((a, b) => a.recalls - b.recalls || a.lastUsed - b.lastUsed)
+      .slice(0, excess)
+      .map((item) => item.id);
+  }
+}
+
+/** Why the index cannot be used, or undefined when it loads and has the expected shape. */
+async function validate(index: LocalIndex<MemoryMetadata>): Promise<string | undefined> {
+  try {
+    const items = await index.listItems();
+    const bad = items.find((item) => !Array.isArray(item.vector) || typeof item.metadata?.text !== "string");
+    return bad ? `item ${bad.id} has no vector or text` : undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}

@@ -1,0 +1,142 @@
+// vectra's uuid is ESM-only: Node loads it (require(esm)), jest's CommonJS runtime cannot.
+// Jest only: give vectra crypto.randomUUID under uuid's name (the agent uses the real one).
+jest.mock(require.resolve("uuid", { paths: [require("node:path").dirname(require.resolve("vectra"))] }), () => ({
+  v4: () => require("node:crypto").randomUUID(),
+}));
+
+/**
+ * Long-term memory: remembers the user's statements across restarts (real embeddings from
+ * llama-server on the tiny embedding model), keeps no filler, stays under its cap by
+ * dropping the least recalled and oldest, and survives a corrupt index on disk.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
+import { LlamaServerEmbedder } from "../../src/twin/memory/embedder";
+import { LongTermMemory, isWorthKeeping } from "../../src/twin/memory/long-term-memory";
+import { startTinyLlm } from "../llm/tiny-llm";
+import { startHarness } from "../twin/harness";
+import { HashEmbedder } from "./hash-embedder";
+
+const dirs: string[] = [];
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), "aide-memory-"));
+  dirs.push(dir);
+  return join(dir, "memory");
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("long-term memory with real embeddings", () => {
+  let embeddings: RunningProcess;
+  let chat: RunningProcess;
+
+  beforeAll(async () => {
+    embeddings = await startLlamaServer({
+      model: await ensureTinyEmbeddingModel(),
+      threads: 1,
+      parallel: 1,
+      ctxSize: 2048,
+      extraArgs: ["--embeddings", "--pooling", "mean"],
+    });
+    chat = await startTinyLlm();
+  });
+  afterAll(async () => {
+    await embeddings?.stop();
+    await chat?.stop();
+  });
+
+  it("remembers what the user said after the agent restarts, and puts it at the end of the prompt", async () => {
+    const dir = scratch();
+    const open = () => LongTermMemory.open({ dir, embedder: new LlamaServerEmbedder(embeddings.url), conversationId: "c1", topK: 1, minScore: 0.9 });
+    const llm = { baseUrl: chat.url, slotId: 0, maxTokens: 4, temperature: 0 };
+
+    const first = startHarness({ llm, memory: { longTerm: await open() } });
+    await first.say("my dog is called Rex and he is nine");
+    await first.say("ok");
+    await first.say("what time is it?");
+    await first.stop(); // flushes pending saves
+
+    const memory = await open();
+    expect((await memory.all()).map((m) => m.text)).toEqual(["my dog is called Rex and he is nine"]);
+    const second = startHarness({ llm, memory: { longTerm: memory } });
+    try {
+      const { turn } = await second.say("my dog is called Rex and he is nine");
+      const user = turn!.messages[turn!.messages.length - 1].content;
+      expect(user).toBe("my dog is called Rex and he is nine\n\nContext:\n- You remember: my dog is called Rex and he is nine");
+      // The history of the new session starts empty: only the context block carries it over.
+      expect(turn!.messages.map((m) => m.role)).toEqual(["system", "user"]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("recalls by similarity with the stored text, time and conversation", async () => {
+    const memory = await LongTermMemory.open({ dir: scratch(), embedder: new LlamaServerEmbedder(embeddings.url), conversationId: "c7", topK: 2, minScore: 0 });
+    const before = Date.now();
+    await Promise.all([
+      memory.remember("I work as a nurse at the city hospital"),
+      memory.remember("my sister lives in Lisbon with two cats"),
+    ]);
+    const recalled = await memory.recall("my sister lives in Lisbon with two cats");
+    expect(recalled[0]).toBe("my sister lives in Lisbon with two cats");
+    const stored = await memory.all();
+    expect(stored.every((m) => m.conversationId === "c7" && m.at >= before && m.recalls === 0)).toBe(true);
+  });
+});
+
+describe("long-term memory bookkeeping", () => {
+  it("keeps statements and drops filler and questions", async () => {
+    for (const text of ["ok", "Okay.", "thank you", "yes", "hmm", "what time is it?", "How are you", "can you help me", "", "hi there"]) {
+      expect([text, isWorthKeeping(text)]).toEqual([text, false]);
+    }
+    for (const text of ["my name is Ana", "I am allergic to peanuts.", "The car is parked on level three"]) {
+      expect([text, isWorthKeeping(text)]).toEqual([text, true]);
+    }
+    const memory = await LongTermMemory.open({ dir: scratch(), embedder: new HashEmbedder(), conversationId: "c" });
+    await memory.remember("ok");
+    await memory.remember("is it raining?");
+    await memory.remember("my name is Ana");
+    expect((await memory.all()).map((m) => m.text)).toEqual(["my name is Ana"]);
+  });
+
+  it("stays under its cap: the least recalled, then the oldest, memories go first", async () => {
+    const memory = await LongTermMemory.open({ dir: scratch(), embedder: new HashEmbedder(), conversationId: "c", maxItems: 5, topK: 1, minScore: 0.99 });
+    for (let i = 1; i <= 5; i++) await memory.remember(`the user said fact number ${i}`);
+    // Fact 1 is the oldest but gets recalled, so it outlives facts 2 and 3.
+    expect(await memory.recall("the user said fact number 1")).toEqual(["the user said fact number 1"]);
+    await memory.remember("the user said fact number 6");
+    await memory.remember("the user said fact number 7");
+    const texts = (await memory.all()).map((m) => m.text).sort();
+    expect(texts).toEqual([1, 4, 5, 6, 7].map((i) => `the user said fact number ${i}`));
+    expect(await memory.size()).toBe(5);
+    expect((await memory.all()).find((m) => m.text.endsWith("number 1"))?.recalls).toBe(1);
+  });
+
+  it.each([
+    ["half-written JSON", '{"version":1,"metadata_config":{},"items":[{"id":"a","vec'],
+    ["an empty file (what vectra's own storage leaves after a kill)", ""],
+    ["items without vectors", '{"version":1,"metadata_config":{},"items":[{"id":"a","metadata":{"text":"x"}}]}'],
+  ])("moves an index with %s aside with a warning and starts a fresh one", async (_what, content) => {
+    const dir = scratch();
+    const first = await LongTermMemory.open({ dir, embedder: new HashEmbedder(), conversationId: "c" });
+    await first.remember("this memory was there before");
+    writeFileSync(join(dir, "index.json"), content);
+
+    const logs: string[] = [];
+    const memory = await LongTermMemory.open({ dir, embedder: new HashEmbedder(), conversationId: "c", log: (l) => logs.push(l) });
+    expect(logs).toHaveLength(1);
+    const aside = /moved it to (\S+) and started a fresh one/.exec(logs[0])?.[1];
+    expect(logs[0]).toContain(`the index in ${dir} is unreadable`);
+    expect(aside).toBeDefined();
+    // Nothing silently lost: the broken file is kept, byte for byte.
+    expect(readFileSync(join(aside!, "index.json"), "utf8")).toBe(content);
+    expect(await memory.size()).toBe(0);
+    await memory.remember("a new memory after the repair");
+    expect(await memory.recall("a new memory after the repair")).toEqual(["a new memory after the repair"]);
+    expect(readdirSync(join(dir, ".."))).toEqual(expect.arrayContaining(["memory", expect.stringMatching(/^memory\.corrupt-/)]));
+  });
+});
