@@ -84,7 +84,12 @@ export class ClientInputTransport extends FrameProcessor {
     if (!trimmed) return this.complain("empty-text", "empty text message ignored");
     if (this.botSpeaking) this.push(frame("interruption"));
     this.showTranscript(trimmed, true);
-    this.push(frame("transcription", { text: trimmed, final: true, turnId: this.turns.begin() }));
+    const turnId = this.turns.begin();
+    // A typed turn is final the moment it arrives: both marks at once (STT latency 0).
+    const at = performance.now();
+    this.client.onMetrics(frame("metrics", { turnId, mark: "user-stopped-speaking", at }));
+    this.client.onMetrics(frame("metrics", { turnId, mark: "transcript-final", at }));
+    this.push(frame("transcription", { text: trimmed, final: true, turnId }));
   }
 
   private showTranscript(text: string, final: boolean): void {

@@ -14,6 +14,8 @@ export interface SessionContext {
   turns: TurnCounter;
   /** Every metrics mark of this session ends up here (benchmark report, tests). */
   onMetrics(listener: (frame: MetricsFrame) => void): void;
+  /** Sends the page an RTVI `server-message` (e.g. a turn's latency figures). */
+  sendServerMessage(data: unknown): void;
 }
 
 /** Builds the middle of a session's pipeline; called once per connection. */
@@ -50,6 +52,7 @@ export class Session {
       sessionId: this.id,
       turns: this.turns,
       onMetrics: (listener) => this.metricsListeners.push(listener),
+      sendServerMessage: (data) => this.link.sendRtvi("server-message", data),
     });
     if (this.closed) {
       await Promise.allSettled(middle.map((p) => p.cleanup()));

@@ -1,0 +1,147 @@
+/**
+ * The agent's settings, from environment variables (what the voice-agent Nomad job
+ * sets) and command-line flags (which win). Every value is checked at once; all the
+ * problems are reported together, each with the setting that fixes it.
+ *
+ * seed §7's "VAD tuning" lives here, not in code.
+ */
+import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
+
+export interface AgentConfig {
+  /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
+  host: string;
+  port: number;
+  /** OpenAI-compatible LLM server (llama-server, prima.cpp rank 0). */
+  llmUrl: string;
+  llmModel?: string;
+  /** Model directory with manifest.json (undefined: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
+  modelsDir?: string;
+  ttsVoice: "auto" | "piper" | "espeak";
+  vad: VadParams;
+  /** User speech must last this long to cut the bot off. */
+  minInterruptionMs: number;
+  /** Bot audio queued ahead at the client: the longest the bot talks on after a barge-in. */
+  outputLeadMs: number;
+  /** Print the per-turn latency block (seed §9.2) and send it to the page. */
+  benchmark: boolean;
+  maxSessions: number;
+  /** ONNX/sherpa threads for STT. */
+  sttThreads: number;
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  help: string;
+  apply(config: AgentConfig, value: string): string | undefined;
+}
+
+function numberIn(min: number, max: number, set: (c: AgentConfig, v: number) => void, integer = true) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+      return `must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`;
+    }
+    set(config, n);
+    return undefined;
+  };
+}
+
+const SETTINGS: Setting[] = [
+  { env: "AIDE_HOST", flag: "--host", help: "interface to listen on (default 0.0.0.0)", apply: (c, v) => { if (!/^[\w.:-]+$/.test(v)) return "must be a host name or IP address"; c.host = v; return undefined; } },
+  { env: "AIDE_PORT", flag: "--port", help: "port for the page, /health and /ws (default 8090)", apply: numberIn(0, 65535, (c, v) => { c.port = v; }) },
+  {
+    env: "LLM_BASE_URL", flag: "--llm-url", help: "OpenAI-compatible LLM server (default http://127.0.0.1:8080)",
+    apply: (c, v) => {
+      try {
+        const url = new URL(v);
+        if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
+      } catch {
+        return "must be a URL like http://192.168.1.101:8080";
+      }
+      c.llmUrl = v;
+      return undefined;
+    },
+  },
+  { env: "LLM_MODEL", flag: "--llm-model", help: "model name sent to the LLM server (optional)", apply: (c, v) => { c.llmModel = v || undefined; return undefined; } },
+  { env: "AIDE_MODELS_DIR", flag: "--models-dir", help: "model directory with manifest.json", apply: (c, v) => { c.modelsDir = v || undefined; return undefined; } },
+  {
+    env: "AIDE_TTS_VOICE", flag: "--voice", help: "auto | piper | espeak (default auto: Piper when downloaded)",
+    apply: (c, v) => { if (v !== "auto" && v !== "piper" && v !== "espeak") return "must be auto, piper or espeak"; c.ttsVoice = v; return undefined; },
+  },
+  { env: "VAD_START_THRESHOLD", flag: "--vad-start-threshold", help: "speech probability that starts speech (default 0.5)", apply: numberIn(0.01, 0.99, (c, v) => { c.vad.startThreshold = v; }, false) },
+  { env: "VAD_STOP_THRESHOLD", flag: "--vad-stop-threshold", help: "probability below which speech counts as ended (default 0.35)", apply: numberIn(0.01, 0.99, (c, v) => { c.vad.stopThreshold = v; }, false) },
+  { env: "VAD_MIN_SPEECH_MS", flag: "--vad-min-speech-ms", help: "speech shorter than this is not a turn (default 96)", apply: numberIn(0, 2000, (c, v) => { c.vad.minSpeechMs = v; }) },
+  { env: "VAD_MIN_SILENCE_MS", flag: "--vad-min-silence-ms", help: "silence that ends the user's turn (default 600)", apply: numberIn(100, 5000, (c, v) => { c.vad.minSilenceMs = v; }) },
+  { env: "MIN_INTERRUPTION_MS", flag: "--min-interruption-ms", help: "speech needed to cut the bot off (default 300)", apply: numberIn(0, 5000, (c, v) => { c.minInterruptionMs = v; }) },
+  { env: "OUTPUT_LEAD_MS", flag: "--output-lead-ms", help: "bot audio queued ahead at the client (default 80, max 100)", apply: numberIn(20, 100, (c, v) => { c.outputLeadMs = v; }) },
+  {
+    env: "BENCHMARK_MODE", flag: "--benchmark", help: "true: print each turn's latency report",
+    apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
+  },
+  { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: "simultaneous conversations (default 8)", apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
+  { env: "STT_THREADS", flag: "--stt-threads", help: "threads for speech recognition (default 2)", apply: numberIn(1, 64, (c, v) => { c.sttThreads = v; }) },
+];
+
+export function defaultConfig(): AgentConfig {
+  return {
+    host: "0.0.0.0",
+    port: 8090,
+    llmUrl: "http://127.0.0.1:8080",
+    ttsVoice: "auto",
+    vad: { ...DEFAULT_VAD_PARAMS },
+    minInterruptionMs: 300,
+    outputLeadMs: 80,
+    benchmark: false,
+    maxSessions: 8,
+    sttThreads: 2,
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the voice agent's settings have ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\n(run with --help for every setting)`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads env, then flags (`--port 9000` or `--port=9000`; `--benchmark` alone means true). */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const config = defaultConfig();
+  const problems: string[] = [];
+  for (const s of SETTINGS) {
+    const value = env[s.env];
+    if (value === undefined) continue;
+    const problem = s.apply(config, value);
+    if (problem) problems.push(`${s.env}=${JSON.stringify(value)} ${problem} (${s.help})`);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const s = SETTINGS.find((x) => x.flag === flag);
+    if (!s) {
+      problems.push(`unknown flag ${JSON.stringify(arg)}: known flags are ${SETTINGS.map((x) => x.flag).join(", ")}`);
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (flag === "--benchmark" && (next === undefined || next.startsWith("--"))) value = "true";
+      else if (next === undefined) {
+        problems.push(`${flag} needs a value (${s.help})`);
+        continue;
+      } else value = argv[++i];
+    }
+    const problem = s.apply(config, value);
+    if (problem) problems.push(`${flag} ${JSON.stringify(value)} ${problem} (${s.help})`);
+  }
+  if (config.vad.stopThreshold > config.vad.startThreshold) {
+    problems.push(`VAD stop threshold ${config.vad.stopThreshold} is above the start threshold ${config.vad.startThreshold}: set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+export function configHelp(): string {
+  return SETTINGS.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(22)} ${s.help}`).join("\n");
+}

@@ -1,0 +1,109 @@
+/**
+ * The voice agent's entry point: one port serving the page, `/health` and the
+ * WebSocket; one pipeline per conversation:
+ *
+ *   client in → VAD → interruption → STT → TwinService → TTS → client out
+ *
+ *   node -r ts-node/register/transpile-only agent/src/main.ts --port 8090 --llm-url http://127.0.0.1:8080
+ */
+import { AgentConfig, ConfigError, configHelp, loadConfig } from "./config";
+import { LatencyReporter, formatTurnLatency } from "./metrics";
+import { voiceStages } from "./processors";
+import { createSpeechToText } from "./services/stt";
+import { createTextToSpeech } from "./services/tts";
+import { SileroVad } from "./services/vad";
+import { AgentServer, startAgentServer } from "./transport";
+import { TwinService } from "./twin";
+import { pageAssets } from "./web";
+
+export interface RunningAgent {
+  url: string;
+  wsUrl: string;
+  port: number;
+  server: AgentServer;
+  close(): Promise<void>;
+}
+
+export async function startVoiceAgent(config: AgentConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunningAgent> {
+  // Load everything shared before listening, so a missing model fails at start, not mid-call.
+  await SileroVad.load();
+  const stt = await createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads });
+  const tts = await createTextToSpeech({
+    voice: config.ttsVoice,
+    piper: { modelDir: config.modelsDir },
+    onFallback: (reason) => log(`voice: ${reason}`),
+  });
+  log(`speech: recognizer ${(stt as { name?: string }).name ?? "?"}, voice ${tts.name}`);
+
+  const server = await startAgentServer({
+    host: config.host,
+    port: config.port,
+    maxSessions: config.maxSessions,
+    assets: await pageAssets(),
+    session: { output: { leadMs: config.outputLeadMs } },
+    log,
+    health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name }),
+    stages: async (context) => {
+      const reporter = new LatencyReporter({
+        benchmark: config.benchmark,
+        print: (block) => log(block),
+        onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
+      });
+      context.onMetrics((f) => reporter.observe(f));
+      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, model: config.llmModel }, benchmark: config.benchmark, log });
+      return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
+        vad: config.vad,
+        minInterruptionMs: config.minInterruptionMs,
+      });
+    },
+  });
+  return {
+    url: server.url,
+    wsUrl: server.wsUrl,
+    port: server.port,
+    server,
+    close: () => server.close(),
+  };
+}
+
+/** "ok", or why the LLM server cannot be used right now (shown on /health). */
+async function probeLlm(baseUrl: string): Promise<string> {
+  const url = new URL("health", baseUrl.replace(/\/v1\/?$/, "/").replace(/([^/])$/, "$1/"));
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
+    return res.ok ? "ok" : `answered ${res.status} at ${url.href}`;
+  } catch (error) {
+    return `unreachable at ${url.href}: ${(error as Error).message}`;
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    process.stdout.write(`Aide voice agent. Settings (flag, environment variable, meaning):\n${configHelp()}\n`);
+    return;
+  }
+  let config: AgentConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const agent = await startVoiceAgent(config);
+  process.stdout.write(`Aide voice agent: open ${agent.url} (LLM at ${config.llmUrl})\n`);
+  const stop = () => {
+    void agent.close().finally(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`voice agent failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}
