@@ -69,6 +69,8 @@ export interface DetectorHealth {
   cpuBudget: number;
   note?: string;
   ended: boolean;
+  /** Failed attempts to open or keep the source since it last delivered a frame. */
+  failedAttempts: number;
 }
 
 export declare interface Detector {
@@ -87,6 +89,7 @@ export class Detector extends EventEmitter {
   private problems = 0;
   private lastProblem: string | undefined;
   private ended = false;
+  private failedAttempts = 0;
   private running: Promise<void> | null = null;
   private readonly stopping = new AbortController();
 
@@ -145,6 +148,7 @@ export class Detector extends EventEmitter {
       cpuBudget: this.opts.cpuShare,
       note: this.model?.note,
       ended: this.ended,
+      failedAttempts: this.failedAttempts,
     };
   }
 
@@ -201,8 +205,10 @@ export class Detector extends EventEmitter {
         if (this.stopping.signal.aborted) break;
         const message = (err as Error).message;
         const hint = this.opts.source.kind === "camera" ? " — is the webcam plugged in?" : "";
+        this.failedAttempts++;
         this.unavailable(`${message}${hint}; ${retry}`);
-        this.log(`vision: ${message}; ${retry}`);
+        // A camera left unplugged for a day should not write a line every 2 s.
+        if (this.failedAttempts === 1 || this.failedAttempts % 30 === 0) this.log(`vision: ${message}; ${retry} (attempt ${this.failedAttempts})`);
       } finally {
         this.source?.close();
         this.source = null;
@@ -228,6 +234,7 @@ export class Detector extends EventEmitter {
       const t2 = performance.now();
       const objects = countObjects(decodeYoloOutput(out.data, out.dims, decode));
       this.frames++;
+      this.failedAttempts = 0;
       const confirmed = this.tracker.update(objects);
       if (confirmed) this.publish({ text: observationText(confirmed), objects: confirmed, camera: "ok" });
       this.emit("frame", { index: frame.index, objects, preprocessMs: t1 - t0, inferenceMs: t2 - t1 } satisfies FrameReport);

@@ -104,7 +104,8 @@ function tailOf(child: ChildProcess, onLine?: (line: string) => void): () => str
   child.stderr?.on("data", (chunk: string) => {
     const parts = (partial + chunk).split("\n");
     partial = parts.pop() ?? "";
-    for (const line of parts.map((l) => l.trim()).filter(Boolean)) {
+    // "[video4linux2,v4l2 @ 0x55d0c0a1b2c0] " says nothing a user (or the agent) can use.
+    for (const line of parts.map((l) => l.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/, "").trim()).filter(Boolean)) {
       lines.push(line);
       if (lines.length > 8) lines.shift();
       onLine?.(line);
@@ -198,8 +199,8 @@ class FfmpegSource implements FrameSource {
         this.pendingBytes = 0;
         this.pending = [];
         const why = this.stderrTail() || `ffmpeg exited with ${this.exited.signal ?? `code ${this.exited.code}`}`;
+        if (this.produced === 0 && (this.live || this.exited.code !== 0)) throw new Error(`${this.label} cannot be opened (${why})`);
         if (this.live) throw new Error(`${this.label} stopped sending frames (${why})`);
-        if (this.exited.code !== 0 && this.produced === 0) throw new Error(`${this.label} cannot be read (${why})`);
         return null;
       }
       if (this.closed) return null;

@@ -6,7 +6,7 @@ import { yoloAnchorCount } from "./detections";
 
 /** How a user gets the real model; shown in every "wrong or missing model" error. */
 export const YOLO_MODEL_HINT =
-  "get yolov8n.onnx with the model command (or export one: `yolo export model=yolov8n.pt format=onnx imgsz=320`)";
+  "get yolov8n.onnx with `npm run models -- download --only yolo` (or export one: `yolo export model=yolov8n.pt format=onnx imgsz=320`)";
 
 export interface YoloModel {
   readonly path: string;
