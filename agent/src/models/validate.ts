@@ -73,5 +73,9 @@ export async function validateInChildProcess(
         `${detail ? `: ${detail}` : ""} — re-download it: ${downloadCommand(bundle.dir)}`,
     );
   }
-  writeFileSync(stamp, key);
+  try {
+    writeFileSync(stamp, key);
+  } catch {
+    // A read-only model directory (installed by root) only means the check runs again next start.
+  }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTextToSpeech, TextToSpeech, MAX_CHUNK_MS } from "../../src/services/tts";
@@ -70,6 +70,14 @@ describe.each([
     // The voice is free again at once.
     expect((await collect(voice().synthesize("Yes."))).length).toBeGreaterThan(0);
   });
+
+  it("serves the next request at once after the listener walks away without aborting", async () => {
+    const started = Date.now();
+    for await (const _ of voice().synthesize("One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten. Eleven. Twelve. Thirteen. Fourteen.")) break;
+    // The next request is not stuck behind the abandoned one.
+    expect((await collect(voice().synthesize("Next."))).length).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
 });
 
 describe("text cleaning before speech", () => {
@@ -108,6 +116,37 @@ describe("choosing a voice", () => {
     const audio = joined(await collect(espeak.synthesize(hostile)));
     expect(audio.length / 24000).toBeGreaterThan(1);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("kills espeak-ng when the listener walks away mid-clause", async () => {
+    // A stand-in binary that starts a WAV, keeps the clause going for a minute, and
+    // records its pid: the process must be gone once iteration stops.
+    const pidFile = join(emptyDir, "espeak.pid");
+    const slow = join(emptyDir, "slow-espeak");
+    writeFileSync(
+      slow,
+      `#!${process.execPath}
+require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+const header = Buffer.alloc(44); header.write("RIFF", 0); header.write("WAVEfmt ", 8); header.write("data", 36);
+process.stdout.write(header);
+const timer = setInterval(() => process.stdout.write(Buffer.alloc(4410)), 100); // real time, for a minute
+setTimeout(() => clearInterval(timer), 60000);
+`,
+    );
+    chmodSync(slow, 0o755);
+    const tts = await createTextToSpeech({ voice: "espeak", espeak: { binary: slow } });
+    for await (const _ of tts.synthesize("A clause that would take a minute.")) break;
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+    } finally {
+      try {
+        process.kill(pid, "SIGKILL"); // only if the check above failed: never leave it running
+      } catch {
+        // already gone
+      }
+    }
   });
 
   it("refuses voice names and speeds that are not real settings", async () => {

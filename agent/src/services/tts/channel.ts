@@ -1,6 +1,9 @@
 // A one-consumer async queue: producers (a child process's stdout, sherpa's progress
 // callback) push as audio appears; the voice's consumer iterates with for-await.
 export class Channel<T> implements AsyncIterable<T> {
+  /** `onCancel` runs when the consumer stops iterating before the producer closed (stop producing). */
+  constructor(private readonly onCancel?: () => void) {}
+
   private items: T[] = [];
   private waiting?: () => void;
   private done = false;
@@ -26,16 +29,24 @@ export class Channel<T> implements AsyncIterable<T> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      if (this.items.length) {
-        yield this.items.shift() as T;
-        continue;
+    try {
+      for (;;) {
+        if (this.items.length) {
+          yield this.items.shift() as T;
+          continue;
+        }
+        if (this.done) {
+          if (this.failure) throw this.failure;
+          return;
+        }
+        await new Promise<void>((resolve) => (this.waiting = resolve));
       }
-      if (this.done) {
-        if (this.failure) throw this.failure;
-        return;
+    } finally {
+      if (!this.done) {
+        this.done = true;
+        this.items = [];
+        this.onCancel?.();
       }
-      await new Promise<void>((resolve) => (this.waiting = resolve));
     }
   }
 }

@@ -34,8 +34,8 @@ export class EspeakVoice implements VoiceEngine {
   }
 
   speak(text: string, signal?: AbortSignal): AsyncIterable<Int16Array> {
-    const out = new Channel<Int16Array>();
     const child = spawn(this.binary, this.args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out = new Channel<Int16Array>(() => child.kill("SIGKILL"));
     let header = Buffer.alloc(0);
     let headerDone = false;
     let odd: Buffer | undefined; // a byte left over from an odd-length read

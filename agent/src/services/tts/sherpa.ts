@@ -39,15 +39,16 @@ export class SherpaVoice implements VoiceEngine {
   }
 
   speak(text: string, signal?: AbortSignal): AsyncIterable<Int16Array> {
-    const out = new Channel<Int16Array>();
+    let cancelled = false;
+    const out = new Channel<Int16Array>(() => (cancelled = true));
     const run = this.queue.then(async () => {
-      if (signal?.aborted) return;
+      if (signal?.aborted || cancelled) return;
       await this.tts.generateAsync({
         text,
         sid: 0,
         speed: this.speed,
         onProgress: ({ samples }) => {
-          if (signal?.aborted) return 0; // tells sherpa to stop after this sentence
+          if (signal?.aborted || cancelled) return 0; // tells sherpa to stop after this sentence
           const pcm = new Int16Array(samples.length);
           for (let i = 0; i < samples.length; i++) {
             const v = samples[i] * 32767;
