@@ -106,7 +106,7 @@ export class Distribution extends pulumi.ComponentResource {
           ? [
               relay(`${n.name}-llama-source`, n, {
                 AIDE_FROM: isBuilder(n).apply((b) => (b ? `local:${REPO}` : "")),
-                AIDE_INCLUDE: "node_modules/node-llama-cpp/llama/gitRelease.bundle scripts/build-llama.sh",
+                AIDE_INCLUDE: "node_modules/node-llama-cpp/llama/gitRelease.bundle\nscripts/build-llama.sh",
                 AIDE_TO: sshTarget(n, NODE_SRC),
                 AIDE_SKIP_REASON: "another node of this CPU class builds the engine",
               }, [n.base]),
@@ -168,7 +168,7 @@ export class Distribution extends pulumi.ComponentResource {
     for (const n of nodes) {
       const copy = relay(`${n.name}-agent-copy`, n, {
         AIDE_FROM: `local:${path.join(REPO, "agent")}`,
-        AIDE_INCLUDE: "package.json src",
+        AIDE_INCLUDE: "package.json\nsrc",
         AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
         AIDE_STAMP: agentStamp,
       }, [n.nodejs]);

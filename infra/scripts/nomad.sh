@@ -24,7 +24,7 @@ if cmp -s "$tmp/nomad" "$R$bin"; then unchanged "$bin"; else
 fi
 
 hcl() { # one HCL string literal
-  printf '"%s"' "$(printf '%s' "$1" | sed -e ':a;N;$!ba' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\n/\\n/g' -e 's/\${/$${/g' -e 's/%{/%%{/g')"
+  printf '"%s"' "$(printf '%s' "$1" | sed -z -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\n/\\n/g' -e 's/\${/$${/g' -e 's/%{/%%{/g')"
 }
 join_servers() { local a out=""; for a in $AIDE_NOMAD_SERVERS; do out="$out${out:+, }$(hcl "$a")"; done; printf '%s' "$out"; }
 

@@ -2,7 +2,7 @@
 # relay: runs on the control node. Copies files from this machine or from one node to
 # another node over SSH, streaming through here (nodes never hold each other's keys).
 #   AIDE_FROM     local:/dir  or  user@host:port:/dir   (empty: nothing to copy, say why)
-#   AIDE_INCLUDE  paths under the source dir to copy (default: all of it)
+#   AIDE_INCLUDE  paths under the source dir to copy, one per line (default: all of it)
 #   AIDE_TO       user@host:port:/dir
 #   AIDE_SSH_KEY  the private key (from the Pulumi secret; written to a 0600 temp file)
 #   AIDE_SHA256   optional: every copied file must have this checksum afterwards
@@ -30,7 +30,8 @@ on() {
 }
 
 include="${AIDE_INCLUDE:-.}"
-qinclude=""; for p in $include; do qinclude="$qinclude $(sq "$p")"; done
+qinclude=""
+while IFS= read -r p; do [ -z "$p" ] || qinclude="$qinclude $(sq "$p")"; done <<< "$include"
 # A checksum of the tree: names and contents, independent of timestamps.
 sum_cmd="find $qinclude -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1"
 from_sum() {
