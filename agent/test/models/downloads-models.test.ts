@@ -160,6 +160,15 @@ describe("npm run models -- download", () => {
     expect(readFileSync(join(dir, "llm/test.gguf")).equals(FILES["/llm/model.gguf"])).toBe(true);
   });
 
+  it("finishes a download that was complete but never renamed (the server answers 416)", async () => {
+    const dir = join(work, "complete-part");
+    mkdirSync(join(dir, "llm"), { recursive: true });
+    writeFileSync(join(dir, "llm/test.gguf.part"), FILES["/llm/model.gguf"]);
+    await downloadModels(catalog().slice(1, 2), { dir, progress: silent });
+    expect(requests.map((r) => r.range)).toEqual(["bytes=1500000-"]);
+    expect(readFileSync(join(dir, "llm/test.gguf")).equals(FILES["/llm/model.gguf"])).toBe(true);
+  });
+
   it("rejects a file whose checksum does not match, names it, and removes it", async () => {
     const dir = join(work, "mismatch");
     const wrong = "0".repeat(64);
