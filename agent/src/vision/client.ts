@@ -102,8 +102,15 @@ export interface DetectorProcess {
  * Starts the detector as a child process (single-machine mode) and waits, bounded, for
  * it to listen. Port 0 (the default here) lets it pick a free one.
  */
-export function startDetectorProcess(options: DetectorProcessOptions & { startTimeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<DetectorProcess> {
-  const script = join(__dirname, `detector-process${__filename.endsWith(".ts") ? ".ts" : ".js"}`);
+export function startDetectorProcess(
+  options: DetectorProcessOptions & {
+    startTimeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /** The detector's entry file, when the agent is bundled and this folder's files are not beside it. */
+    entry?: string;
+  },
+): Promise<DetectorProcess> {
+  const script = options.entry ?? join(__dirname, `detector-process${__filename.endsWith(".ts") ? ".ts" : ".js"}`);
   // Running from source (tests, `ts-node` installs): let ts-node compile the child too.
   const preload = script.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [];
   const args = detectorArgs({ port: 0, ...options });
@@ -117,6 +124,10 @@ export function startDetectorProcess(options: DetectorProcessOptions & { startTi
     stderr = (stderr + c).slice(-20000);
   });
   const timeoutMs = options.startTimeoutMs ?? 30000;
+  // The detector is the agent's helper: it must not outlive it.
+  const orphanGuard = () => child.kill("SIGKILL");
+  process.once("exit", orphanGuard);
+  child.once("exit", () => process.off("exit", orphanGuard));
 
   const stop = () =>
     new Promise<void>((resolve) => {

@@ -5,7 +5,7 @@ import { EventEmitter } from "node:events";
 import { cpuSecondsUsed, FramePacer } from "./cpu-budget";
 import { decodeYoloOutput, DEFAULT_DECODE } from "./detections";
 import { describeSource, FrameSource, openSource, SourceSpec } from "./frame-source";
-import { rgbToChw } from "./letterbox";
+import { LETTERBOX_GREY, rgbToChw } from "./letterbox";
 import { cantSeeText, countObjects, ObjectCount, observationText } from "./observation";
 import { SceneTracker } from "./scene-tracker";
 import { loadYoloModel, YoloModel } from "./yolo-model";
@@ -122,8 +122,17 @@ export class Detector extends EventEmitter {
 
   /** Loads the model (throwing a clear error if it is not a YOLOv8 detector), then runs until stop(). */
   async start(): Promise<void> {
-    this.model = await loadYoloModel(this.opts.model, { inputSize: this.opts.inputSize, threads: this.opts.threads });
-    if (this.model.note) this.log(`vision: ${this.model.note}`);
+    const model = await loadYoloModel(this.opts.model, { inputSize: this.opts.inputSize, threads: this.opts.threads });
+    // One blank frame first: dynamic exports show their real output shape only when they
+    // run, and a wrong one should stop the detector now, not be retried as a camera fault.
+    try {
+      await model.run(new Float32Array(3 * model.inputSize * model.inputSize).fill(LETTERBOX_GREY / 255));
+    } catch (err) {
+      await model.close();
+      throw err;
+    }
+    this.model = model;
+    if (model.note) this.log(`vision: ${model.note}`);
     this.running = this.run();
   }
 
@@ -204,7 +213,9 @@ export class Detector extends EventEmitter {
       } catch (err) {
         if (this.stopping.signal.aborted) break;
         const message = (err as Error).message;
-        const hint = this.opts.source.kind === "camera" ? " — is the webcam plugged in?" : "";
+        const hint = this.opts.source.kind !== "camera" ? "" : /permission denied/i.test(message)
+          ? " — add the user running the detector to the video group (usermod -aG video USER)"
+          : " — is the webcam plugged in?";
         this.failedAttempts++;
         this.unavailable(`${message}${hint}; ${retry}`);
         // A camera left unplugged for a day should not write a line every 2 s.

@@ -179,6 +179,24 @@ describe("refusing models that are not YOLOv8 detectors", () => {
     }
   });
 
+  it("runs a dynamic-size export at the size asked for, and refuses a size its head does not fit", async () => {
+    const path = writeYoloModel(join(dir, "dynamic.onnx"), { size: 320, dynamic: true, objects: [{ name: "cup", box: [100, 100, 20, 20], score: 0.8 }] });
+    const at320 = await load(path);
+    try {
+      expect(at320.inputSize).toBe(320);
+      expect(at320.note).toBeUndefined();
+      const out = await at320.run(grey(0.5));
+      expect(decodeYoloOutput(out.data, out.dims).map((d) => d.name)).toEqual(["cup"]);
+    } finally {
+      await at320.close();
+    }
+    // Asked to run at 416, this head still answers with 320's 2100 anchors (ONNX Runtime
+    // infers that from the graph): not a YOLOv8 head at 416, refused before any frame.
+    await expect(loadYoloModel(path, { inputSize: 416, threads: 1 })).rejects.toThrow(
+      /dynamic\.onnx is not a YOLOv8 detection model: its output declared has 2100 anchors; at 416x416 YOLOv8 has 3549/,
+    );
+  });
+
   it("names a missing file and a file that is not ONNX at all", async () => {
     await expect(load(join(dir, "nope.onnx"))).rejects.toThrow(/YOLO model .*nope\.onnx does not exist — get yolov8n\.onnx/);
     const junk = join(dir, "junk.onnx");

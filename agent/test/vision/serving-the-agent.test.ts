@@ -66,6 +66,13 @@ describe("the agent asking what the camera sees", () => {
       expect(health.framesAnalysed as number).toBeGreaterThan(6);
       expect((await fetch(`${detector.url}/nothing`)).status).toBe(404);
       expect(existsSync("pwned") || existsSync(join(dir, "pwned")) || existsSync(join(frames, "pwned"))).toBe(false);
+
+      // The detector goes away: the change stream says so instead of going quiet.
+      await detector.stop();
+      const gone = await until("the stream to notice", () => seen.find((s) => s.text.includes("is not answering")));
+      expect(gone).toMatchObject({ camera: "unavailable", objects: [] });
+      expect(gone.text).toMatch(new RegExp(`^I can't see right now: the vision detector at ${detector.url} is not answering \\(`));
+      expect(await tool.run({}, new AbortController().signal)).toMatch(/^I can't see right now: the vision detector at .* is not answering \(ECONNREFUSED\)$/);
     } finally {
       follow.close();
     }

@@ -37,6 +37,8 @@ export interface YoloModelSpec {
   objects: PlantedObject[];
   /** Extra convolution work per inference, in GFLOPs (YOLOv8n: ~8.7 at 640, ~2.2 at 320). */
   workloadGflops?: number;
+  /** Declare symbolic dims like `yolo export dynamic=True` (["batch", 3, "height", "width"]); it still only answers at `size`. */
+  dynamic?: boolean;
 }
 
 /** The anchor column object k is written into: spread over the head, always distinct. */
@@ -51,7 +53,7 @@ export function buildYoloModel(spec: YoloModelSpec): Uint8Array {
   if (spec.objects.length > N) throw new Error(`YOLO test model: ${spec.objects.length} objects do not fit in ${N} anchors`);
 
   const g = new OnnxGraph("yolov8-planted");
-  g.input("images", "float", [1, 3, S, S]);
+  g.input("images", "float", spec.dynamic ? ["batch", 3, "height", "width"] : [1, 3, S, S]);
 
   // One gate per object: 1 while it is present, else 0. Ungated objects are gated on
   // "mean brightness above -1", which always holds but still reads the input.
@@ -84,7 +86,7 @@ export function buildYoloModel(spec: YoloModelSpec): Uint8Array {
     table[row + (4 + classIdOf(o.name)) * N + a] = o.score;
   });
   const flat = g.node("MatMul", [gateRow, g.constant("float", [objects.length, CHANNELS * N], table)]);
-  g.output("output0", "float", [1, CHANNELS, N], g.node("Reshape", [flat, g.int64s([1, CHANNELS, N])]));
+  g.output("output0", "float", spec.dynamic ? ["batch", CHANNELS, "anchors"] : [1, CHANNELS, N], g.node("Reshape", [flat, g.int64s([1, CHANNELS, N])]));
   return g.toBytes({ metadata: { task: "detect", imgsz: `[${S}, ${S}]`, description: "Aide planted-object YOLOv8 test model" } });
 }
 
