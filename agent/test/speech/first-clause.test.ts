@@ -44,6 +44,10 @@ describe("first clause splitter", () => {
     expect(pieces).toEqual(["It costs 1,000 dollars and 3.5 percent,", "says Dr. Smith e.g. today.", "Done"]);
   });
 
+  it("lets a one-word \"No.\" answer start speaking at once", () => {
+    expect(stream("No. I cannot see anything right now.", 2).flat()).toEqual(["No.", "I cannot see anything right now."]);
+  });
+
   it("keeps a code block in one piece so it can be skipped whole", () => {
     const pieces = stream("Here:\n```js\nlet a = 1, b = 2. c();\n```\nThat is all.", 4).flat();
     expect(pieces).toEqual(["Here:", "```js\nlet a = 1, b = 2. c();\n```\nThat is all."]);

@@ -32,6 +32,10 @@ describe("text the voice reads", () => {
     );
   });
 
+  it("names programming languages written with symbols", () => {
+    expect(speakableText("I know C++, C# and F#.")).toBe("I know C plus plus, C sharp and F sharp.");
+  });
+
   it("removes stray symbols and keeps ordinary punctuation", () => {
     expect(speakableText("Tom & Jerry <3 | {x} [y] \\ ^ ~ #")).toBe("Tom and Jerry 3, x y");
     expect(speakableText("Really?! Yes... ok")).toBe("Really? Yes. ok");

@@ -25,8 +25,9 @@ export interface ClauseSplitterOptions {
   maxWords?: number;
 }
 
-// "Dr. Smith" and "e.g. this" do not end sentences.
-const ABBREVIATIONS = /(?:^|\s)(?:mr|mrs|ms|dr|prof|st|vs|etc|e\.g|i\.e|approx|no|fig)\.$/i;
+// "Dr. Smith" and "e.g. this" do not end sentences. ("No." is left out on purpose: as a
+// one-word answer it is far more common from an assistant than "No. 5".)
+const ABBREVIATIONS = /(?:^|\s)(?:mr|mrs|ms|dr|prof|st|vs|etc|e\.g|i\.e|approx)\.$/i;
 
 function countWords(s: string): number {
   const m = s.trim().match(/\S+/g);

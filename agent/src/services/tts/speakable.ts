@@ -64,6 +64,7 @@ export function speakableText(text: string): string {
   s = s.replace(EMOJI, "");
   s = speakNumbers(s);
   s = s.replace(/\s&\s/g, " and ").replace(/@/g, " at ");
+  s = s.replace(/\bC\+\+/g, "C plus plus").replace(/\b([CF])#/g, "$1 sharp");
   // Whatever symbols are left would be spelled out; drop them.
   s = s.replace(/[*_`~^|\\<>{}[\]#=+]/g, " ");
   s = s.replace(/\s+([,.!?;:])/g, "$1").replace(/[,.!?;:]{2,}/g, (m) => m[0]);
