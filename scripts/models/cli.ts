@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   const { command, dir, only, catalog } = parseArgs(argv);
   if (command === "download") {
     const r = await downloadModels(catalog, { dir, only });
-    if (r.fetched.length === 0) console.log(`all ${r.present.length} models already present in ${dir}; nothing to do`);
+    if (r.fetched.length === 0) console.log(`all ${r.present.length} model(s) already present in ${dir}; nothing to do`);
     else console.log(`fetched ${r.fetched.length} file(s) into ${dir}; manifest: ${resolve(dir, "manifest.json")}`);
     return 0;
   }

@@ -251,7 +251,7 @@ describe("npm run models -- download", () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.out).toMatch(/fetched 3 file\(s\) into/);
     const second = await run(["download", "--dir", dir, "--catalog", catalogFile]);
-    expect(second.out).toMatch(/all 2 models already present .*; nothing to do/);
+    expect(second.out).toMatch(/all 2 model\(s\) already present .*; nothing to do/);
     const list = await run(["list", "--dir", dir]);
     expect(list.out).toMatch(/^llm +test-llm +gguf +1.4 MB  llm\/test.gguf$/m);
     const bad = await run(["download", "--only", "brain"]);
