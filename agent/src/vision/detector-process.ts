@@ -12,6 +12,7 @@
 //                    --confidence 0.25 --iou 0.45  detection threshold and NMS overlap
 //                    --confirm-frames 2            frames a new scene must hold before it is reported
 //                    --retry-seconds 2             wait between attempts to reopen a lost camera
+//                    --stall-seconds 10            a live source silent this long counts as lost
 //                    --threads 1                   ONNX Runtime threads
 //                    --host 127.0.0.1 --port 8770  where the HTTP API listens (0 = any free port)
 //                    --ffmpeg ffmpeg               the ffmpeg binary
@@ -38,6 +39,7 @@ const NUMBER_FLAGS = {
   "--iou": "iou",
   "--confirm-frames": "confirmFrames",
   "--retry-seconds": "retrySeconds",
+  "--stall-seconds": "stallSeconds",
   "--threads": "threads",
   "--port": "port",
 } as const satisfies Record<string, keyof DetectorProcessOptions>;

@@ -28,6 +28,8 @@ export interface DetectorOptions {
   confirmFrames?: number;
   /** Wait between attempts to reopen a lost camera; default 2 s. */
   retrySeconds?: number;
+  /** Live sources: seconds without a frame before the camera counts as lost (a hung USB camera); default 10. */
+  stallSeconds?: number;
   /** ONNX Runtime threads; default 1. */
   threads?: number;
   /** The ffmpeg binary; default "ffmpeg" on PATH. */
@@ -103,6 +105,7 @@ export class Detector extends EventEmitter {
       iou: DEFAULT_DECODE.iou,
       confirmFrames: 2,
       retrySeconds: 2,
+      stallSeconds: 10,
       threads: 1,
       ffmpeg: "ffmpeg",
       ...options,
@@ -201,6 +204,7 @@ export class Detector extends EventEmitter {
           captureFps: this.opts.maxFps,
           ffmpeg: this.opts.ffmpeg,
           onProblem: (m) => this.problem(m),
+          stallMs: this.opts.stallSeconds * 1000,
         });
         this.pacer = this.newPacer();
         const finished = await this.analyse(this.source);

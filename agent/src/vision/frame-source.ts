@@ -73,6 +73,9 @@ export function openSource(spec: SourceSpec, options: SourceOptions): FrameSourc
     case "camera": {
       const filter = `fps=${options.captureFps},${letterboxFilter(options.size)}`;
       // 640x480 keeps YUYV decoding cheap on a Core 2; the driver picks the nearest size it has.
+      // No -framerate: a driver that refuses VIDIOC_S_PARM fails the whole open
+      // (libavdevice/v4l2.c); the fps filter drops frames before scaling instead, and the
+      // budget counts what ffmpeg spends.
       const input = ["-f", "v4l2", "-video_size", spec.captureSize ?? "640x480", "-i", spec.device];
       return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, true);
     }

@@ -127,6 +127,18 @@ describe("the agent asking what the camera sees", () => {
     camera.kill("SIGKILL");
   });
 
+  it("says it can't see when a live camera hangs without a word", async () => {
+    // A FIFO nobody writes to: ffmpeg waits forever, like a wedged USB camera.
+    const fifo = join(dir, "silent.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const detector = await start({ source: { kind: "stream", url: fifo, format: "nut" }, model, stallSeconds: 1, retrySeconds: 0.5 });
+    const answer = await until("the silence to be noticed", async () => {
+      const text = await detector.client.currentObservation();
+      return text.includes("sent no frame") ? text : undefined;
+    });
+    expect(answer).toBe(`I can't see right now: stream ${fifo} sent no frame for 1 s; retrying every 0.5 s`);
+  });
+
   it("refuses to start with a model that is not a YOLOv8 detector, saying why", async () => {
     const g = new OnnxGraph("classifier");
     g.input("images", "float", [1, 3, 224, 224]);
