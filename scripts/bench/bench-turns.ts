@@ -1,0 +1,174 @@
+// npm run bench:turns — a scripted 20-turn conversation through the brain (text in, no
+// browser): TwinService with long-term memory → TtsProcessor (espeak-ng) → a speaker
+// that reports what was "heard". Prints each turn's seed §9.2 block and the prompt tokens
+// llama-server evaluated, then p50/p95 of each figure, then how fast the two embedding
+// paths are on this machine.
+//
+//   npm run bench:turns                      tiny generated models, llama-server started here
+//   LLM_URL=http://10.0.0.5:8080 npm run bench:turns   against a running backend
+//   npm run bench:turns -- --model path/to/model.gguf --turns 20 --threads 2
+//
+// STT and Total Pipeline Latency are n/a: text goes in where the transcript would.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startLlamaServer, type RunningProcess } from "../lib/llama";
+import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
+import { FrameProcessor, Pipeline, TurnCounter, frame, type Direction, type Frame } from "../../agent/src/pipeline";
+import { TtsProcessor } from "../../agent/src/processors";
+import { createTextToSpeech } from "../../agent/src/services/tts";
+import { LatencyReporter, LATENCY_FIGURES, type TurnLatency } from "../../agent/src/metrics";
+import { LlamaServerEmbedder, LongTermMemory, NodeLlamaCppEmbedder, TwinService, type Embedder, type TwinTurnInfo } from "../../agent/src/twin";
+
+const LINES = [
+  "hello, my name is Ana and I live by the sea",
+  "what should I cook tonight",
+  "I have fish, lemons and some potatoes",
+  "how long should the potatoes boil",
+  "my sister Marta is coming for dinner",
+  "she does not eat garlic",
+  "what wine goes with fish",
+  "thanks, that sounds good",
+  "remind me what my sister can't eat",
+  "I also need to buy bread tomorrow",
+  "what time does the bakery usually open",
+  "my car is parked on level three",
+  "tell me a short joke",
+  "ok",
+  "where did I park the car",
+  "I work as a nurse at the city hospital",
+  "what day is it today",
+  "I prefer short answers",
+  "what is my name",
+  "good night",
+];
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Plays the output transport: the first audio of a turn is "bot started speaking"; each clause's words are reported heard. */
+class BenchSpeaker extends FrameProcessor {
+  private started = false;
+
+  constructor(private readonly turns: TurnCounter) {
+    super("BenchSpeaker");
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (direction === "downstream" && f.type === "llm-response-start") this.started = false;
+    if (direction === "downstream" && f.type === "output-audio") {
+      if (!this.started) {
+        this.started = true;
+        this.push(frame("metrics", { turnId: this.turns.current, mark: "bot-started-speaking", at: performance.now() }));
+      }
+      if (f.text) this.push(frame("bot-spoken-text", { text: f.text }), "upstream");
+      return; // audio goes nowhere: no speaker here
+    }
+    this.push(f, direction);
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+async function timeEmbedder(name: string, embedder: Embedder, texts: string[]): Promise<string> {
+  await embedder.embed([texts[0]]); // warm-up
+  const started = performance.now();
+  for (const text of texts) await embedder.embed([text]);
+  const ms = (performance.now() - started) / texts.length;
+  return `  ${name.padEnd(28)} ${ms.toFixed(2)} ms per text`;
+}
+
+async function main(): Promise<void> {
+  const turnsWanted = Number(arg("turns") ?? 20);
+  const threads = Number(arg("threads") ?? 2);
+  const started: RunningProcess[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "aide-bench-turns-"));
+  try {
+    let llmUrl = process.env.LLM_URL;
+    if (!llmUrl) {
+      const model = arg("model") ?? (await ensureTinyChatModel());
+      const llm = await startLlamaServer({ model, threads, parallel: 1, ctxSize: 4096, extraArgs: ["--cache-reuse", "16", "--cache-ram", "512"] });
+      started.push(llm);
+      llmUrl = llm.url;
+    }
+    const embeddingModel = await ensureTinyEmbeddingModel();
+    let embedUrl = process.env.EMBED_URL;
+    if (!embedUrl) {
+      const server = await startLlamaServer({ model: embeddingModel, threads: 1, parallel: 1, ctxSize: 2048, extraArgs: ["--embeddings", "--pooling", "mean"] });
+      started.push(server);
+      embedUrl = server.url;
+    }
+    const memory = await LongTermMemory.open({ dir: join(scratch, "memory"), embedder: new LlamaServerEmbedder(embedUrl), conversationId: "bench" });
+
+    const turns = new TurnCounter();
+    const infos: TwinTurnInfo[] = [];
+    const reports: TurnLatency[] = [];
+    const reporter = new LatencyReporter({ benchmark: true, onReport: (r) => reports.push(r) });
+    const twin = new TwinService({
+      llm: { baseUrl: llmUrl, slotId: 0, maxTokens: 48, temperature: 0, seed: 1 },
+      memory: { longTerm: memory },
+      onTurn: (info) => infos.push(info),
+      log: () => undefined,
+    });
+    const stages: FrameProcessor[] = [twin];
+    try {
+      stages.push(new TtsProcessor(await createTextToSpeech({ voice: "espeak" }), turns));
+    } catch (error) {
+      process.stdout.write(`TTS unavailable (${(error as Error).message}): TTS figures will be n/a\n`);
+    }
+    stages.push(new BenchSpeaker(turns));
+    const pipeline = new Pipeline(stages, { onDownstreamOut: (f) => reporter.observe(f), onUpstreamOut: (f) => reporter.observe(f) });
+    pipeline.start();
+
+    process.stdout.write(`bench:turns — ${turnsWanted} turns against ${llmUrl}\n\n`);
+    for (let i = 0; i < turnsWanted; i++) {
+      const text = LINES[i % LINES.length];
+      const turnId = turns.begin();
+      const before = reports.length;
+      process.stdout.write(`turn ${turnId}: "${text}"\n`);
+      reporter.observe(frame("metrics", { turnId, mark: "transcript-final", at: performance.now() }));
+      pipeline.queueFrame(frame("transcription", { text, final: true, turnId }));
+      await pipeline.idle();
+      if (reports.length === before) reporter.finish(turnId);
+      const info = infos.find((t) => t.turnId === turnId);
+      process.stdout.write(`prompt tokens evaluated: ${info?.promptTokens.join(" + ") || "n/a"}\n\n`);
+    }
+    await pipeline.stop();
+
+    process.stdout.write(`summary over ${reports.length} turns (seconds)\n`);
+    for (const [key, label] of LATENCY_FIGURES) {
+      const values = reports.map((r) => r[key]).filter((v): v is number => v !== undefined);
+      const line = values.length ? `p50 ${percentile(values, 50).toFixed(4)}s  p95 ${percentile(values, 95).toFixed(4)}s` : "n/a (text in: no STT ran)";
+      process.stdout.write(`  ${label.padEnd(26)} ${line}\n`);
+    }
+    const evaluated = infos.map((t) => t.promptTokens[0] ?? 0);
+    process.stdout.write(`  prompt tokens evaluated per turn: ${evaluated.join(", ")}\n`);
+    process.stdout.write(`  p50 ${percentile(evaluated, 50)}  p95 ${percentile(evaluated, 95)} tokens (turn 1 is the whole prompt)\n`);
+    process.stdout.write(`  memories stored: ${await memory.size()}\n\n`);
+
+    process.stdout.write(`embeddings on this machine (tiny embedding model, 1 thread, 20 texts one at a time):\n`);
+    const texts = LINES.slice(0, 20);
+    process.stdout.write(`${await timeEmbedder("llama-server /v1/embeddings", new LlamaServerEmbedder(embedUrl), texts)}\n`);
+    const local = new NodeLlamaCppEmbedder(embeddingModel, 1);
+    try {
+      process.stdout.write(`${await timeEmbedder("node-llama-cpp (child)", local, texts)}\n`);
+    } catch (error) {
+      process.stdout.write(`  node-llama-cpp unavailable: ${(error as Error).message}\n`);
+    } finally {
+      await local.close();
+    }
+  } finally {
+    for (const p of started) await p.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench:turns failed: ${error?.message ?? error}\n`);
+  process.exit(1);
+});
