@@ -80,6 +80,19 @@ describe.each([
   });
 });
 
+describe("output rate", () => {
+  it.each([16000, 22050, 48000])("speaks at %i Hz when the transport asks for it, still in chunks of at most 40 ms", async (rate) => {
+    const tts = await createTextToSpeech({ voice: "piper", piper: { modelDir: models.dir, numThreads: 1 }, sampleRate: rate, chunkMs: 20 });
+    expect(tts.sampleRate).toBe(rate);
+    const chunks = await collect(tts.synthesize("Testing the output rate."));
+    for (const c of chunks.slice(0, -1)) expect(c.length).toBe(Math.floor(rate * 0.02));
+    // Same speech, same duration, whatever the rate.
+    const seconds = joined(chunks).length / rate;
+    const reference = joined(await collect(piper.synthesize("Testing the output rate."))).length / 24000;
+    expect(Math.abs(seconds - reference)).toBeLessThan(0.03);
+  });
+});
+
 describe("text cleaning before speech", () => {
   it("speaks markdown, emoji and links exactly like the plain words", async () => {
     // The generated Piper voice is deterministic: same phonemes → same samples.
