@@ -117,12 +117,12 @@ function tailOf(child: ChildProcess, onLine?: (line: string) => void): () => str
   return () => [...lines, partial.trim()].filter(Boolean).slice(-3).join(" | ");
 }
 
+/**
+ * SIGKILL at once: a decoder writing to our pipe has nothing to save, and ffmpeg blocked
+ * opening a silent FIFO or device restarts that open() after SIGTERM and would outlive us.
+ */
 function stop(child: ChildProcess): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 1000);
-  timer.unref();
-  child.once("exit", () => clearTimeout(timer));
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 /** One long-running ffmpeg writing S x S RGB frames back to back. */

@@ -2,7 +2,7 @@
 // what the camera sees (or why it cannot see), and changes arrive as events. A camera
 // that is missing, or unplugged and plugged back, and a wrong model are handled.
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +28,21 @@ async function start(options: Parameters<typeof startDetectorProcess>[0]): Promi
   const p = await startDetectorProcess({ startTimeoutMs: 60000, ...options });
   started.push(p);
   return p;
+}
+
+/** Live (not zombie) processes whose command line mentions `path`. */
+function readersOf(path: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return !/\) Z /.test(stat) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30000): Promise<T> {
@@ -137,6 +152,10 @@ describe("the agent asking what the camera sees", () => {
       return text.includes("sent no frame") ? text : undefined;
     });
     expect(answer).toBe(`I can't see right now: stream ${fifo} sent no frame for 1 s; retrying every 0.5 s`);
+    // Its ffmpeg, stuck opening the FIFO, goes with it.
+    await until("a reader of the FIFO", () => (readersOf(fifo).length > 0 ? true : undefined));
+    await detector.stop();
+    await until("no reader of the FIFO left", () => (readersOf(fifo).length === 0 ? true : undefined), 5000);
   });
 
   it("refuses to start with a model that is not a YOLOv8 detector, saying why", async () => {
