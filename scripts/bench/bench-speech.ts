@@ -87,20 +87,21 @@ async function main(): Promise<void> {
   const audio = UTTERANCES.map(spoken);
   const lines: string[] = [];
 
-  const tiny = await ensureTinySpeechModels();
-  lines.push(await benchStt(`generated ${tiny.stt.name}`, await createSpeechToText({ modelDir: tiny.dir, numThreads: threads }), audio, runs));
-  lines.push(await benchTts(`generated ${tiny.tts.name}`, await createTextToSpeech({ voice: "piper", piper: { modelDir: tiny.dir, numThreads: threads } }), runs));
-  lines.push(await benchTts("espeak-ng en-us", await createTextToSpeech({ voice: "espeak" }), runs));
-
-  if (existsSync(join(dir, "manifest.json"))) {
-    for (const m of readManifest(dir).models) {
+  const everyModelIn = async (modelDir: string, prefix: string) => {
+    for (const m of readManifest(modelDir).models) {
       try {
-        if (m.role === "stt") lines.push(await benchStt(m.name, await createSpeechToText({ modelDir: dir, name: m.name, numThreads: threads }), audio, runs));
-        if (m.role === "tts") lines.push(await benchTts(m.name, await createTextToSpeech({ voice: "piper", piper: { modelDir: dir, name: m.name, numThreads: threads } }), runs));
+        if (m.role === "stt") lines.push(await benchStt(prefix + m.name, await createSpeechToText({ modelDir, name: m.name, numThreads: threads }), audio, runs));
+        if (m.role === "tts") lines.push(await benchTts(prefix + m.name, await createTextToSpeech({ voice: "piper", piper: { modelDir, name: m.name, numThreads: threads } }), runs));
       } catch (e) {
         lines.push(`skip ${m.role} ${m.name}: ${(e as Error).message}`);
       }
     }
+  };
+
+  await everyModelIn((await ensureTinySpeechModels()).dir, "generated ");
+  lines.push(await benchTts("espeak-ng en-us", await createTextToSpeech({ voice: "espeak" }), runs));
+  if (existsSync(join(dir, "manifest.json"))) {
+    await everyModelIn(dir, "");
   } else {
     lines.push(`(no downloaded models in ${dir}: run npm run models -- download to bench real ones)`);
   }
