@@ -12,7 +12,7 @@ jest.mock(require.resolve("uuid", { paths: [require("node:path").dirname(require
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { freePort, startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
 import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
 import { LlamaServerEmbedder } from "../../src/twin/memory/embedder";
 import { LongTermMemory, isWorthKeeping } from "../../src/twin/memory/long-term-memory";
@@ -88,6 +88,31 @@ describe("long-term memory with real embeddings", () => {
   });
 });
 
+describe("long-term memory when the embedding server is down", () => {
+  it("keeps what it could not save and saves it once the server is back", async () => {
+    const port = await freePort();
+    const logs: string[] = [];
+    const memory = await LongTermMemory.open({
+      dir: scratch(), embedder: new LlamaServerEmbedder(`http://127.0.0.1:${port}`), conversationId: "c", log: (l) => logs.push(l),
+    });
+    await expect(memory.remember("my favourite colour is green")).rejects.toThrow(
+      new RegExp(`embedding server at http://127.0.0.1:${port}/v1/embeddings is unreachable .*--embeddings --pooling mean`),
+    );
+    await memory.flush();
+    expect(logs.join("\n")).toMatch(/long-term memory: could not save .* will retry with the next memory/);
+    expect(await memory.size()).toBe(0);
+    const server = await startLlamaServer({
+      model: await ensureTinyEmbeddingModel(), threads: 1, parallel: 1, ctxSize: 2048, port, extraArgs: ["--embeddings", "--pooling", "mean"],
+    });
+    try {
+      await memory.remember("I usually wake up at six");
+      expect((await memory.all()).map((m) => m.text).sort()).toEqual(["I usually wake up at six", "my favourite colour is green"]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("long-term memory bookkeeping", () => {
   it("keeps statements and drops filler and questions", async () => {
     for (const text of ["ok", "Okay.", "thank you", "yes", "hmm", "what time is it?", "How are you", "can you help me", "", "hi there"]) {
@@ -101,6 +126,17 @@ describe("long-term memory bookkeeping", () => {
     await memory.remember("is it raining?");
     await memory.remember("my name is Ana");
     expect((await memory.all()).map((m) => m.text)).toEqual(["my name is Ana"]);
+  });
+
+  it("serves every session from one index, each memory tagged with its conversation", async () => {
+    const memory = await LongTermMemory.open({ dir: scratch(), embedder: new HashEmbedder(), conversationId: "agent" });
+    const kitchen = memory.forConversation("kitchen-tablet");
+    const phone = memory.forConversation("phone");
+    await Promise.all([kitchen.remember("the oven timer is set for six"), phone.remember("my train leaves at nine"), kitchen.remember("we are out of milk today")]);
+    const stored = (await memory.all()).map((m) => `${m.conversationId}: ${m.text}`).sort();
+    expect(stored).toEqual(["kitchen-tablet: the oven timer is set for six", "kitchen-tablet: we are out of milk today", "phone: my train leaves at nine"]);
+    // Another session recalls what the first one heard.
+    expect(await phone.recall("we are out of milk today")).toContain("we are out of milk today");
   });
 
   it("stays under its cap: the least recalled, then the oldest, memories go first", async () => {

@@ -22,7 +22,7 @@ export interface LongTermMemoryOptions {
   /** Folder of the index (one per user/agent). */
   dir: string;
   embedder: Embedder;
-  /** Stored with each memory. */
+  /** Stored with each memory (per session: see `forConversation`). */
   conversationId: string;
   /** Memories recalled per turn (default 3). */
   topK?: number;
@@ -61,7 +61,7 @@ export function isWorthKeeping(text: string): boolean {
 
 export class LongTermMemory implements MemoryStore {
   private chain: Promise<void> = Promise.resolve();
-  private readonly queued: string[] = [];
+  private readonly queued: { text: string; conversationId: string }[] = [];
   private readonly recalled = new Map<string, number>();
 
   private constructor(private index: LocalIndex<MemoryMetadata>, private readonly options: LongTermMemoryOptions) {}
@@ -98,9 +98,9 @@ export class LongTermMemory implements MemoryStore {
   }
 
   /** Queues `text` if worth keeping; resolves once it is on disk (rejects if that save failed). */
-  remember(text: string): Promise<void> {
+  remember(text: string, conversationId = this.options.conversationId): Promise<void> {
     if (!isWorthKeeping(text)) return Promise.resolve();
-    this.queued.push(text.trim());
+    this.queued.push({ text: text.trim(), conversationId });
     const saved = this.chain.then(() => this.save());
     this.chain = saved.catch((error: unknown) => {
       (this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
@@ -114,6 +114,19 @@ export class LongTermMemory implements MemoryStore {
     return this.chain;
   }
 
+  /**
+   * The same memory for one conversation (one per session). Sessions of one agent must
+   * share one LongTermMemory: two LocalIndex objects on one folder would each save their
+   * own copy and the last save would drop the other's memories.
+   */
+  forConversation(conversationId: string): MemoryStore {
+    return {
+      recall: (text) => this.recall(text),
+      remember: (text) => this.remember(text, conversationId),
+      flush: () => this.flush(),
+    };
+  }
+
   async size(): Promise<number> {
     return (await this.index.getIndexStats()).items;
   }
@@ -124,31 +137,35 @@ export class LongTermMemory implements MemoryStore {
 
   /** Stores what is queued (one save for all of it), applies recall counts, enforces the cap. */
   private async save(): Promise<void> {
-    const texts = this.queued.splice(0);
+    const queued = this.queued.splice(0);
+    const texts = queued.map((q) => q.text);
     const recalled = new Map(this.recalled);
     this.recalled.clear();
     if (!texts.length && !recalled.size) return;
-    const vectors = await this.options.embedder.embed(texts);
-    const now = Date.now();
-    const evict = await this.overCap(texts.length, recalled);
-    await this.index.beginUpdate();
+    let updating = false;
     try {
+      const vectors = await this.options.embedder.embed(texts);
+      const now = Date.now();
+      const evict = await this.overCap(texts.length, recalled);
+      await this.index.beginUpdate();
+      updating = true;
       for (const [id, when] of recalled) {
         const item = await this.index.getItem(id);
         if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, recalls: item.metadata.recalls + 1, lastUsed: when } });
       }
-      for (const [i, text] of texts.entries()) {
+      for (const [i, { text, conversationId }] of queued.entries()) {
         await this.index.insertItem({
           id: randomUUID(),
           vector: vectors[i],
-          metadata: { text, at: now, conversationId: this.options.conversationId, recalls: 0, lastUsed: now },
+          metadata: { text, at: now, conversationId, recalls: 0, lastUsed: now },
         });
       }
       await this.index.deleteItems(evict);
       await this.index.endUpdate();
     } catch (error) {
-      this.index.cancelUpdate();
-      this.queued.unshift(...texts);
+      if (updating) this.index.cancelUpdate();
+      // Kept for the next save: an embedding server that is down for a moment loses nothing.
+      this.queued.unshift(...queued);
       throw error;
     }
   }
