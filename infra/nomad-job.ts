@@ -76,7 +76,7 @@ const POLL_MS = 2_000;
 
 /** One call to Nomad's API; errors name Nomad's address, the call and the fix. The
  * token only ever travels in the X-Nomad-Token header, never in a message. */
-export function nomadRequest<T>(conn: NomadConnection, method: string, path: string, body?: unknown): Promise<T> {
+export function nomadRequest<T>(conn: NomadConnection, method: string, path: string, body?: unknown, answer: "json" | "text" = "json"): Promise<T> {
   let base: URL;
   try {
     base = new URL(conn.address);
@@ -87,7 +87,7 @@ export function nomadRequest<T>(conn: NomadConnection, method: string, path: str
   if (conn.namespace) url.searchParams.set("namespace", conn.namespace);
   if (conn.region) url.searchParams.set("region", conn.region);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: answer === "json" ? "application/json" : "text/plain" };
   if (payload !== undefined) headers["Content-Type"] = "application/json";
   if (conn.token) headers["X-Nomad-Token"] = conn.token;
   const isHttps = url.protocol === "https:";
@@ -118,6 +118,7 @@ export function nomadRequest<T>(conn: NomadConnection, method: string, path: str
           if (status < 200 || status >= 300) {
             return reject(new NomadApiError(`${where}: ${call} answered ${status}: ${text.trim().slice(0, 500)}`, status));
           }
+          if (answer === "text") return resolve(text as T);
           if (!text) return resolve(undefined as T);
           try {
             resolve(JSON.parse(text) as T);

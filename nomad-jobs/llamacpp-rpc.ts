@@ -119,6 +119,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
         "-np", String(args.parallel),
         "--cache-prompt", // the agent keeps its prompt prefix fixed so each turn evaluates only new tokens
         "--jinja", // the model's own chat template, needed for tool calls
+        "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
         ...split,
       ],
       templates: args.workers.length > 0 ? [rpcServersTemplate(args.workers.map((w) => w.node))] : undefined,

@@ -25,8 +25,8 @@ export type Outcome =
   | { kind: "unplaceable"; group: string; constraint: string; filtered: number }
   | { kind: "never-healthy" };
 
-interface StoredJob { job: Job & Record<string, unknown>; version: number; modifyIndex: number; allocs: Alloc[]; polls: number }
-interface Alloc { ID: string; TaskGroup: string; NodeName: string; NodeID: string; JobVersion: number; ClientStatus: string; DesiredStatus: string; Healthy?: boolean; TaskStates: Record<string, unknown>; logs: Record<string, string> }
+interface StoredJob { job: Job & Record<string, unknown>; version: number; modifyIndex: number; allocs: Alloc[]; polls: number; history: Array<Job & { Version: number }> }
+interface Alloc { modifyTime: number; ID: string; TaskGroup: string; NodeName: string; NodeID: string; JobVersion: number; ClientStatus: string; DesiredStatus: string; Healthy?: boolean; TaskStates: Record<string, unknown>; logs: Record<string, string> }
 
 export interface FakeNodeStub { Name: string; Address: string; Status: string; SchedulingEligibility: string; Drain: boolean }
 
@@ -59,9 +59,9 @@ export class FakeNomad {
   }
 
   /** Puts a completed allocation with the given task stdout under a job (for log reads). */
-  addCompletedAlloc(jobId: string, group: string, task: string, stdout: string, meta: Record<string, string> = {}): string {
-    const stored = this.jobs.get(jobId) ?? this.store({ ID: jobId, Name: jobId, Type: "batch", Datacenters: ["dc1"], Meta: meta, TaskGroups: [] } as Job);
-    const alloc = this.alloc(group, stored.version, "complete", { [task]: { State: "dead", Failed: false, Restarts: 0, Events: [] } });
+  addCompletedAlloc(jobId: string, group: string, task: string, stdout: string, meta: Record<string, string> = {}, status = "complete"): string {
+    const stored = this.store({ ID: jobId, Name: jobId, Type: "batch", Datacenters: ["dc1"], Meta: meta, TaskGroups: [] } as Job);
+    const alloc = this.alloc(group, stored.version, status, { [task]: { State: "dead", Failed: status === "failed", Restarts: 0, Events: status === "failed" ? [{ Type: "Terminated", DisplayMessage: "Exit Code: 1" }] : [] } });
     alloc.logs[task] = stdout;
     stored.allocs.push(alloc);
     return alloc.ID;
@@ -75,13 +75,15 @@ export class FakeNomad {
       modifyIndex: ++this.index,
       allocs: prev?.allocs ?? [],
       polls: 0,
+      history: prev?.history ?? [],
     };
+    stored.history.push({ ...job, Version: stored.version });
     this.jobs.set(job.ID, stored);
     return stored;
   }
 
   private alloc(group: string, version: number, status: string, states: Record<string, unknown>): Alloc {
-    return { ID: randomUUID(), TaskGroup: group, NodeName: "aide-01", NodeID: randomUUID(), JobVersion: version, ClientStatus: status, DesiredStatus: "run", TaskStates: states, logs: {} };
+    return { modifyTime: Date.now() * 1e6 + this.index++, ID: randomUUID(), TaskGroup: group, NodeName: "aide-01", NodeID: randomUUID(), JobVersion: version, ClientStatus: status, DesiredStatus: "run", TaskStates: states, logs: {} };
   }
 
   private checked(schema: string, body: unknown): unknown {
@@ -132,10 +134,15 @@ export class FakeNomad {
         JobID: stored.job.ID, JobType: stored.job.Type, JobVersion: a.JobVersion, TaskGroup: a.TaskGroup,
         DesiredStatus: a.DesiredStatus, DesiredDescription: "", ClientStatus: a.ClientStatus, ClientDescription: "",
         DeploymentStatus: a.Healthy === undefined ? undefined : { Healthy: a.Healthy, Canary: false, ModifyIndex: this.index },
-        TaskStates: a.TaskStates, CreateIndex: this.index, ModifyIndex: this.index, CreateTime: Date.now() * 1e6, ModifyTime: Date.now() * 1e6,
+        TaskStates: a.TaskStates, CreateIndex: this.index, ModifyIndex: this.index, CreateTime: a.modifyTime, ModifyTime: a.modifyTime,
       }));
       for (const s of stubs) this.checked("AllocationListStub", s);
       return send(200, stubs);
+    }
+    if (method === "GET" && (m = p.match(/^\/v1\/job\/([^/]+)\/versions$/))) {
+      const stored = this.jobs.get(decodeURIComponent(m[1]));
+      if (!stored) return send(404, "job versions not found", "text/plain");
+      return send(200, this.checked("JobVersionsResponse", { Versions: [...stored.history].reverse(), Diffs: [], KnownLeader: true, LastContact: 0, LastIndex: this.index }));
     }
     if ((m = p.match(/^\/v1\/job\/([^/]+)$/))) {
       const id = decodeURIComponent(m[1]);
@@ -193,6 +200,7 @@ export class FakeNomad {
       return;
     }
     for (const a of current) {
+      if (a.ClientStatus === "complete" || a.ClientStatus === "failed") continue;
       if (o.kind === "task-fails" && a.TaskGroup === o.group) {
         a.ClientStatus = "failed";
         a.TaskStates[o.task] = { State: "dead", Failed: true, Restarts: 2, Events: o.events.map((e) => ({ ...e, Time: Date.now() * 1e6 })) };

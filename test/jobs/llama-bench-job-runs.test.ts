@@ -1,0 +1,71 @@
+// The llama-bench job's exact command line, run here with the real legacy build and the
+// tiny model, locally and over two RPC workers: it prints JSON that parses into results
+// (what `npm run bench:results` reads back from the allocation's logs).
+import { dirname } from "node:path";
+import { llamaBenchJob, LlamaBenchJobArgs, rpcServiceName } from "../../nomad-jobs";
+import { parseBenchOutput } from "../../scripts/bench-results";
+import { llamaBinary } from "../../scripts/lib/llama";
+import { ensureTinyChatModel } from "../../scripts/models/tiny";
+import { canConnect, freePort } from "../support/ports";
+import { prepareTask, runTask, RunningTask, waitFor } from "./support/nomad-runtime";
+
+describe("llama-bench job, command run for real", () => {
+  const running: RunningTask[] = [];
+  afterAll(async () => {
+    await Promise.all(running.map((t) => t.stop()));
+  });
+
+  async function benchArgs(): Promise<LlamaBenchJobArgs> {
+    return {
+      datacenters: ["dc1"], binDir: dirname(llamaBinary("llama-bench")), modelPath: await ensureTinyChatModel(), modelAlias: "aide-tiny",
+      backend: "llamacpp-rpc", node: "aide-01", threads: 1, memoryMB: 200, cpuMHz: 1000, promptTokens: 16, genTokens: 8, repetitions: 2,
+    };
+  }
+
+  async function runToEnd(task: RunningTask): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([task.exited, new Promise<"timeout">((r) => { timer = setTimeout(() => r("timeout"), 90_000); })]);
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`llama-bench ended with ${code}:\n${task.log().slice(-2000)}`);
+    return task.stdout();
+  }
+
+  it("prints results that parse, on one node", async () => {
+    const job = llamaBenchJob(await benchArgs()).Job;
+    const task = runTask(prepareTask(job.TaskGroups[0].Tasks[0], { ports: {} }));
+    running.push(task);
+    await runToEnd(task);
+    const results = parseBenchOutput(task.stdout());
+    expect(results.map((r) => [r.test, r.nPrompt, r.nGen])).toEqual([["pp16", 16, 0], ["tg8", 0, 8]]);
+    for (const r of results) {
+      expect(r.tokensPerSecond).toBeGreaterThan(0);
+      expect(r.threads).toBe(1);
+      expect(r.modelType).toMatch(/llama/);
+    }
+  });
+
+  it("prints results that parse, with its layers on two RPC workers", async () => {
+    const workers = [{ node: "aide-02", share: 1 }, { node: "aide-03", share: 1 }];
+    const services: Record<string, { Address: string; Port: number; Tags: string[] }[]> = {};
+    for (const w of workers) {
+      // the workers are the llamacpp-rpc job's; started the way that job starts them
+      const port = await freePort();
+      const worker = runTask({
+        command: llamaBinary("ggml-rpc-server"), args: ["-H", "127.0.0.1", "-p", String(port), "-t", "1"], env: {}, taskRoot: "/tmp", rendered: {},
+      });
+      running.push(worker);
+      await waitFor(`${w.node} listening`, () => canConnect("127.0.0.1", port), 30_000, worker);
+      services[rpcServiceName(w.node)] = [{ Address: "127.0.0.1", Port: port, Tags: [] }];
+    }
+    const job = llamaBenchJob({ ...(await benchArgs()), rpc: { workers, offloadedLayers: 2 } }).Job;
+    const prepared = prepareTask(job.TaskGroups[0].Tasks[0], { ports: {}, services });
+    // Nomad interpolated the template's env var into the -rpc argument
+    expect(prepared.args[prepared.args.indexOf("-rpc") + 1]).toBe(Object.values(services).map((s) => `127.0.0.1:${s[0].Port}`).join(","));
+    const task = runTask(prepared);
+    running.push(task);
+    const results = parseBenchOutput(await runToEnd(task));
+    expect(results).toHaveLength(2);
+    expect(results[0].backend).toMatch(/RPC/);
+    expect(results[0].gpuLayers).toBe(2);
+  });
+});

@@ -1,0 +1,203 @@
+// What a Nomad client does to start a raw_exec task, done by hand so the job's exact
+// command lines run on this machine (there is no Nomad binary here): render the task's
+// templates, fill Nomad's runtime variables (NOMAD_PORT_*, NOMAD_IP_*, NOMAD_ADDR_*,
+// NOMAD_ALLOC_DIR, NOMAD_TASK_DIR), interpolate `${…}` in args and env, and spawn.
+//
+// The template renderer understands exactly the Go-template constructs Aide's jobs use
+// and throws on anything else, so a template change that this stand-in cannot follow
+// fails the tests instead of passing untested.
+import { ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Task, Template } from "../../../nomad-jobs";
+
+export interface ServiceInstance { Address: string; Port: number; Tags: string[] }
+export type ServiceRegistry = Record<string, ServiceInstance[]>;
+
+// ---- template rendering ----
+type Node =
+  | { kind: "text"; text: string }
+  | { kind: "field"; name: "Address" | "Port" }
+  | { kind: "range"; service: string; body: Node[] }
+  | { kind: "if"; cond: { kind: "first" } | { kind: "tag"; tag: string }; then: Node[]; else: Node[] };
+
+function parseTemplate(src: string): Node[] {
+  const tokens = src.split(/({{.*?}})/s).filter((t) => t !== "");
+  let i = 0;
+  const block = (terminators: string[]): { nodes: Node[]; end: string } => {
+    const nodes: Node[] = [];
+    while (i < tokens.length) {
+      const tok = tokens[i++];
+      if (!tok.startsWith("{{")) { nodes.push({ kind: "text", text: tok }); continue; }
+      const action = tok.slice(2, -2).trim();
+      if (terminators.includes(action)) return { nodes, end: action };
+      let m: RegExpMatchArray | null;
+      if ((m = action.match(/^range \$i, \$s := nomadService "([a-z0-9-]+)"$/))) {
+        nodes.push({ kind: "range", service: m[1], body: block(["end"]).nodes });
+      } else if (action === "if eq $i 0") {
+        const t = block(["end", "else"]);
+        nodes.push({ kind: "if", cond: { kind: "first" }, then: t.nodes, else: t.end === "else" ? block(["end"]).nodes : [] });
+      } else if ((m = action.match(/^if \.Tags \| contains "([a-z0-9-]+)"$/))) {
+        const t = block(["end", "else"]);
+        nodes.push({ kind: "if", cond: { kind: "tag", tag: m[1] }, then: t.nodes, else: t.end === "else" ? block(["end"]).nodes : [] });
+      } else if (action === ".Address" || action === ".Port") {
+        nodes.push({ kind: "field", name: action.slice(1) as "Address" | "Port" });
+      } else {
+        throw new Error(`template action {{ ${action} }} is not one this Nomad stand-in renders — teach test/jobs/support/nomad-runtime.ts, or keep the job's template to the known forms`);
+      }
+    }
+    if (terminators.length) throw new Error(`template ends inside a block: missing {{ ${terminators[0]} }}`);
+    return { nodes, end: "" };
+  };
+  return block([]).nodes;
+}
+
+export function renderTemplate(src: string, services: ServiceRegistry): string {
+  const run = (nodes: Node[], dot?: ServiceInstance, index?: number): string => nodes.map((n) => {
+    switch (n.kind) {
+      case "text": return n.text;
+      case "field":
+        if (!dot) throw new Error(`{{ .${n.name} }} outside a range`);
+        return String(dot[n.name]);
+      case "range": return (services[n.service] ?? []).map((s, i) => run(n.body, s, i)).join("");
+      case "if": {
+        const yes = n.cond.kind === "first" ? index === 0 : (dot?.Tags ?? []).includes(n.cond.tag);
+        return run(yes ? n.then : n.else, dot, index);
+      }
+    }
+  }).join("");
+  return run(parseTemplate(src));
+}
+
+/** Nomad's env template format: KEY=VALUE lines. */
+function parseEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim() || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq < 1) throw new Error(`env template line without KEY=VALUE: '${line}'`);
+    env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+// ---- the task's environment and its interpolation ----
+export interface TaskRuntime {
+  /** Port label → [ip, port] given by "Nomad". */
+  ports: Record<string, { ip: string; port: number }>;
+  services?: ServiceRegistry;
+}
+
+export interface PreparedTask {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  taskRoot: string;
+  /** Rendered template files by DestPath. */
+  rendered: Record<string, string>;
+}
+
+function interpolate(value: string, vars: Record<string, string>, where: string): string {
+  return value.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
+    if (!(name in vars)) throw new Error(`${where}: \${${name}} is not a variable Nomad would provide to this task`);
+    return vars[name];
+  });
+}
+
+export function prepareTask(task: Task, rt: TaskRuntime): PreparedTask {
+  const taskRoot = mkdtempSync(join(tmpdir(), `aide-task-${task.Name}-`));
+  const allocDir = join(taskRoot, "alloc");
+  const taskDir = join(taskRoot, "local");
+  mkdirSync(allocDir, { recursive: true });
+  mkdirSync(taskDir, { recursive: true });
+  const nomadVars: Record<string, string> = {
+    NOMAD_ALLOC_DIR: allocDir,
+    NOMAD_TASK_DIR: taskDir,
+    NOMAD_SECRETS_DIR: join(taskRoot, "secrets"),
+    NOMAD_TASK_NAME: task.Name,
+  };
+  for (const [label, { ip, port }] of Object.entries(rt.ports)) {
+    nomadVars[`NOMAD_PORT_${label}`] = String(port);
+    nomadVars[`NOMAD_IP_${label}`] = ip;
+    nomadVars[`NOMAD_ADDR_${label}`] = `${ip}:${port}`;
+    nomadVars[`NOMAD_HOST_PORT_${label}`] = String(port);
+  }
+  const rendered: Record<string, string> = {};
+  let templateEnv: Record<string, string> = {};
+  for (const t of task.Templates ?? ([] as Template[])) {
+    const text = renderTemplate(t.EmbeddedTmpl, rt.services ?? {});
+    const dest = join(taskRoot, t.DestPath);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, text);
+    rendered[t.DestPath] = text;
+    if (t.Envvars) templateEnv = { ...templateEnv, ...parseEnvFile(text) };
+  }
+  const vars = { ...nomadVars, ...templateEnv };
+  const env: Record<string, string> = { ...nomadVars, ...templateEnv };
+  for (const [k, v] of Object.entries(task.Env ?? {})) env[k] = interpolate(v, vars, `task ${task.Name} env ${k}`);
+  return {
+    command: interpolate(task.Config.command, vars, `task ${task.Name} command`),
+    args: task.Config.args.map((a) => interpolate(a, vars, `task ${task.Name} args`)),
+    env,
+    taskRoot,
+    rendered,
+  };
+}
+
+export interface RunningTask {
+  prepared: PreparedTask;
+  child: ChildProcess;
+  /** stdout and stderr interleaved. */
+  log(): string;
+  /** stdout alone: what Nomad's logs API serves as type=stdout. */
+  stdout(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Spawns a prepared task like raw_exec: its working directory is the task root; PATH and
+ * HOME come from the client (here: this process). stdout/stderr are kept for the test. */
+export function runTask(prepared: PreparedTask): RunningTask {
+  const child = spawn(prepared.command, prepared.args, {
+    cwd: prepared.taskRoot,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...prepared.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let stdout = "";
+  child.stdout!.on("data", (d: Buffer) => { out += d.toString(); stdout += d.toString(); });
+  child.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    prepared,
+    child,
+    log: () => out,
+    stdout: () => stdout,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Polls until `check` is true or the bound passes; the error carries the task's log. */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, task?: RunningTask): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (task && task.child.exitCode !== null) throw new Error(`${what}: the task exited with ${task.child.exitCode}:\n${task.log().slice(-2000)}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s${task ? `:\n${task.log().slice(-2000)}` : ""}`);
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  return res.status === 200;
+}
