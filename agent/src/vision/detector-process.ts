@@ -16,6 +16,9 @@
 //                    --threads 1                   ONNX Runtime threads
 //                    --host 127.0.0.1 --port 8770  where the HTTP API listens (0 = any free port)
 //                    --ffmpeg ffmpeg               the ffmpeg binary
+// The environment can set the same (a Nomad task's env): AIDE_VISION_SOURCE,
+// AIDE_VISION_MODEL, AIDE_VISION_HOST, AIDE_VISION_PORT, AIDE_VISION_CPU_SHARE,
+// AIDE_VISION_INPUT_SIZE, AIDE_VISION_MAX_FPS; flags win over it.
 // When it listens it prints one JSON line on stdout: {"event":"listening","url":...}.
 import { findBundle, defaultModelDir } from "../models/manifest";
 import { Detector, DetectorOptions } from "./detector";
@@ -133,8 +136,23 @@ export function detectorArgs(options: DetectorProcessOptions): string[] {
   return args;
 }
 
-export async function runDetectorProcess(argv: readonly string[]): Promise<void> {
-  const options = parseDetectorArgs(argv);
+const ENV_FLAGS: Record<string, string> = {
+  AIDE_VISION_SOURCE: "--source",
+  AIDE_VISION_MODEL: "--model",
+  AIDE_VISION_HOST: "--host",
+  AIDE_VISION_PORT: "--port",
+  AIDE_VISION_CPU_SHARE: "--cpu-share",
+  AIDE_VISION_INPUT_SIZE: "--input-size",
+  AIDE_VISION_MAX_FPS: "--max-fps",
+};
+
+/** The flags the environment sets, to go before the command line's (later flags win). */
+export function envDetectorArgs(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(ENV_FLAGS).flatMap(([name, flag]) => (env[name] ? [flag, env[name] as string] : []));
+}
+
+export async function runDetectorProcess(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const options = parseDetectorArgs([...envDetectorArgs(env), ...argv]);
   const model = options.model ?? findBundle(defaultModelDir(), "yolo").files.model;
   const detector = new Detector({ ...options, model });
   await detector.start();

@@ -3,7 +3,7 @@
 // child-process starter (single-machine mode) and the flags (the Nomad task).
 export { VisionClient, startDetectorProcess } from "./client";
 export type { VisionClientOptions, DetectorProcess } from "./client";
-export { detectorArgs, parseDetectorArgs, DEFAULT_VISION_PORT } from "./detector-process";
+export { detectorArgs, envDetectorArgs, parseDetectorArgs, DEFAULT_VISION_PORT } from "./detector-process";
 export type { DetectorProcessOptions } from "./detector-process";
 export type { SceneState, DetectorHealth } from "./detector";
 export type { SourceSpec } from "./frame-source";

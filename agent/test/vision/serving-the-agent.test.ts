@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OnnxGraph } from "../../../scripts/models/onnx/graph";
 import { writeYoloModel } from "../../../scripts/models/onnx/yolo";
 import { describeSceneTool } from "../../src/twin/tools/describe-scene";
-import { DetectorProcess, parseDetectorArgs, SceneState, startDetectorProcess, VisionClient } from "../../src/vision";
+import { DetectorProcess, envDetectorArgs, parseDetectorArgs, SceneState, startDetectorProcess, VisionClient } from "../../src/vision";
 import { drawFrames, halves } from "./drawn-frames";
 import { SCENE } from "./scene";
 
@@ -174,6 +174,17 @@ describe("the agent asking what the camera sees", () => {
     expect(() => parseDetectorArgs(["--source", "webcam0", "--cpu-share", "half", "--frobnicate", "1"])).toThrow(
       'vision detector: --cpu-share half: expected a number of at least 0; unknown flag --frobnicate; --source webcam0: give kind:location, e.g. camera:/dev/video0, video:/path/file.mp4, images:/path/dir, stream:rtsp://host/path',
     );
+  });
+
+  it("takes its settings from a Nomad task's environment, the command line winning", () => {
+    const env = { AIDE_VISION_HOST: "127.0.0.1", AIDE_VISION_PORT: "23456", AIDE_VISION_SOURCE: "camera:/dev/video2", AIDE_VISION_CPU_SHARE: "0.4" };
+    expect(parseDetectorArgs([...envDetectorArgs(env), "--cpu-share", "0.3"])).toEqual({
+      host: "127.0.0.1",
+      port: 23456,
+      cpuShare: 0.3,
+      source: { kind: "camera", device: "/dev/video2", captureSize: undefined },
+    });
+    expect(() => parseDetectorArgs(envDetectorArgs({ AIDE_VISION_PORT: "eighty" }))).toThrow("vision detector: --port eighty: expected a number of at least 0");
   });
 
   it("tells the agent it can't see when the detector itself is gone", async () => {
