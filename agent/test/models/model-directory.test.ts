@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSpeechToText } from "../../src/services/stt";
 import { createTextToSpeech } from "../../src/services/tts";
-import { findBundle, ModelError, parseManifest, readManifest } from "../../src/models/manifest";
+import { espeakDataDir, findBundle, ModelError, readManifest } from "../../src/models";
+import { parseManifest } from "../../src/models/manifest";
 import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { spokenPcm } from "../speech/audio";
 
@@ -109,6 +110,23 @@ describe("loading a damaged speech model", () => {
     const original = readManifest(dir).models[1].files.tokens.bytes;
     writeFileSync(tokens, ("a 1\n".repeat(original / 4 + 1)).slice(0, original));
     await expect(createTextToSpeech({ voice: "piper", piper: { modelDir: dir } })).rejects.toThrow(/tts model tiny-tone-piper .* does not load/);
+  });
+
+  it("falls back to espeak-ng, saying why, when the downloaded voice is damaged", async () => {
+    const dir = copyOfModels("bad-tts-auto");
+    const tokens = join(dir, "tts/tiny-tone-piper/tokens.txt");
+    writeFileSync(tokens, "x".repeat(readManifest(dir).models[1].files.tokens.bytes));
+    const reasons: string[] = [];
+    const tts = await createTextToSpeech({ piper: { modelDir: dir }, onFallback: (r) => reasons.push(r) });
+    expect(tts.name).toMatch(/^espeak-ng/);
+    expect(reasons[0]).toMatch(/tts model tiny-tone-piper .* does not load.*speaking with espeak-ng instead/);
+  });
+
+  it("names the espeak-ng data it could not find and how to install it", () => {
+    expect(() => espeakDataDir({ AIDE_ESPEAK_DATA: "/nonexistent/espeak-ng-data" })).toThrow(
+      "espeak-ng data not found (looked in /nonexistent/espeak-ng-data) — install it: apt-get install espeak-ng-data, or fix AIDE_ESPEAK_DATA",
+    );
+    expect(espeakDataDir({})).toMatch(/espeak-ng-data$/);
   });
 
   it("checks a good bundle once, then loads it without the child process", async () => {
