@@ -3,7 +3,8 @@
 //
 //   detector-process --source camera:/dev/video0   V4L2 webcam (default camera:/dev/video0)
 //                    --source stream:rtsp://cam/1  any live ffmpeg input; --stream-format for pipes
-//                    --source video:/path/file.mp4 a video file (--loop to repeat it)
+//                    --source video:/path/file.mp4 a video file (--loop to repeat it, --realtime to play it
+//                                                  at its own speed like a camera; else every frame is analysed)
 //                    --source images:/path/dir     a directory of images (--loop to repeat)
 //                    --model PATH                  YOLOv8 .onnx (default: the yolo model in the model directory)
 //                    --input-size 320              model input side when the model allows any
@@ -49,7 +50,14 @@ const NUMBER_FLAGS = {
 
 const STRING_FLAGS = { "--model": "model", "--host": "host", "--ffmpeg": "ffmpeg" } as const satisfies Record<string, keyof DetectorProcessOptions>;
 
-function parseSource(value: string, extra: { format?: string; loop: boolean; captureSize?: string }): SourceSpec {
+interface SourceExtras {
+  format?: string;
+  loop: boolean;
+  realtime: boolean;
+  captureSize?: string;
+}
+
+function parseSource(value: string, extra: SourceExtras): SourceSpec {
   const colon = value.indexOf(":");
   const kind = value.slice(0, Math.max(colon, 0));
   const where = value.slice(colon + 1);
@@ -60,7 +68,7 @@ function parseSource(value: string, extra: { format?: string; loop: boolean; cap
     case "stream":
       return { kind, url: where, format: extra.format };
     case "video":
-      return { kind, path: where, loop: extra.loop };
+      return { kind, path: where, loop: extra.loop, realtime: extra.realtime };
     case "images":
       return { kind, dir: where, loop: extra.loop };
     default:
@@ -73,11 +81,11 @@ export function parseDetectorArgs(argv: readonly string[]): DetectorProcessOptio
   const problems: string[] = [];
   const options: Record<string, unknown> = {};
   let source = "camera:/dev/video0";
-  const extra: { format?: string; loop: boolean; captureSize?: string } = { loop: false };
+  const extra: SourceExtras = { loop: false, realtime: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag === "--loop") {
-      extra.loop = true;
+    if (flag === "--loop" || flag === "--realtime") {
+      extra[flag === "--loop" ? "loop" : "realtime"] = true;
       continue;
     }
     const value = argv[i + 1];
@@ -123,7 +131,7 @@ export function detectorArgs(options: DetectorProcessOptions): string[] {
       args.push("--source", `stream:${s.url}`, ...(s.format ? ["--stream-format", s.format] : []));
       break;
     case "video":
-      args.push("--source", `video:${s.path}`, ...(s.loop ? ["--loop"] : []));
+      args.push("--source", `video:${s.path}`, ...(s.loop ? ["--loop"] : []), ...(s.realtime ? ["--realtime"] : []));
       break;
     case "images":
       args.push("--source", `images:${s.dir}`, ...(s.loop ? ["--loop"] : []));

@@ -18,8 +18,12 @@ export type SourceSpec =
   | { kind: "camera"; device: string; captureSize?: string }
   /** Any live input ffmpeg can open (rtsp://, http:// MJPEG, a FIFO with `format`), treated like a camera. */
   | { kind: "stream"; url: string; format?: string }
-  /** A video file; every frame is analysed in order (the file waits for the detector). */
-  | { kind: "video"; path: string; loop?: boolean }
+  /**
+   * A video file. By default every frame is analysed in order (the file waits for the
+   * detector: exact, for tests); `realtime` plays it at its own speed like a camera,
+   * analysing the newest frame each time.
+   */
+  | { kind: "video"; path: string; loop?: boolean; realtime?: boolean }
   /** A directory of images (png, jpg, ppm, bmp, webp), analysed in name order. */
   | { kind: "images"; dir: string; loop?: boolean };
 
@@ -77,16 +81,17 @@ export function openSource(spec: SourceSpec, options: SourceOptions): FrameSourc
       // (libavdevice/v4l2.c); the fps filter drops frames before scaling instead, and the
       // budget counts what ffmpeg spends.
       const input = ["-f", "v4l2", "-video_size", spec.captureSize ?? "640x480", "-i", spec.device];
-      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, true);
+      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, { live: true, newestOnly: true });
     }
     case "stream": {
       const filter = `fps=${options.captureFps},${letterboxFilter(options.size)}`;
       const input = [...(spec.format ? ["-f", spec.format] : []), "-i", spec.url];
-      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, true);
+      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, { live: true, newestOnly: true });
     }
     case "video": {
-      const input = [...(spec.loop ? ["-stream_loop", "-1"] : []), "-i", spec.path];
-      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, letterboxFilter(options.size))], options, false);
+      const input = [...(spec.loop ? ["-stream_loop", "-1"] : []), ...(spec.realtime ? ["-re"] : []), "-i", spec.path];
+      const filter = spec.realtime ? `fps=${options.captureFps},${letterboxFilter(options.size)}` : letterboxFilter(options.size);
+      return new FfmpegSource(describeSource(spec), [...input, ...withFilter(out, filter)], options, { live: false, newestOnly: spec.realtime ?? false });
     }
     case "images":
       return new ImageDirectorySource(spec.dir, spec.loop ?? false, options);
@@ -139,8 +144,14 @@ class FfmpegSource implements FrameSource {
   private spawnError: Error | null = null;
   private waiter: (() => void) | null = null;
   private closed = false;
+  readonly live: boolean;
+  /** Keep reading and hand out only the newest frame (cameras, real-time video); else pull frame by frame. */
+  private readonly newestOnly: boolean;
 
-  constructor(readonly label: string, args: string[], private readonly options: SourceOptions, readonly live: boolean) {
+  constructor(readonly label: string, args: string[], private readonly options: SourceOptions, mode: { live: boolean; newestOnly: boolean }) {
+    this.live = mode.live;
+    this.newestOnly = mode.newestOnly;
+    const live = mode.live;
     this.frameBytes = 3 * options.size * options.size;
     this.child = spawn(options.ffmpeg, [...BASE_ARGS, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     this.stderrTail = tailOf(this.child, (line) => {
@@ -158,7 +169,7 @@ class FfmpegSource implements FrameSource {
     this.child.stdout!.on("data", (chunk: Buffer) => this.take(chunk));
     // File sources are pulled: ffmpeg blocks on the full pipe while the detector works,
     // so a paused file costs no CPU. Live sources keep reading so frames never go stale.
-    if (!live) this.child.stdout!.pause();
+    if (!this.newestOnly) this.child.stdout!.pause();
   }
 
   private take(chunk: Buffer): void {
@@ -172,7 +183,7 @@ class FfmpegSource implements FrameSource {
       this.pending = rest.length ? [rest] : [];
       this.pendingBytes = rest.length;
       const frame = { rgb, index: this.produced++ };
-      if (this.live) this.ready = [frame];
+      if (this.newestOnly) this.ready = [frame];
       else {
         this.ready.push(frame);
         this.child.stdout!.pause();
@@ -207,7 +218,7 @@ class FfmpegSource implements FrameSource {
         return null;
       }
       if (this.closed) return null;
-      if (!this.live) this.child.stdout!.resume();
+      if (!this.newestOnly) this.child.stdout!.resume();
       const waited = Date.now() - started;
       if (this.live && waited >= stallMs) {
         throw new Error(`${this.label} sent no frame for ${Math.round(waited / 1000)} s${this.stderrTail() ? ` (${this.stderrTail()})` : ""}`);

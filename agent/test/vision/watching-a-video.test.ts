@@ -82,6 +82,23 @@ describe("watching a video", () => {
     expect(strict.changes.map((c) => c.text)).toEqual(["Observation: I see two people.", `I can't see right now: the image directory ${frames} has ended`]);
   });
 
+  it("plays a video at its own speed when asked, like a camera, analysing the newest frame", async () => {
+    const frames = join(dir, "realtime");
+    drawFrames(frames, [...Array(20).fill(halves(true, false)), ...Array(20).fill(halves(false, true))]);
+    const video = encodeVideo(frames, join(dir, "realtime.avi")); // 40 frames at 10 fps: 4 s
+    const started = Date.now();
+    const { changes, frames: seen } = await watch({ source: { kind: "video", path: video, realtime: true }, maxFps: 4, confirmFrames: 1 });
+    const seconds = (Date.now() - started) / 1000;
+    expect(seconds).toBeGreaterThan(3.5); // it took the video's own time...
+    expect(seen.length).toBeLessThan(25); // ...and skipped frames rather than slowing it down
+    expect(seen.length).toBeGreaterThan(4);
+    expect(changes.map((c) => c.text)).toEqual([
+      "Observation: I see two people.",
+      "Observation: I see a cup.",
+      `I can't see right now: the video ${video} has ended`,
+    ]);
+  });
+
   it("carries on through a damaged stretch of video", async () => {
     const frames = join(dir, "long");
     const script = [...Array(10).fill(halves(true, false)), ...Array(10).fill(halves(true, true))];
