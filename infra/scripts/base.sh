@@ -28,16 +28,20 @@ if [ "$op" = delete ]; then
   finish; exit 0
 fi
 
-# Packages: install what is missing and remember exactly those, so delete can undo them.
+# Packages: install what is missing and remember every package that arrived with them
+# (dependencies too), so delete can purge exactly those.
+installed_list() { sys dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' 2>/dev/null | awk '/^ii/ { print substr($0, 4) }' | sort; }
 missing=()
 for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  sys env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  before="$(installed_list)"
+  sys env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 \
+    || say "apt-get update failed; installing from the package lists already on the node"
   sys env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get could not install ${missing[*]} — check the node's apt sources and network"
   mkdir -p "$R$state_dir"
-  printf '%s\n' "${missing[@]}" >> "$R$pkg_list"
-  changed "installed ${missing[*]}"
+  comm -13 <(printf '%s\n' "$before") <(installed_list) >> "$R$pkg_list"
+  changed "installed ${missing[*]} ($(wc -l < "$R$pkg_list") packages with dependencies)"
 else
   unchanged "packages ${packages[*]}"
 fi

@@ -107,7 +107,7 @@ export async function runProgram(
   let seen = -1;
   while (seen !== resources.length) {
     seen = resources.length;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
   }
   return { resources, dependsOn, outputs, exports, pulumi };
 }
