@@ -137,7 +137,7 @@ class FfmpegSource implements FrameSource {
   private readonly stderrTail: () => string;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  /** Live: the newest complete frame not yet handed out. File: complete frames in order. */
+  /** Newest-only: the newest complete frame not yet handed out. Pulled: complete frames in order. */
   private ready: Frame[] = [];
   private produced = 0;
   private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -162,7 +162,8 @@ class FfmpegSource implements FrameSource {
       this.spawnError = err;
       this.wake();
     });
-    this.child.on("exit", (code, signal) => {
+    // "close", not "exit": ffmpeg may exit with its last frame still in the pipe.
+    this.child.on("close", (code, signal) => {
       this.exited = { code, signal };
       this.wake();
     });
