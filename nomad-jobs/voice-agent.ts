@@ -2,43 +2,49 @@
 // on the node that has the webcam, with the vision detector as its own task beside it.
 // It finds the LLM through Nomad's service discovery, so switching the backend never
 // changes this job.
-import { checkCount, checkPath, LLM_SERVICE, minutes, NODE_STATE_DIR, rawExecTask, seconds, SERVER_RESTART } from "./common";
+import { checkCount, checkPath, LLM_SERVICE, minutes, rawExecTask, seconds, SERVER_RESTART } from "./common";
 import { NomadJobSpec, Task, Template } from "./types";
 
 export const AGENT_JOB_ID = "aide-voice-agent";
 export const AGENT_SERVICE = "aide-agent";
-/** Node meta key (client `meta { aide_webcam = "true" }`) marking the node with the camera. */
-export const WEBCAM_META = "aide_webcam";
+/** Node meta (written by infra/scripts/nomad.sh: `"aide.webcam" = "true"`) marking the node with the camera. */
+export const WEBCAM_META = "aide.webcam";
 
 export interface VoiceAgentJobArgs {
   datacenters: string[];
-  /** Where the Aide checkout (with node_modules) lives on the nodes. */
-  appDir: string;
+  /** The agent package on the nodes (package.json, src/, node_modules/). */
+  agentDir: string;
   /** Node.js on the nodes. */
-  nodeBinary?: string;
-  /** Speech models (STT/TTS/VAD) on the node. */
+  nodeBinary: string;
+  /** ts-node's transpile-only register module the agent's TypeScript runs under. */
+  tsNodeRegister?: string;
+  /** Speech models (the directory with manifest.json) on the node. */
   modelsDir: string;
   /** The port users open in their browser (static, so it can be bookmarked). */
-  port?: number;
+  port: number;
   /** Print the per-turn benchmark report (seed §9.2). */
-  benchmarkMode?: boolean;
-  /** Threads for STT/TTS: the agent's node keeps its other core for the LLM or vision. */
-  speechThreads?: number;
+  benchmarkMode: boolean;
+  /** auto | piper | espeak */
+  ttsVoice?: "auto" | "piper" | "espeak";
+  /** Threads for speech recognition: the agent's node keeps its other core for the LLM or vision. */
+  sttThreads?: number;
+  vad?: { startThreshold: number; minSilenceMs: number };
   memoryMB?: number;
   cpuMHz?: number;
-  /** The YOLO detector as its own task; omitted when the cluster has no camera. */
-  vision?: { entry: string; memoryMB: number; cpuMHz: number };
+  /** The YOLO detector as its own task beside the agent; omitted when no node has a camera. */
+  vision?: { source: string; memoryMB: number; cpuMHz: number };
 }
 
-/** The LLM endpoint as env vars, from the `aide-llm` service. Also kept current in the
- * file (`AIDE_LLM_ENV_FILE`): when the backend is switched Nomad rewrites it and sends
- * SIGHUP, on which the agent re-reads it and reconnects; an agent without a SIGHUP
- * handler exits and Nomad restarts it with the new values. */
+/** The LLM endpoint as the agent's env (LLM_BASE_URL), from the `aide-llm` service, with
+ * the backend read from the service's tag. When the backend is switched Nomad rewrites
+ * the file and sends SIGHUP: an agent that handles it re-reads AIDE_LLM_ENV_FILE and
+ * reconnects; one that does not (Node's default for SIGHUP is to exit) is restarted by
+ * Nomad with the new values, and its browser clients reconnect. */
 export function llmEndpointTemplate(): Template {
   return {
     EmbeddedTmpl:
       `{{ range $i, $s := nomadService "${LLM_SERVICE}" }}{{ if eq $i 0 }}` +
-      `AIDE_LLM_URL=http://{{ .Address }}:{{ .Port }}\n` +
+      `LLM_BASE_URL=http://{{ .Address }}:{{ .Port }}\n` +
       `AIDE_LLM_BACKEND={{ if .Tags | contains "primacpp" }}primacpp{{ else }}llamacpp{{ end }}\n` +
       `{{ end }}{{ end }}`,
     DestPath: "local/llm.env",
@@ -49,27 +55,32 @@ export function llmEndpointTemplate(): Template {
 }
 
 export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
-  const appDir = checkPath("app directory", args.appDir);
-  const node = checkPath("node binary", args.nodeBinary ?? "/usr/bin/node");
+  const agentDir = checkPath("agent directory", args.agentDir);
+  const node = checkPath("node binary", args.nodeBinary);
+  const tsNode = checkPath("ts-node register module", args.tsNodeRegister ?? `${agentDir}/node_modules/ts-node/register/transpile-only`);
   checkPath("models directory", args.modelsDir);
-  const port = checkCount("agent port", args.port ?? 8080, 1024);
-  const speechThreads = checkCount("speech threads", args.speechThreads ?? 1);
-  // ts-node from the checkout's own node_modules: raw_exec starts in the task directory,
-  // where a bare `--require ts-node/...` would not resolve.
-  const tsNode = `${appDir}/node_modules/ts-node/register/transpile-only`;
+  const port = checkCount("agent port", args.port, 1024);
+  const sttThreads = checkCount("STT threads", args.sttThreads ?? 1);
+  // raw_exec starts tasks in their task directory: every path is absolute.
+  const runTs = (entry: string) => ({ command: node, args: ["--require", tsNode, `${agentDir}/${entry}`] });
+  // ts-node looks for a tsconfig.json from the working directory (the task directory,
+  // which has none) and its built-in default fails on the agent's CommonJS sources.
+  const tsNodeEnv = { TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: "commonjs", moduleResolution: "node" }) };
 
   const agent = rawExecTask({
     name: "agent",
-    command: node,
-    args: ["--require", tsNode, `${appDir}/agent/src/main.ts`],
+    ...runTs("src/main.ts"),
+    // The names agent/src/config.ts reads.
     env: {
+      ...tsNodeEnv,
       AIDE_HOST: "${NOMAD_IP_http}",
       AIDE_PORT: "${NOMAD_PORT_http}",
       AIDE_MODELS_DIR: args.modelsDir,
-      AIDE_DATA_DIR: `${NODE_STATE_DIR}/agent`,
-      AIDE_SPEECH_THREADS: String(speechThreads),
+      STT_THREADS: String(sttThreads),
+      BENCHMARK_MODE: args.benchmarkMode ? "true" : "false",
       AIDE_LLM_ENV_FILE: "${NOMAD_TASK_DIR}/llm.env",
-      BENCHMARK_MODE: args.benchmarkMode ? "1" : "0",
+      ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
+      ...(args.vad ? { VAD_START_THRESHOLD: String(args.vad.startThreshold), VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs) } : {}),
     },
     templates: [llmEndpointTemplate()],
     cpuMHz: args.cpuMHz ?? 2000,
@@ -77,16 +88,16 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   });
   const tasks: Task[] = [agent];
   if (args.vision) {
-    checkPath("vision entry", args.vision.entry);
     tasks.push(rawExecTask({
       name: "vision",
-      command: node,
-      args: ["--require", tsNode, args.vision.entry],
+      ...runTs("src/vision/detector-process.ts"),
+      // The names agent/src/vision/detector-process.ts reads; loopback only: the agent asks it.
       env: {
+        ...tsNodeEnv,
         AIDE_MODELS_DIR: args.modelsDir,
-        // The agent asks the detector over loopback; both tasks share the group network.
-        AIDE_VISION_PORT: "${NOMAD_PORT_vision}",
+        AIDE_VISION_SOURCE: args.vision.source,
         AIDE_VISION_HOST: "127.0.0.1",
+        AIDE_VISION_PORT: "${NOMAD_PORT_vision}",
       },
       cpuMHz: args.vision.cpuMHz,
       memoryMB: args.vision.memoryMB,
@@ -122,4 +133,3 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
     },
   };
 }
-

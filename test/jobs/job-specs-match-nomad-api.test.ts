@@ -1,7 +1,7 @@
 // Every job Aide registers is accepted by Nomad's own API description, strictly: an
 // unknown or misspelt field fails here instead of being dropped by Nomad at run time.
 import { llamaCppRpcJob, primaCppJob, voiceAgentJob } from "../../nomad-jobs";
-import { allJobs, primaArgs, rpcArgs } from "./support/fixtures";
+import { agentArgs, allJobs, primaArgs, rpcArgs } from "./support/fixtures";
 import { nomadSchemaErrors } from "./support/openapi";
 
 describe("Nomad job specs", () => {
@@ -22,7 +22,7 @@ describe("Nomad job specs", () => {
   });
 
   it("rejects a duration given as text instead of nanoseconds", () => {
-    const spec = voiceAgentJob({ datacenters: ["dc1"], appDir: "/opt/aide/app", modelsDir: "/m" });
+    const spec = voiceAgentJob(agentArgs());
     (spec.Job.TaskGroups[0].RestartPolicy as unknown as Record<string, unknown>).Delay = "10s";
     expect(nomadSchemaErrors("JobRegisterRequest", spec)).toEqual(["JobRegisterRequest/Job/TaskGroups/0/RestartPolicy/Delay must be integer"]);
   });

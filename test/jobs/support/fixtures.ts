@@ -1,7 +1,7 @@
 // Job arguments for the seed's cluster (aide-01..03, 192.168.1.101..103) used by the
 // job tests: one place, so every test checks the same jobs the program would build.
 import {
-  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs,
+  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs, VoiceAgentJobArgs,
 } from "../../../nomad-jobs";
 
 export const SEED_NODES = [
@@ -40,6 +40,13 @@ export function primaArgs(overrides: Partial<PrimaCppJobArgs> = {}): PrimaCppJob
   };
 }
 
+export function agentArgs(overrides: Partial<VoiceAgentJobArgs> = {}): VoiceAgentJobArgs {
+  return {
+    datacenters: ["dc1"], agentDir: "/opt/aide/agent", nodeBinary: "/opt/aide/node/bin/node", modelsDir: "/var/lib/aide/models",
+    port: 8080, benchmarkMode: false, ...overrides,
+  };
+}
+
 /** Every job and variant the program can register. */
 export function allJobs(): Record<string, NomadJobSpec> {
   return {
@@ -47,10 +54,10 @@ export function allJobs(): Record<string, NomadJobSpec> {
     "llamacpp-rpc on one node": llamaCppRpcJob(rpcArgs({ workers: [], offloadedLayers: 0 })),
     "primacpp ring of 3": primaCppJob(primaArgs()),
     "voice-agent with vision": voiceAgentJob({
-      datacenters: ["dc1"], appDir: "/opt/aide/app", modelsDir: "/var/lib/aide/models", benchmarkMode: true,
-      vision: { entry: "/opt/aide/app/agent/src/vision/main.ts", memoryMB: 600, cpuMHz: 1000 },
+      ...agentArgs(), benchmarkMode: true, ttsVoice: "espeak", vad: { startThreshold: 0.5, minSilenceMs: 500 },
+      vision: { source: "camera:/dev/video0", memoryMB: 600, cpuMHz: 1000 },
     }),
-    "voice-agent without vision": voiceAgentJob({ datacenters: ["dc1"], appDir: "/opt/aide/app", modelsDir: "/var/lib/aide/models" }),
+    "voice-agent without vision": voiceAgentJob(agentArgs()),
     "llama-bench local": llamaBenchJob({
       datacenters: ["dc1"], binDir: "/opt/aide/llama/bin", modelPath: "/var/lib/aide/models/model.gguf", modelAlias: "qwen2-5-7b-q4",
       backend: "llamacpp-rpc", node: "aide-01", threads: 2, memoryMB: 5000, cpuMHz: 4000,
