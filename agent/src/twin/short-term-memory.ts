@@ -1,5 +1,5 @@
 /**
- * Short-term memory: the last N turns (seed §8.1: 10), each holding only what was
+ * Short-term memory: the last N turns (seed §8.1: 10) before the one being answered, each holding only what was
  * actually said. The assistant side of a turn is written from the words the output
  * transport reports as heard (`bot-spoken-text`), so a reply the user talked over keeps
  * only its heard beginning.
@@ -19,17 +19,27 @@ export class ShortTermMemory {
     if (!Number.isInteger(maxTurns) || maxTurns < 1) throw new Error(`short-term memory: maxTurns must be a positive integer, got ${maxTurns}`);
   }
 
-  /** Starts a turn with the user's words; the caller fills in `assistant` as the reply is heard. */
+  /**
+   * Starts a turn with the user's words; the caller fills in `assistant` as the reply is
+   * heard. The `maxTurns` turns before it are kept, so its prompt carries all of them.
+   */
   addUser(text: string): Turn {
     const turn = { user: text, assistant: "" };
     this.turns.push(turn);
-    if (this.turns.length > this.maxTurns) this.turns.splice(0, this.turns.length - this.maxTurns);
+    if (this.turns.length > this.maxTurns + 1) this.turns.splice(0, this.turns.length - this.maxTurns - 1);
     return turn;
   }
 
   /** Forgets a turn (an exchange that failed and should not shape the next prompt). */
   remove(turn: Turn): void {
     this.turns = this.turns.filter((t) => t !== turn);
+  }
+
+  /** Forgets the `count` oldest turns, never `keep` (the turn being answered). */
+  dropOldest(count: number, keep?: Turn): number {
+    const older = this.turns.filter((t) => t !== keep).slice(0, count);
+    this.turns = this.turns.filter((t) => !older.includes(t));
+    return older.length;
   }
 
   get size(): number {

@@ -91,6 +91,10 @@ export interface TwinTurnInfo {
   outcome: "answered" | "backend-down" | "refused";
 }
 
+function isContextOverflow(error: unknown): boolean {
+  return error instanceof LlmRequestError && (error.kind === "exceed_context_size_error" || /context size|context length|too long/i.test(error.message));
+}
+
 export const APOLOGY_BACKEND_DOWN = "Sorry, I can't reach my language model right now. Please try again in a moment.";
 export const APOLOGY_REFUSED = "Sorry, I couldn't work that one out. Could you say it another way?";
 
@@ -158,12 +162,12 @@ export class TwinService extends FrameProcessor {
     if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
 
     const signal = this.signal;
-    const history = this.shortTerm.messages();
-    const memories = await this.recall(userText);
-    const observation = this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined;
+    const context = { memories: await this.recall(userText), observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
     if (signal.aborted) return;
-    let messages = buildMessages(this.systemPrompt, history, userText, { memories, observation });
     const turn = this.shortTerm.addUser(userText);
+    // Everything before this turn, then this turn's words with the context block last.
+    const compose = () => buildMessages(this.systemPrompt, this.shortTerm.messages().slice(0, -1), userText, context);
+    let messages = compose();
     const state: ReplyState = { turn, generated: "", heard: [], interrupted: false };
     this.reply = state;
     const info: TwinTurnInfo = {
@@ -178,21 +182,31 @@ export class TwinService extends FrameProcessor {
         info.finalMessages = messages;
         let roundText = "";
         let calls: ToolCallRequest[] = [];
-        for await (const event of this.client.stream(request, signal)) {
-          if (event.type === "text") {
-            if (info.firstTokenMs === undefined) {
-              info.firstTokenMs = performance.now() - started;
-              this.push(frame("metrics", { turnId: transcription.turnId, mark: "llm-first-token", at: performance.now() }));
+        try {
+          for await (const event of this.client.stream(request, signal)) {
+            if (event.type === "text") {
+              if (info.firstTokenMs === undefined) {
+                info.firstTokenMs = performance.now() - started;
+                this.push(frame("metrics", { turnId: transcription.turnId, mark: "llm-first-token", at: performance.now() }));
+              }
+              roundText += event.text;
+              state.generated += event.text;
+              this.push(frame("llm-text", { text: event.text }));
+            } else if (event.type === "tool-calls") {
+              calls = event.calls;
+            } else if (event.timings) {
+              info.timings.push(event.timings);
+              info.promptTokens.push(event.timings.promptTokens);
             }
-            roundText += event.text;
-            state.generated += event.text;
-            this.push(frame("llm-text", { text: event.text }));
-          } else if (event.type === "tool-calls") {
-            calls = event.calls;
-          } else if (event.timings) {
-            info.timings.push(event.timings);
-            info.promptTokens.push(event.timings.promptTokens);
           }
+        } catch (error) {
+          // Too long for the server's context: forget the oldest turns (then the context
+          // block) and ask again, rather than failing every turn from now on.
+          if (round !== 0 || state.generated || !isContextOverflow(error) || !this.shrink(turn, context)) throw error;
+          messages = compose();
+          info.messages = messages;
+          round = -1;
+          continue;
         }
         if (!calls.length) break;
         messages = [...messages, ...(await this.runTools(roundText, calls, info, signal))];
@@ -217,6 +231,23 @@ export class TwinService extends FrameProcessor {
     info.reply = turn.assistant;
     if (this.options.benchmark) this.log(`TwinService: turn ${info.turnId} prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}`);
     this.options.onTurn?.(info);
+  }
+
+  /** Makes the next prompt shorter; false when nothing is left to drop. */
+  private shrink(turn: Turn, context: { memories: string[]; observation?: string }): boolean {
+    const earlier = this.shortTerm.size - 1;
+    if (earlier > 0) {
+      const dropped = this.shortTerm.dropOldest(Math.ceil(earlier / 2), turn);
+      this.log(`TwinService: prompt too long for the LLM's context — forgot the ${dropped} oldest turn(s) and asked again`);
+      return true;
+    }
+    if (context.memories.length || context.observation) {
+      context.memories = [];
+      context.observation = undefined;
+      this.log("TwinService: prompt too long for the LLM's context — asked again without recalled memories");
+      return true;
+    }
+    return false;
   }
 
   private request(messages: ChatMessage[], round: number, lastRound: boolean): ChatRequest {

@@ -22,6 +22,8 @@ export interface TinyLlmOptions {
   port?: number;
   parallel?: number;
   tools?: boolean;
+  /** Context per slot (default 4096). */
+  ctxSize?: number;
 }
 
 export async function startTinyLlm(options: TinyLlmOptions = {}): Promise<RunningProcess> {
@@ -31,7 +33,7 @@ export async function startTinyLlm(options: TinyLlmOptions = {}): Promise<Runnin
     threads: 1,
     port: options.port,
     parallel: options.parallel ?? 1,
-    ctxSize: 4096,
+    ctxSize: options.ctxSize ?? 4096,
     readyTimeoutMs: 30_000,
     extraArgs: [
       // Reuse cached chunks after a change in the middle of the prompt (turn k-1's context block).

@@ -108,7 +108,8 @@ describe("TwinService answering", () => {
     expect(users).toHaveLength(11);
     expect(users[10]).toBe("message number 12");
     expect(last.messages.filter((m) => m.role === "assistant")).toHaveLength(10);
-    expect(h.twin.shortTerm.size).toBe(10);
+    // The 10 earlier turns and the last one.
+    expect(h.twin.shortTerm.size).toBe(11);
   });
 
   it("ignores an empty or noise-only transcript without calling the model", async () => {

@@ -94,9 +94,9 @@ describe("benchmark mode with the brain", () => {
       },
     });
     pipeline.start();
-    const stopped = performance.now();
-    reporter.observe(mark(1, "user-stopped-speaking", stopped));
-    reporter.observe(mark(1, "transcript-final", stopped + 50));
+    const final = performance.now();
+    reporter.observe(mark(1, "user-stopped-speaking", final - 50));
+    reporter.observe(mark(1, "transcript-final", final));
     pipeline.queueFrame(frame("transcription", { text: "how fast are you?", final: true, turnId: 1 }));
     await pipeline.idle();
     await pipeline.stop();

@@ -37,9 +37,13 @@ export class LlmUnavailableError extends Error {
 
 /** The backend answered with an error status that retrying cannot fix (bad request, context too long). */
 export class LlmRequestError extends Error {
-  constructor(message: string, readonly status: number) {
+  /** llama-server's error type, e.g. `exceed_context_size_error`. */
+  readonly kind?: string;
+
+  constructor(message: string, readonly status: number, kind?: string) {
     super(message);
     this.name = "LlmRequestError";
+    this.kind = kind;
   }
 }
 
@@ -143,7 +147,7 @@ export class LlmClient {
         if (res.statusCode === 503) {
           throw new LlmUnavailableError(`LLM backend at ${this.url} is not ready (503: ${detail}) — is the model still loading? Check the llm job's logs.`);
         }
-        throw new LlmRequestError(`LLM backend at ${this.url} refused the request (${res.statusCode}: ${detail})`, res.statusCode ?? 0);
+        throw new LlmRequestError(`LLM backend at ${this.url} refused the request (${res.statusCode}: ${detail})`, res.statusCode ?? 0, errorTypeOf(text));
       } catch (err) {
         if (isAbort(err, signal)) throw abortError();
         if (err instanceof LlmRequestError || err instanceof LlmUnavailableError) throw err;
@@ -348,6 +352,15 @@ function errorMessageOf(text: string): string {
     // not JSON: use the text itself
   }
   return text.slice(0, 200) || "no body";
+}
+
+function errorTypeOf(text: string): string | undefined {
+  try {
+    const type = JSON.parse(text)?.error?.type;
+    return typeof type === "string" ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isConnectError(err: unknown): boolean {

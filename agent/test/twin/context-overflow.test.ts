@@ -1,0 +1,52 @@
+/**
+ * A conversation that outgrows the server's context window keeps going: the brain drops
+ * its oldest turns and asks again instead of failing every turn from then on; only a
+ * single utterance too long for the context on its own gets the short apology.
+ */
+import type { RunningProcess } from "../../../scripts/lib/llama";
+import { APOLOGY_REFUSED } from "../../src/twin";
+import { startTinyLlm } from "../llm/tiny-llm";
+import { Speaker, startHarness } from "./harness";
+
+describe("context overflow", () => {
+  let server: RunningProcess;
+  beforeAll(async () => {
+    server = await startTinyLlm({ ctxSize: 768 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("forgets the oldest turns when the prompt no longer fits, and answers", async () => {
+    const h = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 16, temperature: 0 } }, { speaker: new Speaker() });
+    try {
+      const sentence = "today I walked along the river and counted the boats going past the old bridge";
+      for (let i = 1; i <= 6; i++) {
+        const { turn, text } = await h.say(`${i}: ${sentence}`);
+        expect(turn?.outcome).toBe("answered");
+        expect(text).not.toBe(APOLOGY_REFUSED);
+      }
+      expect(h.logs.join("\n")).toMatch(/prompt too long for the LLM's context — forgot the \d+ oldest turn\(s\) and asked again/);
+      expect(h.twin.shortTerm.size).toBeLessThan(6);
+      expect(h.twin.shortTerm.snapshot().slice(-1)[0].user).toBe(`6: ${sentence}`);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("apologises for one utterance too long for the whole context, and the next turn works", async () => {
+    const h = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 8, temperature: 0 } });
+    try {
+      const huge = Array.from({ length: 400 }, (_, i) => `longword${i}`).join(" ");
+      const { text, turn } = await h.say(huge);
+      expect(turn?.outcome).toBe("refused");
+      expect(text).toBe(APOLOGY_REFUSED);
+      expect(h.logs.join("\n")).toMatch(/exceeds the available context size/);
+      const next = await h.say("shorter now");
+      expect(next.turn?.outcome).toBe("answered");
+      expect(h.twin.shortTerm.snapshot().map((t) => t.user)).toEqual(["shorter now"]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
