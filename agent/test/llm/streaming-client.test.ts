@@ -87,6 +87,30 @@ describe("LLM client against a real llama-server", () => {
     expect(again.filter((e) => e.type === "text").length).toBeGreaterThan(0);
   });
 
+  it("gives up on a stream that goes silent mid-answer (the backend froze)", async () => {
+    const client = new LlmClient({ baseUrl: server.url, idleTimeoutMs: 300 });
+    let texts = 0;
+    const started = Date.now();
+    let stoppedAt = 0;
+    try {
+      const failure = await (async () => {
+        for await (const event of client.stream(ask("keep talking", 3000))) {
+          if (event.type === "text" && ++texts === 2) {
+            stoppedAt = Date.now();
+            process.kill(server.pid, "SIGSTOP");
+          }
+        }
+      })().catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(LlmUnavailableError);
+      expect(String((failure as Error).message)).toMatch(/dropped the stream \(ETIMEDOUT: no data for 300 ms\)/);
+    } finally {
+      process.kill(server.pid, "SIGCONT");
+    }
+    // Chunks already in flight may still arrive; then 300 ms of silence ends it.
+    expect(Date.now() - stoppedAt).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it("times out a backend that accepts the connection but never answers (a stopped process)", async () => {
     const client = new LlmClient({ baseUrl: server.url, firstResponseTimeoutMs: 400, retries: 0 });
     process.kill(server.pid, "SIGSTOP");

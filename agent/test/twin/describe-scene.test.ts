@@ -5,6 +5,7 @@
  * with the observation in the prompt. A missing, failing or hanging camera is said so.
  */
 import type { RunningProcess } from "../../../scripts/lib/llama";
+import { frame } from "../../src/pipeline";
 import type { SceneSource } from "../../src/twin";
 import { TOOL_FORCING, startTinyLlm } from "../llm/tiny-llm";
 import { startHarness, type Harness } from "./harness";
@@ -93,5 +94,26 @@ describe("describe_scene", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(turn?.toolResults[0]).toEqual({ name: "describe_scene", content: "Error: describe_scene did not answer within 2000 ms.", ok: false });
     expect(turn?.outcome).toBe("answered");
+  });
+
+  it("stops waiting for the camera at once when the user interrupts", async () => {
+    let entered: () => void = () => undefined;
+    const inTool = new Promise<void>((resolve) => (entered = resolve));
+    const harness = forcedFirstCall({
+      currentObservation: () => {
+        entered();
+        return new Promise<string>(() => undefined); // a camera that never answers
+      },
+    });
+    h = harness;
+    harness.pipeline.queueFrame(frame("transcription", { text: "what do you see?", final: true, turnId: 1 }));
+    await inTool;
+    const interruptedAt = Date.now();
+    harness.pipeline.queueFrame(frame("interruption"));
+    await harness.pipeline.idle();
+    // Not the tool's 2 s bound: the interruption ends the wait.
+    expect(Date.now() - interruptedAt).toBeLessThan(200);
+    expect(harness.turns).toHaveLength(0);
+    expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
   });
 });

@@ -64,11 +64,15 @@ describe("prompt cache", () => {
       "good night then",
     ];
     const report: string[] = [];
+    let firstSystem: ChatMessage | undefined;
     for (const [k, line] of lines.entries()) {
       const { turn } = await h.say(line);
       expect(turn?.outcome).toBe("answered");
       const messages = turn!.messages;
       expect(messages[messages.length - 1].content).toMatch(/Context:\n- You remember: the user mentioned topic number/);
+      // Layout: the same system message first every turn; only the newest user message carries context.
+      expect(messages[0]).toEqual(firstSystem ?? (firstSystem = messages[0]));
+      expect(messages.slice(0, -1).filter((m) => m.content.includes("Context:"))).toEqual([]);
       if (k === 0) continue;
       expect(messages[messages.length - 2].role).toBe("assistant");
       const total = await tokenCount(server.url, messages, true);
