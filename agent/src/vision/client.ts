@@ -11,7 +11,10 @@ import { detectorArgs, DetectorProcessOptions } from "./detector-process";
 export interface VisionClientOptions {
   /** The detector's API, e.g. http://127.0.0.1:8770. */
   baseUrl: string;
-  /** How long describe_scene waits for the detector; its answer is immediate when it runs. */
+  /**
+   * How long describe_scene waits for the detector (its answer is immediate when it runs);
+   * below the tool's own 2 s limit, so the agent hears why rather than a bare timeout.
+   */
   timeoutMs?: number;
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OnnxGraph } from "../../../scripts/models/onnx/graph";
 import { writeYoloModel } from "../../../scripts/models/onnx/yolo";
 import { describeSceneTool } from "../../src/twin/tools/describe-scene";
-import { DetectorProcess, envDetectorArgs, parseDetectorArgs, SceneState, startDetectorProcess, VisionClient } from "../../src/vision";
+import { detectorArgs, DetectorProcess, envDetectorArgs, parseDetectorArgs, SceneState, startDetectorProcess, VisionClient } from "../../src/vision";
 import { drawFrames, halves } from "./drawn-frames";
 import { SCENE } from "./scene";
 
@@ -174,6 +174,33 @@ describe("the agent asking what the camera sees", () => {
     expect(() => parseDetectorArgs(["--source", "webcam0", "--cpu-share", "half", "--frobnicate", "1"])).toThrow(
       'vision detector: --cpu-share half: expected a number of at least 0; unknown flag --frobnicate; --source webcam0: give kind:location, e.g. camera:/dev/video0, video:/path/file.mp4, images:/path/dir, stream:rtsp://host/path',
     );
+  });
+
+  it("hands the child process exactly the options it was started with", () => {
+    const options = {
+      source: { kind: "video" as const, path: "/videos/it's a \"clip\".mp4", loop: true, realtime: true },
+      model: "/models/yolov8n.onnx",
+      inputSize: 416,
+      cpuShare: 0.35,
+      maxFps: 3,
+      confidence: 0.4,
+      iou: 0.5,
+      confirmFrames: 3,
+      retrySeconds: 5,
+      stallSeconds: 20,
+      threads: 2,
+      host: "0.0.0.0",
+      port: 8770,
+      ffmpeg: "/usr/local/bin/ffmpeg",
+    };
+    expect(parseDetectorArgs(detectorArgs(options))).toEqual(options);
+    for (const source of [
+      { kind: "camera" as const, device: "/dev/video1", captureSize: "320x240" },
+      { kind: "stream" as const, url: "rtsp://cam.lan:554/live?user=a&b", format: "rtsp" },
+      { kind: "images" as const, dir: "/frames", loop: false },
+    ]) {
+      expect(parseDetectorArgs(detectorArgs({ source })).source).toEqual(source);
+    }
   });
 
   it("takes its settings from a Nomad task's environment, the command line winning", () => {
