@@ -4,6 +4,7 @@ export type { SceneSource } from "./scene";
 export { ToolRegistry } from "./tools/registry";
 export type { Tool, ToolResult } from "./tools/registry";
 export { describeSceneTool } from "./tools/describe-scene";
+export { currentTimeTool } from "./tools/current-time";
 export { DEFAULT_SYSTEM_PROMPT } from "./prompt";
 export { LongTermMemory, isWorthKeeping } from "./memory/long-term-memory";
 export type { LongTermMemoryOptions } from "./memory/long-term-memory";

@@ -23,6 +23,7 @@ import {
 import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords } from "./prompt";
 import type { SceneSource } from "./scene";
 import { ShortTermMemory, heardReply, type Turn } from "./short-term-memory";
+import { currentTimeTool } from "./tools/current-time";
 import { describeSceneTool } from "./tools/describe-scene";
 import { ToolRegistry } from "./tools/registry";
 
@@ -53,7 +54,7 @@ export interface TwinServiceOptions {
     /** Bound on recalling before a turn; past it the turn goes on without memories (default 1.5 s). */
     recallTimeoutMs?: number;
   };
-  /** Default: describe_scene over `scene`. */
+  /** Default: describe_scene over `scene`, and current_time. */
   tools?: ToolRegistry;
   scene?: SceneSource;
   /** Put the latest observation at the end of every user message, not only on describe_scene. */
@@ -117,7 +118,7 @@ export class TwinService extends FrameProcessor {
     super("TwinService");
     this.client = new LlmClient(options.llm);
     this.shortTerm = new ShortTermMemory(options.memory?.shortTermTurns ?? 10);
-    this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene)]);
+    this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene), currentTimeTool()]);
     this.systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }

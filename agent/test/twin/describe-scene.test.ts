@@ -6,7 +6,7 @@
  */
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { frame } from "../../src/pipeline";
-import type { SceneSource } from "../../src/twin";
+import { ToolRegistry, describeSceneTool, type SceneSource } from "../../src/twin";
 import { TOOL_FORCING, startTinyLlm } from "../llm/tiny-llm";
 import { startHarness, type Harness } from "./harness";
 
@@ -36,6 +36,8 @@ describe("describe_scene", () => {
         request: (round) => (round === 0 ? { toolChoice: "required", extra: { ...TOOL_FORCING }, maxTokens: 256 } : {}),
       },
       scene,
+      // Only this tool, so the forced call can only be describe_scene.
+      tools: new ToolRegistry([describeSceneTool(scene)]),
     });
 
   it("calls the tool, answers it with the latest observation and continues the answer", async () => {

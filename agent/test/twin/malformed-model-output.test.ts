@@ -81,7 +81,7 @@ describe("malformed tool calls from the model", () => {
       const { text, turn } = await h.say("open the door");
       expect(text).toBe("Done.");
       expect(turn?.toolResults.map((r) => r.content)).toEqual([
-        'Error: there is no tool named "open_door". Available: describe_scene.',
+        'Error: there is no tool named "open_door". Available: describe_scene, current_time.',
         'Error: the arguments for describe_scene were not valid: expected a JSON object, got "[1, 2]".',
       ]);
       const choices = script.requests.map((r) => (r as unknown as { tool_choice: string }).tool_choice);
