@@ -14,6 +14,8 @@ export interface AgentConfig {
   /** OpenAI-compatible LLM server (llama-server, prima.cpp rank 0). */
   llmUrl: string;
   llmModel?: string;
+  /** Longest answer in tokens; spoken answers should be short. */
+  llmMaxTokens: number;
   /** Model directory with manifest.json (undefined: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
   modelsDir?: string;
   ttsVoice: "auto" | "piper" | "espeak";
@@ -64,6 +66,7 @@ const SETTINGS: Setting[] = [
     },
   },
   { env: "LLM_MODEL", flag: "--llm-model", help: "model name sent to the LLM server (optional)", apply: (c, v) => { c.llmModel = v || undefined; return undefined; } },
+  { env: "LLM_MAX_TOKENS", flag: "--llm-max-tokens", help: "longest answer in tokens (default 200)", apply: numberIn(1, 8192, (c, v) => { c.llmMaxTokens = v; }) },
   { env: "AIDE_MODELS_DIR", flag: "--models-dir", help: "model directory with manifest.json", apply: (c, v) => { c.modelsDir = v || undefined; return undefined; } },
   {
     env: "AIDE_TTS_VOICE", flag: "--voice", help: "auto | piper | espeak (default auto: Piper when downloaded)",
@@ -88,6 +91,7 @@ export function defaultConfig(): AgentConfig {
     host: "0.0.0.0",
     port: 8090,
     llmUrl: "http://127.0.0.1:8080",
+    llmMaxTokens: 200,
     ttsVoice: "auto",
     vad: { ...DEFAULT_VAD_PARAMS },
     minInterruptionMs: 300,

@@ -50,7 +50,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
       });
       context.onMetrics((f) => reporter.observe(f));
-      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, model: config.llmModel }, benchmark: config.benchmark, log });
+      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, model: config.llmModel, maxTokens: config.llmMaxTokens }, benchmark: config.benchmark, log });
       return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
         vad: config.vad,
         minInterruptionMs: config.minInterruptionMs,
