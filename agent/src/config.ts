@@ -124,7 +124,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const s = SETTINGS.find((x) => x.flag === flag);
     if (!s) {
-      problems.push(`unknown flag ${JSON.stringify(arg)}: known flags are ${SETTINGS.map((x) => x.flag).join(", ")}`);
+      problems.push(`unknown flag ${JSON.stringify(flag)}: known flags are ${SETTINGS.map((x) => x.flag).join(", ")}`);
+      if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1].startsWith("--")) i++; // its value
       continue;
     }
     let value = inline;

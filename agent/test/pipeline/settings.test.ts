@@ -1,0 +1,36 @@
+import { ConfigError, defaultConfig, loadConfig } from "../../src/config";
+
+describe("the agent's settings", () => {
+  it("reads VAD tuning and the rest from the environment, with flags winning", () => {
+    const config = loadConfig(["--port", "9001", "--vad-min-silence-ms=800", "--benchmark"], {
+      AIDE_PORT: "9000", VAD_START_THRESHOLD: "0.6", VAD_STOP_THRESHOLD: "0.4", MIN_INTERRUPTION_MS: "250", LLM_BASE_URL: "http://10.0.0.5:8080",
+    });
+    expect(config.port).toBe(9001);
+    expect(config.vad).toEqual({ ...defaultConfig().vad, startThreshold: 0.6, stopThreshold: 0.4, minSilenceMs: 800 });
+    expect(config.minInterruptionMs).toBe(250);
+    expect(config.llmUrl).toBe("http://10.0.0.5:8080");
+    expect(config.benchmark).toBe(true);
+  });
+
+  it("lists every problem at once, each with the setting that fixes it", () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig(["--port", "99999", "--colour", "blue", "--output-lead-ms", "500"], { LLM_BASE_URL: "ftp://x", BENCHMARK_MODE: "yes", AIDE_TTS_VOICE: "robot" });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toHaveLength(6);
+    const text = error!.message;
+    expect(text).toMatch(/LLM_BASE_URL="ftp:\/\/x" must be an http:\/\/ or https:\/\/ URL/);
+    expect(text).toMatch(/BENCHMARK_MODE="yes" must be true or false/);
+    expect(text).toMatch(/AIDE_TTS_VOICE="robot" must be auto, piper or espeak/);
+    expect(text).toMatch(/--port "99999" must be a whole number from 0 to 65535/);
+    expect(text).toMatch(/unknown flag "--colour"/);
+    expect(text).toMatch(/--output-lead-ms "500" must be a whole number from 20 to 100/);
+  });
+
+  it("refuses a stop threshold above the start threshold", () => {
+    expect(() => loadConfig([], { VAD_START_THRESHOLD: "0.3", VAD_STOP_THRESHOLD: "0.5" })).toThrow(/set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD/);
+  });
+});
