@@ -6,6 +6,7 @@
 #     (no flag)  what the agent needs here: Debian packages, npm dependencies, the
 #                legacy (core2) llama.cpp build
 #     --tests    also what the tests need (Chromium, qemu-user, sshd, debootstrap, ...)
+#                and the sse2 llama.cpp build, whose binaries the tests scan too
 #
 # Debian packages come from .ci/apt-packages; lines tagged [test] are test-only.
 # npm ci runs with ONNXRUNTIME_NODE_INSTALL=skip (its postinstall would fetch CUDA
@@ -56,6 +57,8 @@ else
   say "npm dependencies present"
 fi
 
-# 3. llama.cpp, built for a Core 2 (cached in ${AIDE_CACHE:-~/.cache/aide}/llama)
+# 3. llama.cpp, built for a Core 2 (cached in ${AIDE_CACHE:-~/.cache/aide}/llama); the
+#    tests also check the sse2 profile's binaries (for CPUs without SSSE3)
 bash scripts/build-llama.sh --profile core2 | sed 's/^/setup: /'
+if [ "$with_tests" = 1 ]; then bash scripts/build-llama.sh --profile sse2 | sed 's/^/setup: /'; fi
 say "ready"

@@ -20,11 +20,12 @@ describe("the core2 build of llama.cpp", () => {
   });
 });
 
-// The sse2 profile is built by `npm run bench:llm` (not by CI): scanned when present.
-const sse2 = join(llamaPrefix("sse2"), "bin");
-(existsSync(join(sse2, "llama-server")) ? describe : describe.skip)("the sse2 build of llama.cpp", () => {
+// The sse2 profile (CPUs without SSSE3); `npm test` builds it in its setup step.
+describe("the sse2 build of llama.cpp", () => {
   it.each(BINARIES)("%s has no SSSE3 or later instructions", async (name) => {
-    const r = await scanBinary(join(sse2, name), "sse2");
+    const bin = join(llamaPrefix("sse2"), "bin", name);
+    expect(existsSync(bin)).toBe(true);
+    const r = await scanBinary(bin, "sse2");
     if (r.violations.length) throw new Error(`sse2 build is not legacy:\n${summarize(r)}`);
   });
 });

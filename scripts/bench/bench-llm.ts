@@ -1,0 +1,104 @@
+// npm run bench:llm — what the CPU profile and the RPC split cost, measured in one run on
+// one generated, memory-bound model (~230 MB of Q4_0, like a real small model):
+//   1. llama-bench -o json for the core2, sse2 and native builds: prompt processing and
+//      generation tokens/s, and their ratios to native;
+//   2. llama-server alone vs llama-server + 2 ggml-rpc-server workers on loopback (core2
+//      build): generation tokens/s from the server's own timings, and the ratio.
+// Builds the sse2/native profiles first if they are missing (about 5 minutes each).
+//
+//   npm run bench:llm [-- --threads N] [--repeats N] [--gen N]
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { LlamaProfile, llamaBinary, llamaPrefix, RunningProcess, startLlamaServer, startRpcWorker } from "../lib/llama";
+import { ensureBenchModel } from "../models/tiny";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} needs a whole number ≥ 1`);
+  return v;
+};
+const THREADS = arg("threads", 2);
+const REPEATS = arg("repeats", 3);
+const GEN = arg("gen", 32);
+const PROMPT = 64;
+
+interface BenchRow { n_prompt: number; n_gen: number; avg_ts: number; stddev_ts: number }
+interface Rates { pp: number; tg: number }
+
+function ensureBuild(profile: LlamaProfile): void {
+  if (existsSync(join(llamaPrefix(profile), "bin", "llama-bench"))) return;
+  console.log(`bench: building the ${profile} profile first (about 5 minutes on 2 cores)`);
+  execFileSync("bash", [resolve(__dirname, "..", "build-llama.sh"), "--profile", profile], { stdio: "inherit" });
+}
+
+function llamaBench(profile: LlamaProfile, model: string, extra: string[] = []): Rates {
+  const r = spawnSync(llamaBinary("llama-bench", profile), [
+    "-m", model, "-p", String(PROMPT), "-n", String(GEN), "-t", String(THREADS), "-r", String(REPEATS), "-o", "json", ...extra,
+  ], { encoding: "utf8", timeout: 1_800_000 });
+  if (r.status !== 0) throw new Error(`llama-bench (${profile}) failed: ${r.stderr.trim().split("\n").pop()}`);
+  const rows = JSON.parse(r.stdout) as BenchRow[];
+  return { pp: rows.find((x) => x.n_prompt > 0)!.avg_ts, tg: rows.find((x) => x.n_gen > 0)!.avg_ts };
+}
+
+/** Generation tokens/s as llama-server reports it, median of REPEATS answers. */
+async function serverGeneration(server: RunningProcess): Promise<number> {
+  const rates: number[] = [];
+  for (let i = 0; i < REPEATS + 1; i++) {
+    const res = await fetch(`${server.url}/completion`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt: `Question ${i}: what do you see on the table today?`, n_predict: GEN, temperature: 0, cache_prompt: false }),
+      signal: AbortSignal.timeout(600_000),
+    });
+    const body = (await res.json()) as { timings: { predicted_per_second: number } };
+    if (i > 0) rates.push(body.timings.predicted_per_second); // the first one warms the caches
+  }
+  return rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)];
+}
+
+const f = (x: number) => x.toFixed(2).padStart(9);
+
+async function main(): Promise<void> {
+  console.log(`bench: threads=${THREADS} repeats=${REPEATS} prompt=${PROMPT} gen=${GEN}`);
+  const profiles: LlamaProfile[] = ["core2", "sse2", "native"];
+  for (const p of profiles) ensureBuild(p);
+  const model = await ensureBenchModel();
+  console.log(`bench: model ${model}`);
+
+  const rates = {} as Record<LlamaProfile, Rates>;
+  for (const p of profiles) {
+    rates[p] = llamaBench(p, model);
+    console.log(`bench: llama-bench ${p} done`);
+  }
+  console.log("\nllama-bench, tokens/s (prompt processing pp, generation tg)");
+  console.log("profile        pp        tg   pp/native  tg/native");
+  for (const p of profiles) {
+    console.log(`${p.padEnd(8)}${f(rates[p].pp)} ${f(rates[p].tg)}  ${f(rates[p].pp / rates.native.pp)}  ${f(rates[p].tg / rates.native.tg)}`);
+  }
+  console.log(`core2 vs sse2 generation: ${(rates.core2.tg / rates.sse2.tg).toFixed(2)}×`);
+
+  const procs: RunningProcess[] = [];
+  try {
+    const alone = await startLlamaServer({ model, threads: THREADS, ctxSize: 1024, readyTimeoutMs: 300_000 });
+    procs.push(alone);
+    const aloneTg = await serverGeneration(alone);
+    await alone.stop();
+    const workers = [await startRpcWorker({ threads: THREADS }), await startRpcWorker({ threads: THREADS })];
+    procs.push(...workers);
+    const rpcBench = llamaBench("core2", model, ["--rpc", workers.map((w) => w.url).join(","), "-ngl", "999"]);
+    const head = await startLlamaServer({ model, threads: THREADS, ctxSize: 1024, rpc: workers.map((w) => w.url), readyTimeoutMs: 300_000 });
+    procs.push(head);
+    const rpcTg = await serverGeneration(head);
+    console.log("\nllama-server generation, core2 build, tokens/s (server timings, median)");
+    console.log(`alone               ${f(aloneTg)}`);
+    console.log(`+ 2 RPC workers     ${f(rpcTg)}`);
+    console.log(`ratio RPC/alone     ${f(rpcTg / aloneTg)}   (goal ≥ 0.90)`);
+    console.log(`llama-bench with --rpc (2 workers): pp ${rpcBench.pp.toFixed(2)} tg ${rpcBench.tg.toFixed(2)}; ` +
+      `vs alone: pp ${(rpcBench.pp / rates.core2.pp).toFixed(2)}× tg ${(rpcBench.tg / rates.core2.tg).toFixed(2)}×`);
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+main().catch((e) => { console.error(`bench:llm: ${(e as Error).message}`); process.exit(1); });
