@@ -5,8 +5,9 @@
  */
 import * as http from "node:http";
 import * as net from "node:net";
-import { freePort, type RunningProcess } from "../../../scripts/lib/llama";
-import { LlmClient, LlmUnavailableError, type ChatRequest, type LlmEvent } from "../../src/services/llm";
+import { freePort, startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { ensureTinyChatModel } from "../../../scripts/models/tiny";
+import { LlmClient, LlmRequestError, LlmUnavailableError, type ChatRequest, type LlmEvent } from "../../src/services/llm";
 import { SseParser } from "../../src/services/llm/sse";
 import { startTinyLlm } from "./tiny-llm";
 
@@ -172,6 +173,26 @@ describe("LLM backend that is down", () => {
     await server.stop();
     expect(failure).toBeInstanceOf(LlmUnavailableError);
     expect(String((failure as Error).message)).toMatch(/dropped the stream|closed the stream before the answer ended/);
+  });
+});
+
+describe("LLM backend with an API key", () => {
+  it("sends the key as a bearer token and never puts it in an error message", async () => {
+    const key = "sk-aide-test-4f1e9c";
+    const model = await ensureTinyChatModel();
+    const server = await startLlamaServer({ model, threads: 1, parallel: 1, ctxSize: 1024, extraArgs: ["--api-key", key] });
+    try {
+      const events = await collect(new LlmClient({ baseUrl: server.url, apiKey: key }).stream(ask("hi", 4)));
+      expect(events.filter((e) => e.type === "text").length).toBeGreaterThan(0);
+      const wrong = await collect(new LlmClient({ baseUrl: server.url, apiKey: "sk-wrong-key-123" }).stream(ask("hi", 4))).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(LlmRequestError);
+      expect((wrong as LlmRequestError).status).toBe(401);
+      expect(String((wrong as Error).message)).toMatch(/refused the request \(401: /);
+      expect(String((wrong as Error).message)).not.toContain("sk-wrong-key-123");
+      expect(String((wrong as Error).message)).not.toContain(key);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
