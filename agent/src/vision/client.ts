@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { SceneSource } from "../twin/scene";
 import type { SceneState } from "./detector";
 import { cantSeeText } from "./observation";
-import { detectorArgs, DetectorProcessOptions } from "./detector-process";
+import { detectorArgs, DetectorProcessOptions, envDetectorArgs, parseDetectorArgs } from "./detector-process";
 
 export interface VisionClientOptions {
   /** The detector's API, e.g. http://127.0.0.1:8770. */
@@ -172,4 +172,29 @@ export function startDetectorProcess(
       resolve({ url, pid: child.pid!, client: new VisionClient({ baseUrl: url }), log: () => stderr, stop });
     });
   });
+}
+
+export interface AgentVision {
+  scene: VisionClient;
+  /** Where it came from, for the agent's startup log. */
+  describe: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent's eyes, from its environment:
+ *   AIDE_VISION_URL     a detector running elsewhere (the Nomad vision task) — just a client;
+ *   AIDE_VISION_SOURCE  single-machine mode — start the detector as a child (it reads the
+ *                       other AIDE_VISION_* settings too);
+ *   neither             no camera: undefined, and describe_scene says so.
+ */
+export async function visionFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<AgentVision | undefined> {
+  if (env.AIDE_VISION_URL) {
+    const scene = new VisionClient({ baseUrl: env.AIDE_VISION_URL });
+    return { scene, describe: `vision detector at ${env.AIDE_VISION_URL}`, stop: async () => undefined };
+  }
+  if (!env.AIDE_VISION_SOURCE) return undefined;
+  const options = parseDetectorArgs(envDetectorArgs(env));
+  const child = await startDetectorProcess({ ...options, port: options.port ?? 0, env });
+  return { scene: child.client, describe: `vision detector (pid ${child.pid}) at ${child.url}`, stop: child.stop };
 }

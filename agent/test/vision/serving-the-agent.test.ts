@@ -9,7 +9,16 @@ import { join } from "node:path";
 import { OnnxGraph } from "../../../scripts/models/onnx/graph";
 import { writeYoloModel } from "../../../scripts/models/onnx/yolo";
 import { describeSceneTool } from "../../src/twin/tools/describe-scene";
-import { detectorArgs, DetectorProcess, envDetectorArgs, parseDetectorArgs, SceneState, startDetectorProcess, VisionClient } from "../../src/vision";
+import {
+  detectorArgs,
+  DetectorProcess,
+  envDetectorArgs,
+  parseDetectorArgs,
+  SceneState,
+  startDetectorProcess,
+  VisionClient,
+  visionFromEnv,
+} from "../../src/vision";
 import { drawFrames, halves } from "./drawn-frames";
 import { SCENE } from "./scene";
 
@@ -212,6 +221,31 @@ describe("the agent asking what the camera sees", () => {
       source: { kind: "camera", device: "/dev/video2", captureSize: undefined },
     });
     expect(() => parseDetectorArgs(envDetectorArgs({ AIDE_VISION_PORT: "eighty" }))).toThrow("vision detector: --port eighty: expected a number of at least 0");
+  });
+
+  it("gives the agent its eyes from the environment: a child detector, a remote one, or none", async () => {
+    const frames = join(dir, "env-frames");
+    drawFrames(frames, [halves(false, true)]);
+    const vision = await visionFromEnv({ ...process.env, AIDE_VISION_SOURCE: `images:${frames}`, AIDE_VISION_MODEL: model, AIDE_VISION_URL: "" });
+    expect(vision).toBeDefined();
+    try {
+      expect(vision!.describe).toMatch(/^vision detector \(pid \d+\) at http:\/\/127\.0\.0\.1:\d+$/);
+      // One image, then the directory has ended: its last word stays put.
+      const last = await until("the end of the images", async () => {
+        const h = await vision!.scene.observation();
+        return h.text.includes("ended") ? h : undefined;
+      });
+      expect(last.text).toBe(`I can't see right now: the image directory ${frames} has ended`);
+      const url = vision!.describe.split(" at ")[1];
+      const health = (await (await fetch(`${url}/health`)).json()) as { framesAnalysed: number };
+      expect(health.framesAnalysed).toBe(1);
+      const remote = await visionFromEnv({ AIDE_VISION_URL: url });
+      expect(remote!.describe).toBe(`vision detector at ${url}`);
+      expect((await remote!.scene.observation()).at).toBe((await vision!.scene.observation()).at);
+    } finally {
+      await vision!.stop();
+    }
+    expect(await visionFromEnv({})).toBeUndefined();
   });
 
   it("tells the agent it can't see when the detector itself is gone", async () => {
