@@ -1,3 +1,4 @@
 export { LlmClient, LlmUnavailableError, LlmRequestError, abortError, isAbort } from "./client";
 export type { LlmBackend, LlmClientOptions } from "./client";
 export type { ChatMessage, ChatRequest, ChatRole, LlmEvent, LlmTimings, ToolCallRequest, ToolSchema } from "./types";
+export { llmClientOptionsFromEnv } from "./env";
