@@ -104,6 +104,8 @@ interface ReplyState {
   generated: string;
   heard: string[];
   interrupted: boolean;
+  /** The completion finished (llm-response-end went out). */
+  ended: boolean;
 }
 
 export class TwinService extends FrameProcessor {
@@ -112,6 +114,8 @@ export class TwinService extends FrameProcessor {
   readonly tools: ToolRegistry;
   private readonly systemPrompt: string;
   private reply: ReplyState | undefined;
+  /** Seen bot-started-speaking: this pipeline plays audio, so a reply is heard only as reported. */
+  private audioOut = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: TwinServiceOptions) {
@@ -129,12 +133,15 @@ export class TwinService extends FrameProcessor {
       return;
     }
     if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text);
+    if (f.type === "bot-started-speaking") this.audioOut = true;
     this.push(f, direction);
   }
 
   protected onInterruption(): void {
     const state = this.reply;
     if (!state || state.interrupted) return;
+    // Without audio out (a text-only pipeline) a finished reply was delivered whole.
+    if (state.ended && !this.audioOut) return;
     state.interrupted = true;
     this.settleReply(state);
   }
@@ -169,7 +176,7 @@ export class TwinService extends FrameProcessor {
     // Everything before this turn, then this turn's words with the context block last.
     const compose = () => buildMessages(this.systemPrompt, this.shortTerm.messages().slice(0, -1), userText, context);
     let messages = compose();
-    const state: ReplyState = { turn, generated: "", heard: [], interrupted: false };
+    const state: ReplyState = { turn, generated: "", heard: [], interrupted: false, ended: false };
     this.reply = state;
     const info: TwinTurnInfo = {
       turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], toolResults: [], finalMessages: messages, outcome: "answered",
@@ -212,6 +219,7 @@ export class TwinService extends FrameProcessor {
         if (!calls.length) break;
         messages = [...messages, ...(await this.runTools(roundText, calls, info, signal))];
       }
+      state.ended = true;
       this.settleReply(state);
     } catch (error) {
       if (isAbort(error, signal)) throw error;

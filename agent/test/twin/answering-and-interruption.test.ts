@@ -98,6 +98,15 @@ describe("TwinService answering", () => {
     expect(turn.assistant.length).toBeLessThan(info!.generated.trim().length);
   });
 
+  it("does not cut a reply that was already delivered when the user speaks again later", async () => {
+    // Text-only pipeline (no audio out): the whole reply reached the user.
+    h = startHarness({ llm: llm() });
+    const { turn } = await h.say("hello there");
+    h.pipeline.queueFrame(frame("interruption"));
+    await h.pipeline.idle();
+    expect(h.twin.shortTerm.snapshot()[0].assistant).toBe(turn!.generated);
+  });
+
   it("keeps the last 10 turns in the prompt", async () => {
     h = startHarness({ llm: { ...llm(), maxTokens: 3 } }, { speaker: new Speaker() });
     for (let i = 1; i <= 12; i++) await h.say(`message number ${i}`);
