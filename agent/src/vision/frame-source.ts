@@ -122,6 +122,14 @@ function tailOf(child: ChildProcess, onLine?: (line: string) => void): () => str
   return () => [...lines, partial.trim()].filter(Boolean).slice(-3).join(" | ");
 }
 
+/** ffmpeg itself is missing or broken: no frame of any source can be read. */
+class DecoderMissing extends Error {}
+
+function cannotRun(label: string, ffmpeg: string, err: Error): DecoderMissing {
+  const hint = (err as NodeJS.ErrnoException).code === "ENOENT" ? " — install it (apt-get install ffmpeg)" : "";
+  return new DecoderMissing(`${label}: cannot run ${ffmpeg} (${err.message})${hint}`);
+}
+
 /**
  * SIGKILL at once: a decoder writing to our pipe has nothing to save, and ffmpeg blocked
  * opening a silent FIFO or device restarts that open() after SIGTERM and would outlive us.
@@ -205,10 +213,7 @@ class FfmpegSource implements FrameSource {
     for (;;) {
       const frame = this.ready.shift();
       if (frame) return frame;
-      if (this.spawnError) {
-        const hint = (this.spawnError as NodeJS.ErrnoException).code === "ENOENT" ? " — install it (apt-get install ffmpeg)" : "";
-        throw new Error(`${this.label}: cannot run ${this.options.ffmpeg} (${this.spawnError.message})${hint}`);
-      }
+      if (this.spawnError) throw cannotRun(this.label, this.options.ffmpeg, this.spawnError);
       if (this.exited) {
         if (this.pendingBytes > 0) this.options.onProblem?.(`${this.label}: dropped a truncated last frame (${this.pendingBytes} of ${this.frameBytes} bytes)`);
         this.pendingBytes = 0;
@@ -284,6 +289,7 @@ class ImageDirectorySource implements FrameSource {
       try {
         return { rgb: await this.decode(file), index };
       } catch (err) {
+        if (err instanceof DecoderMissing) throw err;
         skipped++;
         this.options.onProblem?.(`${this.label}: skipped ${files[index]}: ${(err as Error).message}`);
       }
@@ -300,7 +306,7 @@ class ImageDirectorySource implements FrameSource {
       const tail = tailOf(child);
       const chunks: Buffer[] = [];
       child.stdout!.on("data", (c: Buffer) => chunks.push(c));
-      child.on("error", (err) => reject(new Error(`cannot run ${this.options.ffmpeg} (${err.message})`)));
+      child.on("error", (err) => reject(cannotRun(this.label, this.options.ffmpeg, err)));
       child.on("close", (code) => {
         this.current = null;
         const data = Buffer.concat(chunks);

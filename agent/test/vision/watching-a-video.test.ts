@@ -135,6 +135,26 @@ describe("watching a video", () => {
   });
 });
 
+describe("without ffmpeg", () => {
+  it("says it cannot see and names the missing decoder, for videos and image directories alike", async () => {
+    const frames = join(dir, "no-ffmpeg");
+    drawFrames(frames, [halves(true, false)]);
+    for (const source of [{ kind: "video" as const, path: join(dir, "any.avi") }, { kind: "images" as const, dir: frames }]) {
+      const detector = new Detector({ model, source, ffmpeg: "/nonexistent/ffmpeg", retrySeconds: 0.2, log: () => undefined });
+      await detector.start();
+      try {
+        const deadline = Date.now() + 10000;
+        while (detector.health().failedAttempts < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(detector.state()).toMatchObject({ camera: "unavailable", objects: [] });
+        expect(detector.state().text).toMatch(/^I can't see right now: .*: cannot run \/nonexistent\/ffmpeg \(spawn \/nonexistent\/ffmpeg ENOENT\) — install it \(apt-get install ffmpeg\); retrying every 0\.2 s$/);
+        expect(detector.health()).toMatchObject({ ended: false, framesAnalysed: 0 });
+      } finally {
+        await detector.stop();
+      }
+    }
+  });
+});
+
 describe("letterboxing", () => {
   it("fits a 640x480 frame into 320x320, centred on YOLO grey, without changing its colours", async () => {
     const frames = join(dir, "colour");
