@@ -118,4 +118,17 @@ describe("describe_scene", () => {
     expect(harness.turns).toHaveLength(0);
     expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
   });
+
+  it("can also put the latest observation at the end of every user message", async () => {
+    const scene = { currentObservation: async () => "Observation: I see a person and a cup." };
+    h = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 8, temperature: 0 }, scene, observationEveryTurn: true });
+    const { turn } = await h.say("hello");
+    expect(turn!.messages[turn!.messages.length - 1].content).toBe("hello\n\nContext:\n- Observation: I see a person and a cup.");
+    const next = await h.say("and now?");
+    // The older user message went back to plain words: only the newest carries context.
+    expect(next.turn!.messages.filter((m) => m.role === "user").map((m) => m.content)).toEqual([
+      "hello",
+      "and now?\n\nContext:\n- Observation: I see a person and a cup.",
+    ]);
+  });
 });
