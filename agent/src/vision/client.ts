@@ -126,7 +126,8 @@ export function startDetectorProcess(
   child.stderr!.on("data", (c: string) => {
     stderr = (stderr + c).slice(-20000);
   });
-  const timeoutMs = options.startTimeoutMs ?? 30000;
+  // ts-node compiling the detector and a 640 model warming up take tens of seconds on a Core 2.
+  const timeoutMs = options.startTimeoutMs ?? 60000;
   // The detector is the agent's helper: it must not outlive it.
   const orphanGuard = () => child.kill("SIGKILL");
   process.once("exit", orphanGuard);
