@@ -188,25 +188,9 @@ export class TwinService extends FrameProcessor {
       for (let round = 0; ; round++) {
         const request = this.request(messages, round, round >= maxRounds);
         info.finalMessages = messages;
-        let roundText = "";
-        let calls: ToolCallRequest[] = [];
+        let result: { text: string; calls: ToolCallRequest[] };
         try {
-          for await (const event of this.client.stream(request, signal)) {
-            if (event.type === "text") {
-              if (info.firstTokenMs === undefined) {
-                info.firstTokenMs = performance.now() - started;
-                this.push(frame("metrics", { turnId: transcription.turnId, mark: "llm-first-token", at: performance.now() }));
-              }
-              roundText += event.text;
-              state.generated += event.text;
-              this.push(frame("llm-text", { text: event.text }));
-            } else if (event.type === "tool-calls") {
-              calls = event.calls;
-            } else if (event.timings) {
-              info.timings.push(event.timings);
-              info.promptTokens.push(event.timings.promptTokens);
-            }
-          }
+          result = await this.streamRound(request, signal, state, info, transcription.turnId, started);
         } catch (error) {
           // Too long for the server's context: forget the oldest turns (then the context
           // block) and ask again, rather than failing every turn from now on.
@@ -216,8 +200,8 @@ export class TwinService extends FrameProcessor {
           round = -1;
           continue;
         }
-        if (!calls.length) break;
-        messages = [...messages, ...(await this.runTools(roundText, calls, info, signal))];
+        if (!result.calls.length) break;
+        messages = [...messages, ...(await this.runTools(result.text, result.calls, info, signal))];
       }
       state.ended = true;
       this.settleReply(state);
@@ -240,6 +224,31 @@ export class TwinService extends FrameProcessor {
     info.reply = turn.assistant;
     if (this.options.benchmark) this.log(`TwinService: turn ${info.turnId} prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}`);
     this.options.onTurn?.(info);
+  }
+
+  /** One completion, its words pushed downstream as they arrive; returns its text and any tool calls. */
+  private async streamRound(
+    request: ChatRequest, signal: AbortSignal, state: ReplyState, info: TwinTurnInfo, turnId: number, started: number,
+  ): Promise<{ text: string; calls: ToolCallRequest[] }> {
+    let text = "";
+    let calls: ToolCallRequest[] = [];
+    for await (const event of this.client.stream(request, signal)) {
+      if (event.type === "text") {
+        if (info.firstTokenMs === undefined) {
+          info.firstTokenMs = performance.now() - started;
+          this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
+        }
+        text += event.text;
+        state.generated += event.text;
+        this.push(frame("llm-text", { text: event.text }));
+      } else if (event.type === "tool-calls") {
+        calls = event.calls;
+      } else if (event.timings) {
+        info.timings.push(event.timings);
+        info.promptTokens.push(event.timings.promptTokens);
+      }
+    }
+    return { text, calls };
   }
 
   /** Makes the next prompt shorter; false when nothing is left to drop. */
