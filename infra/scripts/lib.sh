@@ -2,6 +2,8 @@
 # sources it). One line per thing a step looks at: "<step>: changed: ..." or
 # "<step>: unchanged: ...", and a last line saying whether the run changed anything.
 set -euo pipefail
+# `... | put_file` must run put_file in this shell so its change count is kept.
+shopt -s lastpipe
 op="${1:-create}"
 case "$op" in
   create|update|delete) ;;

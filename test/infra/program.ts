@@ -103,11 +103,9 @@ export async function runProgram(
   }
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(exports)) outputs[k] = await unwrap(pulumi, k, v);
-  // Resources registered from apply callbacks land a few ticks after the exports settle.
-  let seen = -1;
-  while (seen !== resources.length) {
-    seen = resources.length;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  // Wait until the SDK's queue of resource registrations has drained (an internal of
+  // the SDK, but the one `pulumi up` itself waits on before it disconnects).
+  const settings: { waitForRPCs(): Promise<void> } = require("@pulumi/pulumi/runtime/settings");
+  await settings.waitForRPCs();
   return { resources, dependsOn, outputs, exports, pulumi };
 }

@@ -90,6 +90,9 @@ describe("the Nomad step over SSH", () => {
   it("an update that turns a server into a client rewrites only the config", async () => {
     const out = await okStep(lab, lab.nodes[0], "nomad", "update", { ...vars, AIDE_NOMAD_SERVER: "false", AIDE_META_ROLE: "client" });
     expect(out.split("\n").filter((l) => l.includes(": changed: "))).toEqual(["nomad: changed: /etc/nomad.d/nomad.hcl"]);
+    expect(summary(out)).toBe("nomad: update: 1 change(s)");
+    // A changed config restarts Nomad (on a node; a test root only reports it).
+    expect(out).toContain("nomad: not run in a test root: systemctl restart nomad.service");
     const hcl = fs.readFileSync(path.join(root(), "etc/nomad.d/nomad.hcl"), "utf8");
     expect(hcl).not.toContain("bootstrap_expect");
     expect(hcl).not.toContain(GOSSIP);
