@@ -10,6 +10,8 @@ export class TtsProcessor extends FrameProcessor {
   private readonly splitter: ClauseSplitter;
   private firstAudioSent = true;
   private speaking = false;
+  /** After an interruption, text is the old answer's until a new response starts. */
+  private cutOff = false;
 
   constructor(private readonly tts: TextToSpeech, private readonly turns: TurnCounter, splitter: ClauseSplitter = firstClauseSplitter()) {
     super();
@@ -19,16 +21,19 @@ export class TtsProcessor extends FrameProcessor {
   protected onInterruption(): void {
     this.splitter.reset();
     this.speaking = false;
+    this.cutOff = true;
   }
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "upstream") return this.push(f, direction);
     switch (f.type) {
       case "llm-response-start":
+        this.cutOff = false;
         this.splitter.reset();
         this.firstAudioSent = false;
         return this.push(f);
       case "llm-text":
+        if (this.cutOff) return;
         this.push(f);
         for (const clause of this.splitter.push(f.text)) await this.speak(clause);
         return;
@@ -36,6 +41,7 @@ export class TtsProcessor extends FrameProcessor {
         // Text meant to be spoken as is (e.g. the brain explaining that the LLM is down).
         return this.speak(f.text);
       case "llm-response-end":
+        if (this.cutOff) return;
         for (const clause of this.splitter.flush()) await this.speak(clause);
         if (this.speaking) {
           this.speaking = false;

@@ -1,0 +1,61 @@
+import { Frame, Pipeline, frame } from "../../src/pipeline";
+import { InterruptionProcessor } from "../../src/processors";
+
+/** 32 ms of mic audio. */
+const chunk = () => frame("input-audio", { pcm: new Int16Array(512).fill(100), sampleRate: 16000 });
+
+function setup(minMs = 300) {
+  const down: Frame[] = [];
+  const pipeline = new Pipeline([new InterruptionProcessor(minMs)], { onDownstreamOut: (f) => down.push(f) });
+  return { pipeline, down, types: () => down.map((f) => f.type) };
+}
+
+describe("deciding when the user cuts the bot off", () => {
+  it("passes speech straight through when the bot is quiet, without interrupting anything", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("user-started-speaking"));
+    pipeline.queueFrame(chunk());
+    pipeline.queueFrame(frame("user-stopped-speaking"));
+    await pipeline.idle();
+    expect(types()).toEqual(["user-started-speaking", "input-audio", "user-stopped-speaking"]);
+  });
+
+  it("ignores a cough: speech shorter than the minimum while the bot talks is dropped, the bot goes on", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("bot-started-speaking"), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    for (let i = 0; i < 5; i++) pipeline.queueFrame(chunk()); // 160 ms
+    pipeline.queueFrame(frame("user-stopped-speaking"));
+    await pipeline.idle();
+    expect(types()).toEqual([]);
+  });
+
+  it("interrupts once speech has lasted the minimum, then hands on every held sample in order", async () => {
+    const { pipeline, down, types } = setup();
+    pipeline.queueFrame(frame("bot-started-speaking"), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    const sent = Array.from({ length: 12 }, chunk); // 384 ms
+    for (const c of sent) pipeline.queueFrame(c);
+    pipeline.queueFrame(frame("user-stopped-speaking"));
+    await pipeline.idle();
+    expect(types()[0]).toBe("interruption");
+    expect(types()[1]).toBe("user-started-speaking");
+    expect(types().filter((t) => t === "interruption")).toHaveLength(1);
+    expect(down.filter((f) => f.type === "input-audio")).toEqual(sent);
+    expect(types()[types().length - 1]).toBe("user-stopped-speaking");
+    // 300 ms = 9.4 chunks: the cut comes on the 10th, not before.
+    const held = down.slice(2).findIndex((f) => f.type !== "input-audio");
+    expect(held).toBe(12);
+  });
+
+  it("lets held speech through without an interruption when the bot finishes on its own", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("bot-started-speaking"), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    pipeline.queueFrame(chunk());
+    pipeline.queueFrame(frame("bot-stopped-speaking"), "upstream");
+    pipeline.queueFrame(chunk());
+    await pipeline.idle();
+    expect(types()).toEqual(["user-started-speaking", "input-audio", "input-audio"]);
+  });
+});
