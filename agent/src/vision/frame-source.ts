@@ -102,7 +102,9 @@ function withFilter(out: string[], filter: string): string[] {
   return out.map((a, i) => (i === 1 ? filter : a));
 }
 
-const BASE_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "error"];
+// One decoding thread and one filter thread: the detector's budget is a share of one
+// core, and on a 2-core node the other core belongs to the LLM or speech.
+const BASE_ARGS = ["-hide_banner", "-nostdin", "-loglevel", "error", "-threads", "1", "-filter_threads", "1"];
 
 /** Keeps the last few stderr lines of a child for error messages. */
 function tailOf(child: ChildProcess, onLine?: (line: string) => void): () => string {
