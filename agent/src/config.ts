@@ -14,6 +14,8 @@ export interface AgentConfig {
   /** OpenAI-compatible LLM server (llama-server, prima.cpp rank 0). */
   llmUrl: string;
   llmModel?: string;
+  /** prima.cpp needs its own cancel call when the user interrupts. */
+  llmBackend: "llamacpp" | "primacpp";
   /** Longest answer in tokens; spoken answers should be short. */
   llmMaxTokens: number;
   /** Model directory with manifest.json (undefined: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
@@ -66,6 +68,10 @@ const SETTINGS: Setting[] = [
     },
   },
   { env: "LLM_MODEL", flag: "--llm-model", help: "model name sent to the LLM server (optional)", apply: (c, v) => { c.llmModel = v || undefined; return undefined; } },
+  {
+    env: "AIDE_LLM_BACKEND", flag: "--llm-backend", help: "llamacpp | primacpp (default llamacpp)",
+    apply: (c, v) => { if (v !== "llamacpp" && v !== "primacpp") return "must be llamacpp or primacpp"; c.llmBackend = v; return undefined; },
+  },
   { env: "LLM_MAX_TOKENS", flag: "--llm-max-tokens", help: "longest answer in tokens (default 200)", apply: numberIn(1, 8192, (c, v) => { c.llmMaxTokens = v; }) },
   { env: "AIDE_MODELS_DIR", flag: "--models-dir", help: "model directory with manifest.json", apply: (c, v) => { c.modelsDir = v || undefined; return undefined; } },
   {
@@ -91,6 +97,7 @@ export function defaultConfig(): AgentConfig {
     host: "0.0.0.0",
     port: 8090,
     llmUrl: "http://127.0.0.1:8080",
+    llmBackend: "llamacpp",
     llmMaxTokens: 200,
     ttsVoice: "auto",
     vad: { ...DEFAULT_VAD_PARAMS },
@@ -145,6 +152,20 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   }
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The LLM endpoint from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
+ * when the backend moves); unknown keys are ignored, bad values throw like loadConfig.
+ */
+export function llmSettingsFromEnvFile(text: string, base: AgentConfig): Pick<AgentConfig, "llmUrl" | "llmBackend"> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m && (m[1] === "LLM_BASE_URL" || m[1] === "AIDE_LLM_BACKEND")) env[m[1]] = m[2].trim();
+  }
+  const next = loadConfig([], { ...env });
+  return { llmUrl: env.LLM_BASE_URL ? next.llmUrl : base.llmUrl, llmBackend: env.AIDE_LLM_BACKEND ? next.llmBackend : base.llmBackend };
 }
 
 export function configHelp(): string {

@@ -6,7 +6,8 @@
  *
  *   node -r ts-node/register/transpile-only agent/src/main.ts --port 8090 --llm-url http://127.0.0.1:8080
  */
-import { AgentConfig, ConfigError, configHelp, loadConfig } from "./config";
+import * as fs from "node:fs";
+import { AgentConfig, ConfigError, configHelp, llmSettingsFromEnvFile, loadConfig } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
 import { createSpeechToText } from "./services/stt";
@@ -50,7 +51,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
       });
       context.onMetrics((f) => reporter.observe(f));
-      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, model: config.llmModel, maxTokens: config.llmMaxTokens }, benchmark: config.benchmark, log });
+      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens }, benchmark: config.benchmark, log });
       return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
         vad: config.vad,
         minInterruptionMs: config.minInterruptionMs,
@@ -97,6 +98,18 @@ async function main(): Promise<void> {
   const stop = () => {
     void agent.close().finally(() => process.exit(0));
   };
+  // Nomad rewrites this file and sends SIGHUP when the LLM backend moves: new sessions
+  // use the new endpoint (config is read per session), open ones keep talking.
+  const envFile = process.env.AIDE_LLM_ENV_FILE;
+  process.on("SIGHUP", () => {
+    if (!envFile) return;
+    try {
+      Object.assign(config, llmSettingsFromEnvFile(fs.readFileSync(envFile, "utf8"), config));
+      process.stderr.write(`LLM endpoint now ${config.llmUrl} (${config.llmBackend})\n`);
+    } catch (error) {
+      process.stderr.write(`SIGHUP: could not re-read ${envFile}: ${(error as Error).message}; keeping ${config.llmUrl}\n`);
+    }
+  });
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }

@@ -1,4 +1,4 @@
-import { ConfigError, defaultConfig, loadConfig } from "../../src/config";
+import { ConfigError, defaultConfig, llmSettingsFromEnvFile, loadConfig } from "../../src/config";
 
 describe("the agent's settings", () => {
   it("reads VAD tuning and the rest from the environment, with flags winning", () => {
@@ -32,5 +32,13 @@ describe("the agent's settings", () => {
 
   it("refuses a stop threshold above the start threshold", () => {
     expect(() => loadConfig([], { VAD_START_THRESHOLD: "0.3", VAD_STOP_THRESHOLD: "0.5" })).toThrow(/set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD/);
+  });
+
+  it("follows the LLM endpoint file Nomad rewrites when the backend moves", () => {
+    const base = defaultConfig();
+    const moved = llmSettingsFromEnvFile("LLM_BASE_URL=http://192.168.1.102:23456\nAIDE_LLM_BACKEND=primacpp\nOTHER=1\n", base);
+    expect(moved).toEqual({ llmUrl: "http://192.168.1.102:23456", llmBackend: "primacpp" });
+    expect(llmSettingsFromEnvFile("", base)).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp" });
+    expect(() => llmSettingsFromEnvFile("LLM_BASE_URL=not a url", base)).toThrow(/LLM_BASE_URL="not a url" must be a URL/);
   });
 });
