@@ -9,6 +9,7 @@ jest.mock(require.resolve("uuid", { paths: [require("node:path").dirname(require
  * llama-server on the tiny embedding model), keeps no filler, stays under its cap by
  * dropping the least recalled and oldest, and survives a corrupt index on disk.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,5 +175,20 @@ describe("long-term memory bookkeeping", () => {
     await memory.remember("a new memory after the repair");
     expect(await memory.recall("a new memory after the repair")).toEqual(["a new memory after the repair"]);
     expect(readdirSync(join(dir, ".."))).toEqual(expect.arrayContaining(["memory", expect.stringMatching(/^memory\.corrupt-/)]));
+  });
+});
+
+describe("long-term memory on an older Node.js", () => {
+  it("says which Node.js it needs instead of a bare module error", () => {
+    // Node 20.19+ can require ES modules (vectra's uuid is one); this flag turns that off,
+    // as on older releases.
+    const script = `require("./agent/src/twin/memory/long-term-memory").LongTermMemory.open({ dir: ${JSON.stringify(scratch())}, embedder: {}, conversationId: "c" }).catch((e) => { console.log(e.message); })`;
+    const out = execFileSync(process.execPath, ["--no-experimental-require-module", "-r", "ts-node/register/transpile-only", "-e", script], {
+      cwd: join(__dirname, "..", "..", ".."),
+      encoding: "utf8",
+    });
+    expect(out.trim()).toBe(
+      `long-term memory needs Node.js 20.19 or newer (vectra loads an ES module with require); this is ${process.version} — upgrade Node.js, or run the agent without long-term memory`,
+    );
   });
 });

@@ -21,7 +21,7 @@ let atomicClass: (new () => LocalFileStorage) | undefined;
  */
 export function atomicFileStorageClass(): new () => LocalFileStorage {
   if (!atomicClass) {
-    const { LocalFileStorage: Base } = require("vectra") as typeof import("vectra");
+    const { LocalFileStorage: Base } = loadVectra();
     atomicClass = class AtomicFileStorage extends Base {
       async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
         await writeFileAtomic(filePath, typeof content === "string" ? Buffer.from(content, "utf8") : content);
@@ -29,6 +29,20 @@ export function atomicFileStorageClass(): new () => LocalFileStorage {
     };
   }
   return atomicClass;
+}
+
+/** vectra, or an error that says why it cannot load here and what fixes it. */
+export function loadVectra(): typeof import("vectra") {
+  try {
+    return require("vectra") as typeof import("vectra");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_REQUIRE_ESM") {
+      throw new Error(
+        `long-term memory needs Node.js 20.19 or newer (vectra loads an ES module with require); this is ${process.version} — upgrade Node.js, or run the agent without long-term memory`,
+      );
+    }
+    throw error;
+  }
 }
 
 export function atomicFileStorage(): FileStorage {

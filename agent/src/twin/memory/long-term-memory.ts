@@ -15,7 +15,7 @@ import { promises as fs } from "node:fs";
 import { randomUUID } from "node:crypto";
 import type { FileStorage, LocalIndex } from "vectra";
 import type { MemoryStore } from "../twin-service";
-import { atomicFileStorage, removeStaleTemps } from "./atomic-file-storage";
+import { atomicFileStorage, loadVectra, removeStaleTemps } from "./atomic-file-storage";
 import type { Embedder } from "./embedder";
 
 export interface LongTermMemoryOptions {
@@ -70,7 +70,7 @@ export class LongTermMemory implements MemoryStore {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     await fs.mkdir(options.dir, { recursive: true });
     await removeStaleTemps(options.dir);
-    const { LocalIndex: Index } = require("vectra") as typeof import("vectra"); // loaded on first use: see atomic-file-storage.ts
+    const { LocalIndex: Index } = loadVectra(); // loaded on first use: see atomic-file-storage.ts
     const newIndex = () => new Index<MemoryMetadata>(options.dir, undefined, options.storage ?? atomicFileStorage());
     let index = newIndex();
     if (await index.isIndexCreated()) {
