@@ -5,6 +5,7 @@ import { loadAideConfig } from "./config";
 import { LegacyNode } from "./node";
 import { Distribution } from "./distribution";
 import { NomadCluster } from "./nomad-cluster";
+import { LLM_SERVICE } from "../nomad-jobs";
 
 const { config, secrets } = loadAideConfig();
 
@@ -31,7 +32,9 @@ const cluster = new NomadCluster("aide", {
 const head = config.servers[0];
 export const nomadAddress = cluster.address;
 export const nomadUi = pulumi.interpolate`${cluster.address}/ui`;
-export const llmApi = `http://${head.address}:8081/v1`;
+// llama-server listens on a Nomad dynamic port: Nomad's service catalogue says where.
+export const llmService = pulumi.interpolate`${cluster.address}/v1/service/${LLM_SERVICE}`;
+// The voice agent runs on the webcam node when there is one (nomad-jobs/voice-agent.ts).
 export const agentPage = `http://${(config.nodes.find((n) => n.webcam) ?? head).address}:${config.agent.port}/`;
 export const backend = config.backend;
 export const buildPlan = distribution.plan;

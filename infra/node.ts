@@ -5,6 +5,19 @@ import { remote, types } from "@pulumi/command";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { stepCommand, stepProgram } from "./shell";
 
+/**
+ * Ports only cluster members may reach (TCP; Nomad's serf also on UDP 4648). Nomad's
+ * HTTP API (4646) is fenced separately: the control node that runs pulumi may use it.
+ */
+export const NOMAD_DYNAMIC_PORTS = { min: 20000, max: 32000 }; // llama.cpp RPC workers and llama-server get theirs here
+export const CLUSTER_TCP_PORTS = [
+  "4647", // Nomad RPC
+  "4648", // Nomad serf (gossip)
+  "9000-9031", // prima.cpp data ports, 9000 + rank (at most 32 ranks)
+  "10000-10031", // prima.cpp signal ports, 10000 + rank
+  `${NOMAD_DYNAMIC_PORTS.min}-${NOMAD_DYNAMIC_PORTS.max}`,
+];
+
 export type StepVars = Record<string, pulumi.Input<string>>;
 
 export interface LegacyNodeArgs {
@@ -61,7 +74,7 @@ export class LegacyNode extends pulumi.ComponentResource {
     this.base = this.step("base", { AIDE_NODE: node.name, AIDE_PACKAGES: basePackages(config).join(" ") }, [this.factsStep]);
     this.firewall = this.step(
       "firewall",
-      { AIDE_CLUSTER_ADDRESSES: clusterAddresses, AIDE_AGENT_PORT: String(config.agent.port) },
+      { AIDE_CLUSTER_ADDRESSES: clusterAddresses, AIDE_CLUSTER_TCP_PORTS: CLUSTER_TCP_PORTS.join(", ") },
       [this.base],
     );
     this.nodejs = this.step(

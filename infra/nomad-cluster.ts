@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { AideConfig } from "./config";
-import { LegacyNode } from "./node";
+import { LegacyNode, NOMAD_DYNAMIC_PORTS } from "./node";
 
 export interface NomadClusterArgs {
   nodes: LegacyNode[];
@@ -40,6 +40,9 @@ export class NomadCluster extends pulumi.ComponentResource {
           AIDE_NOMAD_SERVERS: serverAddresses,
           AIDE_NOMAD_GOSSIP_KEY: args.gossipKey,
           AIDE_NODE: n.node.name,
+          // Pinned to the range the firewall fences to the cluster.
+          AIDE_NOMAD_MIN_DYNAMIC_PORT: String(NOMAD_DYNAMIC_PORTS.min),
+          AIDE_NOMAD_MAX_DYNAMIC_PORT: String(NOMAD_DYNAMIC_PORTS.max),
           AIDE_ADDRESS: n.node.address,
           // Node meta the job placement reads (planner, vision on the webcam node).
           AIDE_META_ROLE: n.node.roles.includes("server") ? "server" : "client",

@@ -10,7 +10,6 @@
 //   about the same time per token, so none idles the pipeline), capped by what each
 //   node can hold.
 import { spawnSync } from "node:child_process";
-import { statSync } from "node:fs";
 import { join } from "node:path";
 
 const GiB = 1024 ** 3;
@@ -167,7 +166,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
       `model ${model.name} does not fit in the cluster's RAM: it needs ${gib(needSingle)} (${model.layerCount} layers of ${gib(perLayer)} each with their KV cache, ` +
       `plus ${gib(model.otherBytes)} embeddings/output on the head), and the ${nodes.length} node(s) can hold ${holdable} of ${model.layerCount} layers ` +
       `(free after ${gib(headroom)} headroom: ${nodes.map((n) => `${n.name} ${gib(free(n))}`).join(", ")}). ` +
-      `Fix: choose a smaller model or quantization (pulumi config set model …), lower contextSize, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - holdable) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
+      `Fix: choose a smaller model or quantization (pulumi config set --path model.url …), a shorter context, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - holdable) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
       (options.backend === "primacpp" ? " (prima.cpp could page weights from disk, but at these nodes' disk speeds that costs seconds per token, so Aide plans within RAM.)" : ""),
     );
   }
@@ -247,37 +246,49 @@ export function primaLayerWindow(plan: LayerPlan): number[] {
   return plan.shares.map((s) => s.layers);
 }
 
-/** Reads layer count, per-layer sizes and KV size from a GGUF file with node-llama-cpp's
- * GGUF reader. It is ESM-only and this program runs as CommonJS, so it runs in a child
- * `node` (about a second; it reads only the header). */
-export function readModelFacts(ggufPath: string): ModelFacts {
+/** Reads layer count, per-layer sizes and KV size from a GGUF file — a local path, or an
+ * http(s) URL whose header node-llama-cpp reads with range requests (no full download).
+ * node-llama-cpp is ESM-only and this program runs as CommonJS, so the reader runs in a
+ * child `node` (about a second; it reads only the header). */
+export function readModelFacts(ggufPathOrUrl: string): ModelFacts {
   const script = `
     import { readGgufFileInfo } from "node-llama-cpp";
-    const info = await readGgufFileInfo(process.argv[1], { readTensorInfo: true, logWarnings: false });
+    import { statSync } from "node:fs";
+    const where = process.argv[1];
+    // a few quick retries: its default backs off for minutes on an unreachable URL
+    const fetchRetryOptions = { retries: 2, factor: 1, minTimeout: 500, maxTimeout: 1000 };
+    const info = await readGgufFileInfo(where, { readTensorInfo: true, logWarnings: false, fetchRetryOptions });
+    let fileSize;
+    if (/^https?:/.test(where)) {
+      const head = await fetch(where, { method: "HEAD", redirect: "follow" });
+      fileSize = Number(head.headers.get("content-length"));
+      if (!(fileSize > 0)) throw new Error("the server did not say the file's size (Content-Length)");
+    } else fileSize = statSync(where).size;
     const md = info.metadata;
     const arch = md.general.architecture;
     const a = md[arch] ?? {};
     const n = (v) => (v === undefined ? undefined : Number(v));
     console.log(JSON.stringify({
-      name: md.general.name ?? null, architecture: arch,
+      name: md.general.name ?? null, architecture: arch, fileSize,
       blockCount: n(a.block_count), embedding: n(a.embedding_length),
       heads: n(a.attention?.head_count), kvHeads: n(a.attention?.head_count_kv),
       keyLength: n(a.attention?.key_length), valueLength: n(a.attention?.value_length),
       tensors: info.fullTensorInfo.map((t) => [t.name, Number(t.fileOffset)]),
     }));`;
   const repo = join(__dirname, "..");
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, ggufPath], { cwd: repo, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, ggufPathOrUrl], { cwd: repo, encoding: "utf8", timeout: 120_000 });
   if (r.status !== 0) {
-    throw new Error(`model ${ggufPath}: cannot read its GGUF header (${(r.stderr || r.error?.message || "").trim().split("\n").pop()}) — is it a complete .gguf file?`);
+    const why = (r.stderr || r.error?.message || "").trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? "no output";
+    throw new Error(`model ${ggufPathOrUrl}: cannot read its GGUF header (${why.trim()}) — is it a complete .gguf file${/^https?:/.test(ggufPathOrUrl) ? " at a reachable URL" : ""}?`);
   }
   const raw = JSON.parse(r.stdout) as {
-    name: string | null; architecture: string; blockCount?: number; embedding?: number; heads?: number; kvHeads?: number;
+    name: string | null; architecture: string; fileSize: number; blockCount?: number; embedding?: number; heads?: number; kvHeads?: number;
     keyLength?: number; valueLength?: number; tensors: Array<[string, number]>;
   };
   if (!raw.blockCount || !raw.embedding || !raw.heads) {
-    throw new Error(`model ${ggufPath}: its GGUF metadata lacks ${raw.architecture}.block_count/embedding_length/attention.head_count — not a transformer Aide can plan for`);
+    throw new Error(`model ${ggufPathOrUrl}: its GGUF metadata lacks ${raw.architecture}.block_count/embedding_length/attention.head_count — not a transformer Aide can plan for`);
   }
-  const fileSize = statSync(ggufPath).size;
+  const fileSize = raw.fileSize;
   const sorted = [...raw.tensors].sort((a, b) => a[1] - b[1]);
   const layerBytes = new Array<number>(raw.blockCount).fill(0);
   let otherBytes = 0;
@@ -291,7 +302,7 @@ export function readModelFacts(ggufPath: string): ModelFacts {
   const kvHeads = raw.kvHeads ?? raw.heads;
   const kvPerTokenPerLayer = 2 /* f16 */ * kvHeads * ((raw.keyLength ?? headDim) + (raw.valueLength ?? headDim));
   return {
-    name: raw.name ?? ggufPath.split("/").pop()!,
+    name: raw.name ?? ggufPathOrUrl.split("/").pop()!,
     architecture: raw.architecture,
     layerCount: raw.blockCount,
     layerBytes,

@@ -1,6 +1,6 @@
 # firewall: an nftables table of Aide's own. Nomad's ports and the engines' ports
-# (llama.cpp RPC, prima.cpp ZeroMQ 9000+rank and 10000+rank) accept only cluster
-# addresses; Nomad's HTTP API also accepts the control node that runs pulumi. Everything
+# (prima.cpp ZeroMQ 9000+rank and 10000+rank; llama.cpp RPC and llama-server on Nomad's
+# dynamic ports) accept only cluster addresses; Nomad's HTTP API also accepts the control node that runs pulumi. Everything
 # else (SSH, the agent page) is left exactly as it was.
 rules=/etc/aide/firewall.nft
 unit=/etc/systemd/system/aide-firewall.service
@@ -20,7 +20,7 @@ for a in ${AIDE_CLUSTER_ADDRESSES:?}; do addr_ok "$a"; cluster+=("$a"); done
 control="${AIDE_CONTROL_ADDRESS:-${SSH_CLIENT%% *}}"
 api=("${cluster[@]}")
 if [ -n "$control" ] && [[ "$control" =~ ^[0-9.]+$ ]]; then api+=("$control"); fi
-tcp_ports="${AIDE_CLUSTER_TCP_PORTS:-4647, 4648, 9000-9031, 10000-10031, 50052-50070}"
+tcp_ports="${AIDE_CLUSTER_TCP_PORTS:?}"
 [[ "$tcp_ports" =~ ^[0-9,\ -]+$ ]] || die "cluster ports '$tcp_ports' must be numbers, ranges and commas"
 join() { local IFS=,; echo "$*"; }
 

@@ -14,6 +14,9 @@ if [ "$op" = delete ]; then
   finish; exit 0
 fi
 
+for port in "${AIDE_NOMAD_MIN_DYNAMIC_PORT:?}" "${AIDE_NOMAD_MAX_DYNAMIC_PORT:?}"; do
+  [[ "$port" =~ ^[0-9]+$ ]] || die "dynamic port '$port' is not a number"
+done
 fetch_verified "$AIDE_NOMAD_URL" "$AIDE_NOMAD_SHA256" "$zip"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 unzip -q -o "$R$zip" nomad -d "$tmp" || die "$zip has no 'nomad' binary in it"
@@ -49,6 +52,8 @@ join_servers() { local a out=""; for a in $AIDE_NOMAD_SERVERS; do out="$out${out
   fi
   echo "client {"
   echo "  enabled = true"
+  echo "  min_dynamic_port = $AIDE_NOMAD_MIN_DYNAMIC_PORT"
+  echo "  max_dynamic_port = $AIDE_NOMAD_MAX_DYNAMIC_PORT"
   echo "  servers = [$(join_servers)]"
   echo "  meta {"
   echo "    \"aide.role\"      = $(hcl "$AIDE_META_ROLE")"

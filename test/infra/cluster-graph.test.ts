@@ -38,6 +38,8 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(three.outputs).toMatchObject({
       nomadAddress: "http://192.168.1.101:4646",
       nomadUi: "http://192.168.1.101:4646/ui",
+      llmService: "http://192.168.1.101:4646/v1/service/aide-llm",
+      agentPage: "http://192.168.1.101:8080/",
       backend: "llamacpp-rpc",
       nodeFacts: { "aide-02": { cpuModel: expect.stringContaining("Core(TM)2"), avx: false, sse42: false } },
     });

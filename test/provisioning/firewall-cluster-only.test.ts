@@ -3,6 +3,7 @@
 import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CLUSTER_TCP_PORTS } from "../../infra/node";
 import type { NetnsHost } from "../support/netns";
 import { createSshHosts, SshLab } from "../support/ssh-hosts";
 import { okStep, snapshot, summary } from "./steps";
@@ -10,7 +11,8 @@ import { okStep, snapshot, summary } from "./steps";
 let lab: SshLab;
 let listener: ChildProcess | undefined;
 // nodes[0], nodes[1]: cluster members; nodes[2]: another machine on the LAN.
-const PORTS = [4646, 4647, 9000, 9003, 10000, 50052, 8080];
+// 23456: a Nomad dynamic port, where llama.cpp RPC workers and llama-server listen.
+const PORTS = [4646, 4647, 9000, 9003, 10000, 23456, 8080];
 
 beforeAll(async () => {
   lab = await createSshHosts(3, { prefix: "prfw" });
@@ -44,14 +46,14 @@ async function reachability(from: NetnsHost): Promise<Record<number, boolean>> {
 it("fences Nomad and the engines' ports to the cluster, keeps SSH and the agent page open, and delete lifts it", async () => {
   const [member, target, outsider] = lab.nodes;
   const root = fs.mkdtempSync(path.join(lab.dir, "fw-root-"));
-  const vars = { AIDE_ROOT: root, AIDE_LIVE: "1", AIDE_CLUSTER_ADDRESSES: `${member.address} ${target.address}`, AIDE_AGENT_PORT: "8080" };
+  const vars = { AIDE_ROOT: root, AIDE_LIVE: "1", AIDE_CLUSTER_ADDRESSES: `${member.address} ${target.address}`, AIDE_CLUSTER_TCP_PORTS: CLUSTER_TCP_PORTS.join(", ") };
   const allOpen = Object.fromEntries(PORTS.map((p) => [p, true]));
   expect(await reachability(outsider)).toEqual(allOpen);
 
   const first = await okStep(lab, target, "firewall", "create", vars);
   expect(summary(first)).toMatch(/change\(s\)$/);
   expect(await reachability(member)).toEqual(allOpen);
-  expect(await reachability(outsider)).toEqual({ 4646: false, 4647: false, 9000: false, 9003: false, 10000: false, 50052: false, 8080: true });
+  expect(await reachability(outsider)).toEqual({ 4646: false, 4647: false, 9000: false, 9003: false, 10000: false, 23456: false, 8080: true });
   // The control node (the SSH client that ran the step) may reach Nomad's API, nothing else fenced.
   expect(await reaches(lab.control, target, 4646)).toBe(true);
   expect(await reaches(lab.control, target, 9000)).toBe(false);

@@ -58,6 +58,8 @@ describe("the Nomad step over SSH", () => {
       AIDE_NOMAD_URL: `file://${zip}`,
       AIDE_NOMAD_SHA256: sha256File(zip),
       AIDE_NOMAD_DATACENTER: "aide",
+      AIDE_NOMAD_MIN_DYNAMIC_PORT: "20000",
+      AIDE_NOMAD_MAX_DYNAMIC_PORT: "32000",
       AIDE_NOMAD_SERVER: "true",
       AIDE_NOMAD_SERVERS: "192.168.1.101 192.168.1.102 192.168.1.103",
       AIDE_NOMAD_GOSSIP_KEY: GOSSIP,

@@ -54,7 +54,7 @@ it("Nomad's config holds the values as HCL strings, exactly as given", async () 
   for (const [i, value] of evil().entries()) {
     const root = path.join(work, `nomad-${i}`);
     await okStep(lab, lab.nodes[1], "nomad", "create", {
-      AIDE_ROOT: root, AIDE_NODE: value, AIDE_NOMAD_DATACENTER: value, AIDE_ADDRESS: "10.0.0.1", AIDE_NOMAD_VERSION: "1.9.7",
+      AIDE_ROOT: root, AIDE_NODE: value, AIDE_NOMAD_DATACENTER: value, AIDE_ADDRESS: "10.0.0.1", AIDE_NOMAD_VERSION: "1.9.7", AIDE_NOMAD_MIN_DYNAMIC_PORT: "20000", AIDE_NOMAD_MAX_DYNAMIC_PORT: "32000",
       AIDE_NOMAD_URL: `file://${zip}`, AIDE_NOMAD_SHA256: sha256File(zip), AIDE_NOMAD_SERVER: "true", AIDE_NOMAD_SERVERS: "10.0.0.1",
       AIDE_NOMAD_GOSSIP_KEY: Buffer.alloc(32, 1).toString("base64"), AIDE_META_ROLE: value, AIDE_META_WEBCAM: "false",
       AIDE_META_CPU_FLAGS: "none", AIDE_META_RAM_MB: "1", AIDE_META_CORES: "1",
