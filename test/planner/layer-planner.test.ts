@@ -1,5 +1,6 @@
 // Where the model's layers go, on the seed's cluster (3 × 8 GB Core 2) and on the
 // prima.cpp paper's 4-device home cluster.
+import { ChildProcess, spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,5 +164,52 @@ describe("reading a model's GGUF metadata", () => {
     const bad = join(tmpdir(), "aide-not-a-model.gguf");
     writeFileSync(bad, "this is not a model");
     expect(() => readModelFacts(bad)).toThrow(/^model .*aide-not-a-model\.gguf: cannot read its GGUF header \(.*\) — is it a complete \.gguf file\?/);
+  });
+});
+
+describe("reading a model's GGUF metadata from its download URL", () => {
+  // The control node reads only the header with range requests: no multi-GB download.
+  // The server is its own process: the reader blocks this one while it runs.
+  let server: ChildProcess;
+  let url: string;
+  let log = "";
+  beforeAll(async () => {
+    const path = await ensureTinyChatModel();
+    server = spawn(process.execPath, ["-e", `
+      const { createServer } = require("node:http");
+      const { createReadStream, statSync } = require("node:fs");
+      const path = process.argv[1];
+      const size = statSync(path).size;
+      const s = createServer((req, res) => {
+        const m = /bytes=(\\d+)-(\\d*)/.exec(req.headers.range || "");
+        console.log(req.method + " " + (req.headers.range || "whole file"));
+        if (!m) {
+          res.writeHead(200, { "Content-Length": size, "Accept-Ranges": "bytes" });
+          return req.method === "HEAD" ? res.end() : createReadStream(path).pipe(res);
+        }
+        const start = Number(m[1]);
+        const end = Math.min(m[2] ? Number(m[2]) : size - 1, size - 1);
+        res.writeHead(206, { "Content-Length": end - start + 1, "Content-Range": "bytes " + start + "-" + end + "/" + size, "Accept-Ranges": "bytes" });
+        createReadStream(path, { start, end }).pipe(res);
+      });
+      s.listen(0, "127.0.0.1", () => console.log("listening " + s.address().port));
+    `, path], { stdio: ["ignore", "pipe", "inherit"] });
+    server.stdout!.on("data", (d: Buffer) => { log += d.toString(); });
+    const deadline = Date.now() + 10_000;
+    while (!/listening (\d+)/.test(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    url = `http://127.0.0.1:${/listening (\d+)/.exec(log)![1]}/aide-tiny.gguf`;
+  });
+  afterAll(() => { server.kill(); });
+
+  it("gets the same facts from the URL as from the file, with range requests only", async () => {
+    const fromFile = readModelFacts(await ensureTinyChatModel());
+    expect(readModelFacts(url)).toEqual(fromFile);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log).toMatch(/GET bytes=0-\d+/);
+    expect(log).not.toContain("GET whole file");
+  });
+
+  it("says so when the URL does not answer", () => {
+    expect(() => readModelFacts("http://127.0.0.1:9/missing.gguf")).toThrow(/^model http:\/\/127\.0\.0\.1:9\/missing\.gguf: cannot read its GGUF header \(.+\) — is it a complete \.gguf file at a reachable URL\?$/);
   });
 });
