@@ -29,7 +29,7 @@ import { serveDetector } from "./http-api";
 export const DEFAULT_VISION_PORT = 8770;
 
 export interface DetectorProcessOptions extends Omit<DetectorOptions, "log" | "model"> {
-  /** Defaults to the yolo model in the model directory ($AIDE_MODELS or $AIDE_CACHE/models). */
+  /** Defaults to the yolo model in the model directory ($AIDE_MODELS_DIR or $AIDE_CACHE/models). */
   model?: string;
   host?: string;
   port?: number;
