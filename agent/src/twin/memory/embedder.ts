@@ -62,10 +62,10 @@ export class NodeLlamaCppEmbedder implements Embedder {
   private stderr = "";
   readonly ready: Promise<void>;
 
-  constructor(modelPath: string, threads = 1) {
-    this.child = spawn(process.execPath, [join(__dirname, "embed-worker.mjs"), modelPath, String(threads)], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+  /** `wrapper` prefixes the command, e.g. ["qemu-x86_64", "-cpu", "core2duo"] to check a Core 2. */
+  constructor(modelPath: string, threads = 1, wrapper: string[] = []) {
+    const argv = [...wrapper, process.execPath, join(__dirname, "embed-worker.mjs"), modelPath, String(threads)];
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr!.on("data", (b: Buffer) => {
       this.stderr = (this.stderr + b.toString()).slice(-2000);
     });
