@@ -57,7 +57,7 @@ describe("embeddings", () => {
 
   it("names the model when node-llama-cpp cannot load it", async () => {
     const local = new NodeLlamaCppEmbedder("/nonexistent/embedding.gguf", 1);
-    await expect(local.embed(["x"])).rejects.toThrow(/node-llama-cpp embedder exited .*check the embedding model path \/nonexistent\/embedding\.gguf/);
+    await expect(local.embed(["x"])).rejects.toThrow(/^node-llama-cpp embedder exited \(1\): cannot load \/nonexistent\/embedding\.gguf: /);
     await local.close();
   });
 });

@@ -86,9 +86,7 @@ export class NodeLlamaCppEmbedder implements Embedder {
       else waiter.resolve(message.vectors ?? []);
     });
     this.child.once("exit", (code, signal) => {
-      this.exited = new Error(
-        `node-llama-cpp embedder exited (${code ?? signal}) — ${this.stderr.trim().split("\n").slice(-1)[0] || "no output"}; check the embedding model path ${modelPath}`,
-      );
+      this.exited = new Error(`node-llama-cpp embedder exited (${code ?? signal}): ${this.stderr.trim().split("\n").slice(-1)[0] || "no output"}`);
       failReady(this.exited);
       for (const waiter of this.pending.values()) waiter.reject(this.exited);
       this.pending.clear();
