@@ -9,7 +9,7 @@
 //   npm run bench:turns -- --model path/to/model.gguf --turns 20 --threads 1
 //
 // STT and Total Pipeline Latency are n/a: text goes in where the transcript would.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
@@ -91,6 +91,25 @@ async function compareEmbedders(embedders: [string, Embedder][], texts: string[]
   return embedders.map(([name], i) => `  ${name.padEnd(28)} median ${percentile(times[i], 50).toFixed(2)} ms, p95 ${percentile(times[i], 95).toFixed(2)} ms per text`);
 }
 
+/** One background save of a memory at its default cap (2000 memories of 384 dimensions, a typical small embedding model). */
+async function timeMemorySave(dir: string): Promise<string> {
+  const dims = 384;
+  const embedder: Embedder = {
+    embed: async (texts) => texts.map((text, k) => Array.from({ length: dims }, (_, i) => Math.sin(i * 0.37 + text.length * 1.3 + k))),
+    close: async () => undefined,
+  };
+  const memory = await LongTermMemory.open({ dir, embedder, conversationId: "bench", maxItems: 2000 });
+  await Promise.all(Array.from({ length: 1999 }, (_, i) => memory.remember(`background fact number ${i} about the house`)));
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await memory.remember(`one more fact number ${i} about the garden`);
+    times.push(performance.now() - started);
+  }
+  const mb = statSync(join(dir, "index.json")).size / 1e6;
+  return `  save at the cap (2000 memories x ${dims} dims, temp+fsync+rename): median ${percentile(times, 50).toFixed(0)} ms, ${mb.toFixed(1)} MB on disk`;
+}
+
 async function main(): Promise<void> {
   const turnsWanted = Number(arg("turns") ?? 20);
   // 1 thread by default: TTS synthesizes the first clause while the LLM is still
@@ -162,6 +181,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  p50 ${percentile(evaluated, 50)}  p95 ${percentile(evaluated, 95)} tokens (turn 1 is the whole prompt)\n`);
     process.stdout.write(`  memories stored: ${await memory.size()}\n\n`);
 
+    process.stdout.write(`long-term memory (runs after the turn, in the background):\n${await timeMemorySave(join(scratch, "memory-cap"))}\n\n`);
     process.stdout.write(`embeddings on this machine (tiny embedding model, 1 thread, one text per call, ${LINES.length * 3} calls each):\n`);
     const local = new NodeLlamaCppEmbedder(embeddingModel, 1);
     try {

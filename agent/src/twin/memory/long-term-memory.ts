@@ -28,7 +28,11 @@ export interface LongTermMemoryOptions {
   topK?: number;
   /** Cosine similarity below which a memory is not recalled (default 0.5). */
   minScore?: number;
-  /** Most memories kept (default 5000: ~10 MB of JSON at 384 dimensions). */
+  /**
+   * Most memories kept (default 2000). Every save rewrites the whole index: 2000 memories
+   * of 384 dimensions are ~8 MB of JSON, a fraction of a second in the background on a
+   * Core 2; measured with `npm run bench:turns`.
+   */
   maxItems?: number;
   log?: (line: string) => void;
   /** For tests: vectra's storage to use (default: AtomicFileStorage). */
@@ -156,7 +160,8 @@ export class LongTermMemory implements MemoryStore {
       for (const [i, { text, conversationId }] of queued.entries()) {
         await this.index.insertItem({
           id: randomUUID(),
-          vector: vectors[i],
+          // 6 decimals keep cosine similarity to ~1e-6 and halve the JSON written per save.
+          vector: vectors[i].map((x) => Math.round(x * 1e6) / 1e6),
           metadata: { text, at: now, conversationId, recalls: 0, lastUsed: now },
         });
       }
@@ -173,7 +178,7 @@ export class LongTermMemory implements MemoryStore {
   /** Which stored memories make room for `adding` new ones: least recalled first, then oldest (never the new ones). */
   private async overCap(adding: number, recalled: Map<string, number>): Promise<string[]> {
     const items = await this.index.listItems();
-    const excess = items.length + adding - (this.options.maxItems ?? 5000);
+    const excess = items.length + adding - (this.options.maxItems ?? 2000);
     if (excess <= 0) return [];
     const score = (item: (typeof items)[number]) => ({
       recalls: item.metadata.recalls + (recalled.has(item.id) ? 1 : 0),
