@@ -6,10 +6,13 @@
  *   [turn 1 user][turn 1 assistant] … history, appended turn by turn, never rewritten
  *   [newest user words + context]   recalled memories and the latest observation LAST
  *
- * Turn k then shares everything up to its own user message with turn k-1's cached KV;
- * the context block that ended turn k-1's user message is not kept in history, and
- * llama-server's `--cache-reuse` shifts the cached chunks after it instead of
- * re-evaluating them (measured: 99 → 1 re-evaluated tokens on the tiny model).
+ * Turn k then shares everything up to the end of turn k-1's user words with the cached
+ * KV; the context block that ended turn k-1's user message is not kept in history, and
+ * llama-server's `--cache-reuse N` shifts the cached chunks after it (the reply) instead
+ * of evaluating them again when they match token for token. Measured on the tiny model
+ * (agent/test/twin/prompt-cache.test.ts): turn k evaluates its new tokens + 2. Its
+ * vocabulary does not round-trip generated tokens, so there the previous reply counts
+ * as new; with a real BPE vocabulary it is normally reused.
  */
 import type { ChatMessage } from "../services/llm";
 
