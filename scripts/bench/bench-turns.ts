@@ -1,22 +1,28 @@
-// npm run bench:turns — a scripted 20-turn conversation through the brain (text in, no
-// browser): TwinService with long-term memory → TtsProcessor (espeak-ng) → a speaker
-// that reports what was "heard". Prints each turn's seed §9.2 block and the prompt tokens
-// llama-server evaluated, then p50/p95 of each figure, then how fast the two embedding
-// paths are on this machine.
+// npm run bench:turns — a scripted 20-turn conversation through the agent's stages, no
+// browser: spoken lines (espeak-ng, 16 kHz) → Silero VAD → STT → TwinService with
+// long-term memory → TtsProcessor (espeak-ng) → a speaker that reports what was "heard".
+// Prints each turn's seed §9.2 block and the prompt tokens llama-server evaluated, then
+// p50/p95 of each figure, a long-term memory save at its cap, and how fast the two
+// embedding paths are on this machine.
 //
-//   npm run bench:turns                      tiny generated models, llama-server started here
-//   LLM_URL=http://10.0.0.5:8080 npm run bench:turns   against a running backend
-//   npm run bench:turns -- --model path/to/model.gguf --turns 20 --threads 1
+//   npm run bench:turns                         generated models, llama-server started here
+//   npm run bench:turns -- --text               text in where the transcript would be (no VAD/STT)
+//   LLM_URL=http://10.0.0.5:8080 npm run bench:turns          against a running backend
+//   npm run bench:turns -- --model m.gguf --models-dir ~/.cache/aide/models --turns 20 --threads 1
 //
-// STT and Total Pipeline Latency are n/a: text goes in where the transcript would.
+// With the generated speech models the recognizer hears "what can you see" in every line
+// (its one phrase); with downloaded models (--models-dir) it transcribes the lines.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
 import { FrameProcessor, Pipeline, TurnCounter, frame, type Direction, type Frame } from "../../agent/src/pipeline";
-import { TtsProcessor } from "../../agent/src/processors";
-import { createTextToSpeech } from "../../agent/src/services/tts";
+import { InterruptionProcessor, SttProcessor, TtsProcessor, VadProcessor } from "../../agent/src/processors";
+import { createSpeechToText } from "../../agent/src/services/stt";
+import { EspeakVoice, createTextToSpeech, resample } from "../../agent/src/services/tts";
+import { SileroVad, VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
+import { ensureTinySpeechModels } from "../models/tiny-speech";
 import { LatencyReporter, LATENCY_FIGURES, type TurnLatency } from "../../agent/src/metrics";
 import { LlamaServerEmbedder, LongTermMemory, NodeLlamaCppEmbedder, TwinService, type Embedder, type TwinTurnInfo } from "../../agent/src/twin";
 
@@ -58,16 +64,38 @@ class BenchSpeaker extends FrameProcessor {
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "downstream" && f.type === "llm-response-start") this.started = false;
+    if (direction === "downstream" && f.type === "llm-response-end" && this.started) this.push(frame("bot-stopped-speaking"), "upstream");
     if (direction === "downstream" && f.type === "output-audio") {
       if (!this.started) {
         this.started = true;
         this.push(frame("metrics", { turnId: this.turns.current, mark: "bot-started-speaking", at: performance.now() }));
+        this.push(frame("bot-started-speaking"), "upstream");
       }
       if (f.text) this.push(frame("bot-spoken-text", { text: f.text }), "upstream");
       return; // audio goes nowhere: no speaker here
     }
     this.push(f, direction);
   }
+}
+
+/** A line as the microphone would bring it: espeak-ng speech at 16 kHz between silences. */
+async function utterance(text: string): Promise<Int16Array> {
+  const voice = new EspeakVoice();
+  const parts: Int16Array[] = [];
+  for await (const chunk of voice.speak(text)) parts.push(chunk);
+  const speech = resample(concat(parts), voice.nativeRate, VAD_SAMPLE_RATE);
+  const silence = (ms: number) => new Int16Array((VAD_SAMPLE_RATE * ms) / 1000);
+  return concat([silence(300), speech, silence(1500)]);
+}
+
+function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function percentile(values: number[], p: number): number {
@@ -145,7 +173,14 @@ async function main(): Promise<void> {
       onTurn: (info) => infos.push(info),
       log: () => undefined,
     });
-    const stages: FrameProcessor[] = [twin];
+    const audioIn = !process.argv.includes("--text");
+    const stages: FrameProcessor[] = [];
+    if (audioIn) {
+      const modelDir = arg("models-dir") ?? (await ensureTinySpeechModels()).dir;
+      const stt = await createSpeechToText({ modelDir, numThreads: 1 });
+      stages.push(new VadProcessor(await SileroVad.load(), turns), new InterruptionProcessor(300), new SttProcessor(stt, turns));
+    }
+    stages.push(twin);
     try {
       stages.push(new TtsProcessor(await createTextToSpeech({ voice: "espeak" }), turns));
     } catch (error) {
@@ -155,25 +190,38 @@ async function main(): Promise<void> {
     const pipeline = new Pipeline(stages, { onDownstreamOut: (f) => reporter.observe(f), onUpstreamOut: (f) => reporter.observe(f) });
     pipeline.start();
 
-    process.stdout.write(`bench:turns — ${turnsWanted} turns against ${llmUrl}\n\n`);
+    process.stdout.write(`bench:turns — ${turnsWanted} turns, ${audioIn ? "spoken lines through VAD and STT" : "text in"}, LLM at ${llmUrl}\n\n`);
     for (let i = 0; i < turnsWanted; i++) {
       const text = LINES[i % LINES.length];
-      const turnId = turns.begin();
       const before = reports.length;
-      process.stdout.write(`turn ${turnId}: "${text}"\n`);
-      reporter.observe(frame("metrics", { turnId, mark: "transcript-final", at: performance.now() }));
-      pipeline.queueFrame(frame("transcription", { text, final: true, turnId }));
+      const turnsBefore = infos.length;
+      process.stdout.write(`line ${i + 1}: "${text}"\n`);
+      if (audioIn) {
+        const pcm = await utterance(text);
+        for (let at = 0; at < pcm.length; at += VAD_FRAME_SAMPLES) {
+          pipeline.queueFrame(frame("input-audio", { pcm: pcm.subarray(at, at + VAD_FRAME_SAMPLES), sampleRate: VAD_SAMPLE_RATE }));
+        }
+      } else {
+        const turnId = turns.begin();
+        reporter.observe(frame("metrics", { turnId, mark: "transcript-final", at: performance.now() }));
+        pipeline.queueFrame(frame("transcription", { text, final: true, turnId }));
+      }
       await pipeline.idle();
-      if (reports.length === before) reporter.finish(turnId);
-      const info = infos.find((t) => t.turnId === turnId);
-      process.stdout.write(`prompt tokens evaluated: ${info?.promptTokens.join(" + ") || "n/a"}\n\n`);
+      const info = infos.length > turnsBefore ? infos[infos.length - 1] : undefined;
+      if (!info) {
+        process.stdout.write("no turn: the VAD heard no speech, or the transcript was empty\n\n");
+        continue;
+      }
+      if (reports.length === before) reporter.finish(info.turnId);
+      if (audioIn) process.stdout.write(`heard: "${info.userText}"\n`);
+      process.stdout.write(`prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}\n\n`);
     }
     await pipeline.stop();
 
     process.stdout.write(`summary over ${reports.length} turns (seconds)\n`);
     for (const [key, label] of LATENCY_FIGURES) {
       const values = reports.map((r) => r[key]).filter((v): v is number => v !== undefined);
-      const line = values.length ? `p50 ${percentile(values, 50).toFixed(4)}s  p95 ${percentile(values, 95).toFixed(4)}s` : "n/a (text in: no STT ran)";
+      const line = values.length ? `p50 ${percentile(values, 50).toFixed(4)}s  p95 ${percentile(values, 95).toFixed(4)}s` : "n/a (no VAD/STT with --text)";
       process.stdout.write(`  ${label.padEnd(26)} ${line}\n`);
     }
     const evaluated = infos.map((t) => t.promptTokens[0] ?? 0);
