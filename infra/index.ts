@@ -5,6 +5,7 @@ import { loadAideConfig } from "./config";
 import { LegacyNode } from "./node";
 import { Distribution } from "./distribution";
 import { NomadCluster } from "./nomad-cluster";
+import { registerJobs } from "./jobs";
 import { LLM_SERVICE } from "../nomad-jobs";
 
 const { config, secrets } = loadAideConfig();
@@ -25,9 +26,9 @@ const cluster = new NomadCluster("aide", {
   ),
 });
 
-// Jobs (issue 5): infra/jobs.ts registers the LLM backend, the voice agent and the
-// benchmark against `cluster` once it is ready. Its call goes here:
-//   const jobs = registerJobs({ cluster, nodes, config });
+// Jobs: the LLM backend (its layers placed by the planner), the voice agent and the
+// benchmark, registered through Nomad's API once the cluster is ready.
+const jobs = registerJobs({ config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready] });
 
 const head = config.servers[0];
 export const nomadAddress = cluster.address;
@@ -39,3 +40,4 @@ export const agentPage = `http://${(config.nodes.find((n) => n.webcam) ?? head).
 export const backend = config.backend;
 export const buildPlan = distribution.plan;
 export const nodeFacts = pulumi.all(Object.fromEntries(nodes.map((n) => [n.name, n.facts])));
+export const layerPlan = jobs.plan;

@@ -28,6 +28,9 @@ interface ProviderInputs {
   spec: NomadJobSpec;
   /** How long create/update wait for healthy allocations. */
   waitSeconds: number;
+  /** "healthy" (default): wait for every group; "registered": only register (a batch job
+   * that may queue until the cluster has room, like the benchmark). */
+  wait?: "healthy" | "registered";
 }
 
 interface ProviderOutputs extends ProviderInputs {
@@ -203,6 +206,10 @@ async function registerAndWait(inputs: ProviderInputs): Promise<ProviderOutputs>
   const { connection: conn, spec } = inputs;
   const id = spec.Job.ID;
   const reg = await nomadRequest<{ EvalID?: string; JobModifyIndex?: number; Warnings?: string }>(conn, "POST", "/jobs", { Job: spec.Job });
+  if (inputs.wait === "registered") {
+    const job = await nomadRequest<{ Version?: number; JobModifyIndex?: number }>(conn, "GET", jobPath(id));
+    return { ...inputs, jobId: id, version: job.Version ?? 0, jobModifyIndex: job.JobModifyIndex ?? reg.JobModifyIndex ?? 0 };
+  }
   const deadline = Date.now() + inputs.waitSeconds * 1000;
   const timeLeft = () => deadline - Date.now();
 
@@ -286,7 +293,10 @@ function checkInputs(news: ProviderInputs): pulumi.dynamic.CheckFailure[] {
     failures.push({ property: "connection", reason: `Nomad address '${address}' must look like http://192.168.1.101:4646 (or https:// with caFile)` });
   }
   if (!news.spec?.Job?.ID || !Array.isArray(news.spec.Job.TaskGroups)) {
-    failures.push({ property: "spec", reason: "spec must be Nomad job JSON: { Job: { ID, TaskGroups, … } } (build it with nomad-jobs/)" });
+    failures.push({ property: "spec", reason: "no Nomad job JSON ({ Job: { ID, TaskGroups, … } }) — the error logged above says why (for the LLM: the layer plan)" });
+  }
+  if (news.wait !== undefined && news.wait !== "healthy" && news.wait !== "registered") {
+    failures.push({ property: "wait", reason: `wait must be "healthy" or "registered", got ${JSON.stringify(news.wait)}` });
   }
   if (!(news.waitSeconds > 0)) failures.push({ property: "waitSeconds", reason: `waitSeconds must be > 0, got ${news.waitSeconds}` });
   return failures;
@@ -301,7 +311,8 @@ export const nomadJobProvider: pulumi.dynamic.ResourceProvider<ProviderInputs, P
 
   async diff(_id, olds, news) {
     if (olds.spec.Job.ID !== news.spec.Job.ID) return { changes: true, replaces: ["spec"], deleteBeforeReplace: true };
-    const local = !sameJson(olds.spec, news.spec) || !sameJson(olds.connection, news.connection) || olds.waitSeconds !== news.waitSeconds;
+    const local = !sameJson(olds.spec, news.spec) || !sameJson(olds.connection, news.connection) ||
+      olds.waitSeconds !== news.waitSeconds || olds.wait !== news.wait;
     try {
       // Nomad's plan also sees drift: a job edited or stopped by hand shows as a change.
       const plan = await planJob(news.connection, news.spec);
@@ -345,6 +356,8 @@ export interface NomadJobArgs {
   spec: pulumi.Input<NomadJobSpec>;
   /** Bound on waiting for healthy allocations after a registration (default 900 s). */
   waitSeconds?: pulumi.Input<number>;
+  /** "registered" skips the wait (see ProviderInputs.wait). */
+  wait?: "healthy" | "registered";
 }
 
 /** A Nomad job Pulumi registers, updates and deregisters. In `pulumi preview` it logs
@@ -358,7 +371,7 @@ export class NomadJob extends pulumi.dynamic.Resource {
     super(
       nomadJobProvider,
       name,
-      { connection: args.connection, spec: args.spec, waitSeconds: args.waitSeconds ?? 900, jobId: undefined, version: undefined, jobModifyIndex: undefined },
+      { connection: args.connection, spec: args.spec, waitSeconds: args.waitSeconds ?? 900, wait: args.wait ?? "healthy", jobId: undefined, version: undefined, jobModifyIndex: undefined },
       // the connection carries the ACL token
       { ...opts, additionalSecretOutputs: ["connection"] },
     );

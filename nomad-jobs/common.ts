@@ -1,6 +1,6 @@
 // Pieces every Aide job shares: durations, pinning to a node, checked names, the
 // raw_exec task shape and the restart behaviour of long-running servers.
-import { Constraint, NomadJobSpec, RestartPolicy, Service, Task, TaskGroup, Template } from "./types";
+import { Constraint, NomadJobSpec, Port, RestartPolicy, Service, Task, TaskGroup, Template } from "./types";
 
 /** Nomad's API takes durations in nanoseconds. */
 export const seconds = (s: number): number => Math.round(s * 1e9);
@@ -95,6 +95,16 @@ export interface LlmServingArgs {
   contextSize: number;
   /** Parallel request slots of llama-server. */
   parallel: number;
+  /** A fixed port for the OpenAI-compatible API (users and tools can bookmark it);
+   * without it Nomad picks one and only service discovery knows it. */
+  httpPort?: number;
+}
+
+/** The API port of the serving task: reserved when fixed, else dynamic. */
+export function httpPortOf(args: LlmServingArgs): { ReservedPorts?: Port[]; DynamicPorts?: Port[] } {
+  return args.httpPort === undefined
+    ? { DynamicPorts: [{ Label: "http" }] }
+    : { ReservedPorts: [{ Label: "http", Value: checkCount("LLM API port", args.httpPort, 1024) }] };
 }
 
 export function checkLlmServingArgs(args: LlmServingArgs, backend: string): void {

@@ -25,6 +25,8 @@ export interface LlamaBenchJobArgs {
   promptTokens?: number;
   genTokens?: number;
   repetitions?: number;
+  /** Register it stopped: it runs only when a user re-registers it without Stop. */
+  stopped?: boolean;
 }
 
 export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
@@ -45,6 +47,7 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
       Name: BENCH_JOB_ID,
       Type: "batch",
       Datacenters: args.datacenters,
+      ...(args.stopped ? { Stop: true } : {}),
       Meta: { backend: args.backend, model: args.modelAlias, rpc: rpc ? "yes" : "no" },
       TaskGroups: [{
         Name: "bench",

@@ -2,7 +2,7 @@
 // the head. The head holds the first layers on its own CPU and sends the rest, split by
 // `--tensor-split`, to the workers it finds through Nomad's service discovery.
 import {
-  checkCount, checkLlmServingArgs, checkName, checkPath, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
+  checkCount, checkLlmServingArgs, httpPortOf, checkName, checkPath, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
   NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, TaskGroup, Template } from "./types";
@@ -103,7 +103,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     Name: "head",
     Count: 1,
     Constraints: [onNode(args.head.node)],
-    Networks: [{ DynamicPorts: [{ Label: "http" }] }],
+    Networks: [httpPortOf(args)],
     Services: [llmService("llamacpp-rpc", args.modelAlias, minutes(5))],
     RestartPolicy: SERVER_RESTART,
     Tasks: [rawExecTask({

@@ -3,7 +3,7 @@
 // `llama-cli`. Every flag below is checked against shared/prima/FLAGS.md (read from
 // prima.cpp's source at bdf9d8e) by test/jobs/primacpp-ring.test.ts.
 import {
-  checkCount, checkLlmServingArgs, checkName, llmJob, llmService, LlmServingArgs, minutes, onNode, rawExecTask,
+  checkCount, checkLlmServingArgs, httpPortOf, checkName, llmJob, llmService, LlmServingArgs, minutes, onNode, rawExecTask,
   SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, TaskGroup } from "./types";
@@ -79,7 +79,9 @@ export function primaCppJob(args: PrimaCppJobArgs): NomadJobSpec {
       Count: 1,
       Constraints: [onNode(rank.node)],
       Meta: { rank: String(r), node: rank.node },
-      Networks: [{ ReservedPorts: ports, ...(isHead ? { DynamicPorts: [{ Label: "http" }] } : {}) }],
+      Networks: [isHead
+        ? { ...httpPortOf(args), ReservedPorts: [...ports, ...(httpPortOf(args).ReservedPorts ?? [])] }
+        : { ReservedPorts: ports }],
       ...(isHead ? { Services: [llmService("primacpp", args.modelAlias, minutes(10))] } : {}),
       RestartPolicy: SERVER_RESTART,
       Tasks: [rawExecTask({

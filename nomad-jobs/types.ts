@@ -13,6 +13,8 @@ export interface Job {
   Type: "service" | "batch" | "system";
   Datacenters: string[];
   Priority?: number;
+  /** Registered but not run (Nomad's "stopped" job). */
+  Stop?: boolean;
   Meta?: Record<string, string>;
   Constraints?: Constraint[];
   Update?: UpdateStrategy;

@@ -2,7 +2,7 @@
 // on the node that has the webcam, with the vision detector as its own task beside it.
 // It finds the LLM through Nomad's service discovery, so switching the backend never
 // changes this job.
-import { checkCount, checkPath, LLM_SERVICE, minutes, rawExecTask, seconds, SERVER_RESTART } from "./common";
+import { checkCount, checkName, checkPath, LLM_SERVICE, minutes, onNode, rawExecTask, seconds, SERVER_RESTART } from "./common";
 import { NomadJobSpec, Task, Template } from "./types";
 
 export const AGENT_JOB_ID = "aide-voice-agent";
@@ -33,13 +33,16 @@ export interface VoiceAgentJobArgs {
   cpuMHz?: number;
   /** The YOLO detector as its own task beside the agent; omitted when no node has a camera. */
   vision?: { source: string; memoryMB: number; cpuMHz: number };
+  /** Without a camera in the cluster: the node (Nomad client name) the agent runs on. */
+  node?: string;
 }
 
 /** The LLM endpoint as the agent's env (LLM_BASE_URL), from the `aide-llm` service, with
  * the backend read from the service's tag. When the backend is switched Nomad rewrites
- * the file and sends SIGHUP: an agent that handles it re-reads AIDE_LLM_ENV_FILE and
- * reconnects; one that does not (Node's default for SIGHUP is to exit) is restarted by
- * Nomad with the new values, and its browser clients reconnect. */
+ * the file and sends SIGHUP: the agent (agent/src/main.ts) re-reads AIDE_LLM_ENV_FILE and
+ * its next sessions use the new endpoint, without a restart that would drop the open
+ * ones. (Were the handler missing, Node's default for SIGHUP is to exit, and Nomad would
+ * restart the agent with the new values.) */
 export function llmEndpointTemplate(): Template {
   return {
     EmbeddedTmpl:
@@ -115,7 +118,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       TaskGroups: [{
         Name: "voice-agent",
         Count: 1,
-        Constraints: [{ LTarget: `\${meta.${WEBCAM_META}}`, Operand: "=", RTarget: "true" }],
+        Constraints: [args.node ? onNode(checkName("node name", args.node)) : { LTarget: `\${meta.${WEBCAM_META}}`, Operand: "=", RTarget: "true" }],
         Networks: [{
           ReservedPorts: [{ Label: "http", Value: port }],
           ...(args.vision ? { DynamicPorts: [{ Label: "vision" }] } : {}),

@@ -90,6 +90,15 @@ describe("NomadJob provider", () => {
     expect(outs!.jobId).toBe("aide-llama-bench");
   });
 
+  it("only registers a job told not to wait, even one the cluster cannot place yet", async () => {
+    nomad.outcome = { kind: "never-healthy" };
+    const started = Date.now();
+    const { outs } = await provider.create({ ...inputs(undefined, 600), wait: "registered" });
+    expect(outs).toMatchObject({ jobId: "aide-llm", version: 0, wait: "registered" });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(nomad.requests.some((r) => r.path.endsWith("/allocations"))).toBe(false);
+  });
+
   it("diffs through Nomad's plan: no change, a changed spec, and drift made by hand", async () => {
     const spec = llamaCppRpcJob(rpcArgs());
     const { outs } = await provider.create(inputs(spec));

@@ -1,8 +1,8 @@
 // The voice-agent job's exact command line, run here: the agent starts from it, finds
 // the LLM (a real llama-server started from the llamacpp-rpc job's head command) through
 // the job's service template, and passes the job's health check. Then the backend is
-// switched: the template renders the new endpoint, Nomad's SIGHUP reaches the agent, and
-// the agent comes back on the new endpoint.
+// switched: the template renders the new endpoint into the running task's file, Nomad's
+// SIGHUP reaches the agent, and the same agent process follows the new endpoint.
 import { dirname, join } from "node:path";
 import { llamaCppRpcJob, voiceAgentJob, VoiceAgentJobArgs } from "../../nomad-jobs";
 import { llamaBinary } from "../../scripts/lib/llama";
@@ -10,7 +10,7 @@ import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { ensureTinySpeechModels } from "../../scripts/models/tiny-speech";
 import { freePort } from "../support/ports";
 import { rpcArgs } from "./support/fixtures";
-import { httpOk, prepareTask, runTask, RunningTask, ServiceRegistry, waitFor } from "./support/nomad-runtime";
+import { httpOk, prepareTask, rerenderTemplates, runTask, RunningTask, ServiceRegistry, waitFor } from "./support/nomad-runtime";
 
 const REPO = join(__dirname, "..", "..");
 
@@ -47,29 +47,28 @@ describe("voice-agent job, command run for real", () => {
     const llm1 = await startLlm("llamacpp-rpc");
     const prepared = prepareTask(group.Tasks[0], { ports: { http: { ip: "127.0.0.1", port: args.port } }, services: llm1 });
     expect(prepared.env).toMatchObject({ LLM_BASE_URL: `http://127.0.0.1:${llm1["aide-llm"][0].Port}`, AIDE_LLM_BACKEND: "llamacpp" });
-    let agent = runTask(prepared);
+    const agent = runTask(prepared);
     running.push(agent);
     const health = `http://127.0.0.1:${args.port}${check.Path}`;
     await waitFor("agent healthy", () => httpOk(health), 120_000, agent);
     const body1 = await (await fetch(health)).text();
     expect(body1).toContain('"llm":"ok"');
 
-    // The backend switch: the service now points at another server tagged primacpp.
+    // The backend switch: the service now points at another server, tagged primacpp.
     const llm2 = await startLlm("primacpp");
-    const again = prepareTask(group.Tasks[0], { ports: { http: { ip: "127.0.0.1", port: args.port } }, services: llm2 });
-    expect(again.rendered["local/llm.env"]).toBe(`LLM_BASE_URL=http://127.0.0.1:${llm2["aide-llm"][0].Port}\nAIDE_LLM_BACKEND=primacpp\n`);
-    // What the template's change_mode does: SIGHUP. Today's agent has no handler, so it
-    // exits and Nomad's restart policy starts it again with the new environment.
+    const rendered = rerenderTemplates(group.Tasks[0], prepared, llm2);
+    expect(rendered["local/llm.env"]).toBe(`LLM_BASE_URL=http://127.0.0.1:${llm2["aide-llm"][0].Port}\nAIDE_LLM_BACKEND=primacpp\n`);
+    // the template's change_mode: Nomad signals the running agent
     const template = group.Tasks[0].Templates![0];
     expect([template.ChangeMode, template.ChangeSignal]).toEqual(["signal", "SIGHUP"]);
+    const pid = agent.child.pid;
     agent.child.kill(template.ChangeSignal as NodeJS.Signals);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([agent.exited, new Promise((r) => { timer = setTimeout(r, 10_000); })]);
-    clearTimeout(timer);
-    expect(agent.child.exitCode !== null || agent.child.signalCode !== null).toBe(true);
-    agent = runTask(again);
-    running.push(agent);
-    await waitFor("agent healthy after the switch", () => httpOk(health), 120_000, agent);
-    expect(agent.log()).toContain(`LLM at http://127.0.0.1:${llm2["aide-llm"][0].Port}`);
+    await waitFor("agent follows the new endpoint", async () => agent.log().includes(`LLM endpoint now http://127.0.0.1:${llm2["aide-llm"][0].Port} (primacpp)`), 10_000, agent);
+    // the old backend goes away; the same agent process reports the new one healthy
+    await running[0].stop();
+    const body2 = await (await fetch(health)).text();
+    expect(body2).toContain('"llm":"ok"');
+    expect(agent.child.pid).toBe(pid);
+    expect(agent.child.exitCode).toBeNull();
   });
 });

@@ -53,6 +53,8 @@ export function allJobs(): Record<string, NomadJobSpec> {
     "llamacpp-rpc split over 3 nodes": llamaCppRpcJob(rpcArgs()),
     "llamacpp-rpc on one node": llamaCppRpcJob(rpcArgs({ workers: [], offloadedLayers: 0 })),
     "primacpp ring of 3": primaCppJob(primaArgs()),
+    "primacpp ring with a fixed API port": primaCppJob(primaArgs({ httpPort: 8081 })),
+    "llamacpp-rpc with a fixed API port": llamaCppRpcJob(rpcArgs({ httpPort: 8081 })),
     "voice-agent with vision": voiceAgentJob({
       ...agentArgs(), benchmarkMode: true, ttsVoice: "espeak", vad: { startThreshold: 0.5, minSilenceMs: 500 },
       vision: { source: "camera:/dev/video0", memoryMB: 600, cpuMHz: 1000 },

@@ -105,6 +105,17 @@ function interpolate(value: string, vars: Record<string, string>, where: string)
   });
 }
 
+/** What Nomad does when a template's data changes: renders it again into the same file
+ * of the running task (the change_mode — restart, signal — is the caller's to apply). */
+export function rerenderTemplates(task: Task, prepared: PreparedTask, services: ServiceRegistry): Record<string, string> {
+  for (const t of task.Templates ?? []) {
+    const text = renderTemplate(t.EmbeddedTmpl, services);
+    writeFileSync(join(prepared.taskRoot, t.DestPath), text);
+    prepared.rendered[t.DestPath] = text;
+  }
+  return prepared.rendered;
+}
+
 export function prepareTask(task: Task, rt: TaskRuntime): PreparedTask {
   const taskRoot = mkdtempSync(join(tmpdir(), `aide-task-${task.Name}-`));
   const allocDir = join(taskRoot, "alloc");

@@ -1,0 +1,193 @@
+// The jobs the cluster runs, registered through NomadJob once Nomad is ready: the LLM
+// backend the stack chose (its layers placed by the planner), the voice agent, and the
+// llama-bench benchmark. Switching `backend` changes only the LLM's jobs: the agent finds
+// the LLM through the `aide-llm` service, whichever backend serves it.
+import { existsSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID,
+} from "../nomad-jobs";
+import { aideCache } from "../scripts/lib/cache";
+import { AideConfig, NodeConfig, NodeFacts } from "./config";
+import { AGENT_DIR, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
+import { NomadConnection, NomadJob } from "./nomad-job";
+import {
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts,
+} from "./planner";
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+/** Context per conversation, and conversations at once: one voice conversation. */
+export const LLM_CONTEXT = 4096;
+export const LLM_PARALLEL = 1;
+/** RAM the OS, Nomad and the page cache keep on every node (facts give total RAM only). */
+const NODE_HEADROOM = 1.5 * GiB;
+/** The agent's process (VAD, STT, TTS, WebSocket) and the vision detector beside it. */
+const AGENT_MEMORY_MB = 1536;
+const VISION_MEMORY_MB = 600;
+/** Node.js as infra/scripts/nodejs.sh installs it. */
+const NODE_BINARY = "/opt/aide/node/bin/node";
+
+export interface JobsArgs {
+  config: AideConfig;
+  /** The stack's nodes with the facts gathered at provisioning (LegacyNode fits). */
+  nodes: Array<{ name: string; node: NodeConfig; facts: pulumi.Output<NodeFacts> }>;
+  nomadAddress: pulumi.Input<string>;
+  /** Optional ACL token (a secret). */
+  nomadToken?: pulumi.Input<string>;
+  /** Jobs register only after these (the cluster's readiness check). */
+  dependsOn: pulumi.Resource[];
+  /** The model's GGUF facts; read from the model (local copy or URL) when not given. */
+  modelFacts?: ModelFacts;
+}
+
+export interface Jobs {
+  llm: NomadJob;
+  agent: NomadJob;
+  /** Stopped with prima.cpp (its build has no llama-bench). */
+  bench: NomadJob;
+  /** Undefined when no plan could be made (the error is logged). */
+  plan: pulumi.Output<LayerPlan | undefined>;
+}
+
+/** The model's header from a local copy ($AIDE_CACHE/models/<name>) or, without one, from
+ * its download URL with range requests. */
+export function modelFactsFor(config: AideConfig): ModelFacts {
+  const local = aideCache("models", config.model.name);
+  return readModelFacts(existsSync(local) ? local : config.model.url);
+}
+
+/** "Intel(R) Core(TM)2 Duo CPU E8400 @ 3.00GHz" → 3000. */
+function cpuMHz(facts: NodeFacts): number {
+  const m = /@\s*([\d.]+)\s*GHz/i.exec(facts.cpuModel);
+  return m ? Math.round(Number(m[1]) * 1000) : 2000;
+}
+
+/** A Nomad-safe model name: "Qwen2.5-1.5B-Instruct-Q4_0.gguf" → "qwen2-5-1-5b-instruct-q4-0". */
+export function modelAlias(fileName: string): string {
+  return fileName.replace(/\.gguf$/i, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "model";
+}
+
+/** Where the agent runs: the node with the camera, else the first Nomad server (the
+ * program's `agentPage` says the same). The planner keeps the LLM off it when it can, so
+ * speech and the LLM do not share cores. */
+export function agentNode(config: AideConfig): NodeConfig {
+  return config.nodes.find((n) => n.webcam) ?? config.servers[0];
+}
+
+export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>): NomadJobSpec {
+  const common = {
+    datacenters: [config.nomad.datacenter],
+    binDir: `${ENGINE_PREFIX}/bin`,
+    modelPath: `${MODEL_DIR}/${config.model.name}`,
+    modelAlias: modelAlias(config.model.name),
+    contextSize: LLM_CONTEXT,
+    parallel: LLM_PARALLEL,
+  };
+  const role = (s: LayerShare) => ({
+    node: s.node, threads: s.threads, memoryMB: Math.ceil(s.memoryBytes / MiB), cpuMHz: s.threads * cpuMHz(facts[s.node]),
+  });
+  if (config.backend === "primacpp") {
+    return primaCppJob({ ...common, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
+  }
+  const split = llamaCppSplit(plan);
+  return llamaCppRpcJob({
+    ...common,
+    head: role(split.head),
+    workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
+    offloadedLayers: split.offloadedLayers,
+  });
+}
+
+/** The benchmark: on the head alone, or over the RPC workers. It is registered stopped
+ * (the reason says why and how to run it) with prima.cpp, whose build has no llama-bench,
+ * and when a worker has no room for a second copy of its layers beside the running server. */
+export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>): { spec: NomadJobSpec; why: string } {
+  const split = llamaCppSplit(plan);
+  const free = (node: string) => facts[node].ramMb * MiB - NODE_HEADROOM;
+  const prima = config.backend === "primacpp";
+  const crowded = prima ? [] : split.workers.filter((w) => free(w.node) < 2 * w.memoryBytes);
+  const spec = llamaBenchJob({
+    datacenters: [config.nomad.datacenter],
+    binDir: `${ENGINE_PREFIX}/bin`,
+    modelPath: `${MODEL_DIR}/${config.model.name}`,
+    modelAlias: modelAlias(config.model.name),
+    backend: config.backend,
+    node: split.head.node,
+    threads: split.head.threads,
+    // The weights are mmapped from the same file the running server maps: shared page
+    // cache, so the reservation covers only the bench's own KV and buffers.
+    memoryMB: 512,
+    cpuMHz: split.head.threads * cpuMHz(facts[split.head.node]),
+    rpc: !prima && split.workers.length ? { workers: split.workers.map((w) => ({ node: w.node, share: w.layers })), offloadedLayers: split.offloadedLayers } : undefined,
+    stopped: prima || crowded.length > 0,
+  });
+  const where = `on ${split.head.node}${split.workers.length ? ` with ${split.workers.length} RPC worker(s)` : " alone"}`;
+  return {
+    spec,
+    why: prima
+      ? `llama-bench: registered stopped — prima.cpp's build has no llama-bench; switch to llamacpp-rpc to benchmark`
+      : crowded.length
+      ? `llama-bench: registered stopped — ${crowded.map((w) => w.node).join(", ")} cannot hold a second copy of its layers beside the running server; ` +
+        `to measure, stop ${LLM_JOB_ID} and run ${BENCH_JOB_ID} (nomad job stop ${LLM_JOB_ID}; nomad job run -json with Stop removed), then npm run bench:results`
+      : `llama-bench: ${where}; results: npm run bench:results`,
+  };
+}
+
+export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions = {}): Jobs {
+  const { config } = args;
+  const connection: pulumi.Input<NomadConnection> = pulumi.output({ address: args.nomadAddress, token: args.nomadToken })
+    .apply((c) => (c.token ? { address: c.address, token: c.token } : { address: c.address }));
+  const jobOpts = { ...opts, dependsOn: args.dependsOn };
+  const agentAt = agentNode(config);
+  const hasCamera = config.nodes.some((n) => n.webcam);
+
+  const facts = pulumi.all(Object.fromEntries(args.nodes.map((n) => [n.name, n.facts]))) as pulumi.Output<Record<string, NodeFacts>>;
+  // A plan that cannot be made (the model fits nowhere, its header cannot be read) is a
+  // Pulumi error with the reason — `pulumi preview`/`up` fail with it — while the rest of
+  // the program still registers, so every problem shows in one run.
+  const planned = facts.apply((f) => {
+    try {
+      const model = args.modelFacts ?? modelFactsFor(config);
+      const nodes: PlannerNode[] = config.nodes.map((n) => ({
+        name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
+      }));
+      const plan = planLayers(model, nodes, {
+        backend: config.backend,
+        contextSize: LLM_CONTEXT,
+        parallel: LLM_PARALLEL,
+        headroomBytes: NODE_HEADROOM,
+        reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
+        avoid: [agentAt.name],
+      });
+      const bench = benchJobSpec(config, plan, f);
+      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, bench.why].join("\n  ")}`);
+      return { plan, llm: llmJobSpec(config, plan, f), bench: bench.spec };
+    } catch (e) {
+      pulumi.log.error(`layer plan: ${(e as Error).message}`);
+      return { plan: undefined, llm: undefined, bench: undefined };
+    }
+  });
+
+  // Without a plan the spec stays empty and NomadJob's check refuses it, pointing here.
+  const llm = new NomadJob(LLM_JOB_ID, { connection, spec: planned.llm as pulumi.Output<NomadJobSpec> }, jobOpts);
+  const agent = new NomadJob(AGENT_JOB_ID, {
+    connection,
+    spec: voiceAgentJob({
+      datacenters: [config.nomad.datacenter],
+      agentDir: AGENT_DIR,
+      nodeBinary: NODE_BINARY,
+      modelsDir: MODEL_DIR,
+      port: config.agent.port,
+      benchmarkMode: config.agent.benchmark,
+      sttThreads: 1,
+      vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
+      memoryMB: AGENT_MEMORY_MB,
+      ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
+    }),
+  }, jobOpts);
+  // Registered only (a batch job that may wait for room), never waited on.
+  const bench = new NomadJob(BENCH_JOB_ID, { connection, spec: planned.bench as pulumi.Output<NomadJobSpec>, wait: "registered" }, jobOpts);
+  return { llm, agent, bench, plan: planned.plan };
+}

@@ -1,0 +1,84 @@
+// The Pulumi program (infra/index.ts → infra/jobs.ts) under Pulumi's mocks: it registers
+// the LLM, the voice agent and the benchmark as NomadJob resources once the cluster is
+// ready, from a layer plan for the nodes' facts, and a backend switch changes exactly the
+// LLM's jobs.
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureTinyChatModel } from "../../scripts/models/tiny";
+import { coreTwoFacts, ProgramRun, Registered, runProgram } from "../infra/program";
+import { GOSSIP, SHA, validStack } from "../infra/stack-fixture";
+import { nomadSchemaErrors } from "./support/openapi";
+
+const secrets = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nK\n-----END OPENSSH PRIVATE KEY-----", nomadGossipKey: GOSSIP };
+const JOBS = ["aide-llm", "aide-voice-agent", "aide-llama-bench"];
+const jobs = (run: ProgramRun): Record<string, Registered> =>
+  Object.fromEntries(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => [r.name, r]));
+const PRIMA = { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } };
+
+describe("the program's Nomad jobs under Pulumi mocks", () => {
+  const savedCache = process.env.AIDE_CACHE;
+  let llama: ProgramRun;
+  let prima: ProgramRun;
+  let errors: string[];
+  const errorSpy = jest.spyOn(console, "error");
+
+  beforeAll(async () => {
+    // The stack's model (tiny.gguf in the fixture) as a local copy the planner reads.
+    const cache = mkdtempSync(join(tmpdir(), "aide-cache-"));
+    mkdirSync(join(cache, "models"));
+    copyFileSync(await ensureTinyChatModel(), join(cache, "models", "tiny.gguf"));
+    process.env.AIDE_CACHE = cache;
+    llama = await runProgram(validStack(3), secrets);
+    prima = await runProgram(validStack(3, PRIMA), secrets);
+  });
+  beforeEach(() => { errors = []; errorSpy.mockImplementation((...a: unknown[]) => { errors.push(a.join(" ")); }); });
+  afterAll(() => {
+    process.env.AIDE_CACHE = savedCache;
+    errorSpy.mockRestore();
+  });
+
+  it("registers the LLM, the voice agent and the benchmark, each after the cluster is ready", () => {
+    expect(llama.error).toBeUndefined();
+    const j = jobs(llama);
+    expect(Object.keys(j).sort()).toEqual([...JOBS].sort());
+    for (const name of JOBS) {
+      expect(llama.dependsOn.get(name)).toContain("aide-01-nomad-ready");
+      expect(j[name].inputs.connection).toEqual({ address: "http://192.168.1.101:4646" });
+      // what NomadJob will send is a job Nomad's API accepts, strictly
+      expect(nomadSchemaErrors("JobRegisterRequest", j[name].inputs.spec)).toEqual([]);
+    }
+    expect(j["aide-llama-bench"].inputs.wait).toBe("registered");
+    expect(j["aide-llm"].inputs.wait).toBe("healthy");
+  });
+
+  it("plans the tiny model onto one node that is not the agent's, and exports the plan", () => {
+    const plan = llama.outputs.layerPlan as { mode: string; head: string; explanation: string[] };
+    expect(plan).toMatchObject({ mode: "single", head: "aide-02" });
+    expect(plan.explanation.join("\n")).toContain("runs on aide-02 alone");
+    const llm = jobs(llama)["aide-llm"].inputs.spec.Job;
+    expect(llm.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["head"]);
+    expect(llm.TaskGroups[0].Constraints[0].RTarget).toBe("aide-02");
+    expect(llm.TaskGroups[0].Tasks[0].Config.args).toEqual(expect.arrayContaining(["-m", "/var/lib/aide/models/tiny.gguf", "-t", "2"]));
+  });
+
+  it("switching the backend changes exactly the LLM's jobs, and the LLM job is updated, not replaced", () => {
+    const a = jobs(llama);
+    const b = jobs(prima);
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    expect(b["aide-voice-agent"].inputs.spec).toEqual(a["aide-voice-agent"].inputs.spec);
+    expect(b["aide-llm"].inputs.spec.Job.ID).toBe(a["aide-llm"].inputs.spec.Job.ID);
+    expect([a["aide-llm"].inputs.spec.Job.Meta.backend, b["aide-llm"].inputs.spec.Job.Meta.backend]).toEqual(["llamacpp-rpc", "primacpp"]);
+    expect(b["aide-llm"].inputs.spec.Job.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["rank-0"]);
+    // prima.cpp's build has no llama-bench: the benchmark stays registered, stopped
+    expect(a["aide-llama-bench"].inputs.spec.Job.Stop).toBeUndefined();
+    expect(b["aide-llama-bench"].inputs.spec.Job.Stop).toBe(true);
+  });
+
+  it("fails with the numbers when the model fits on no node, and still registers the rest", async () => {
+    const run = await runProgram(validStack(3), secrets, (n) => coreTwoFacts(n, { ramMb: 1600 }));
+    expect(errors.join("\n")).toMatch(/layer plan: model aide-tiny-chat does not fit in the cluster's RAM: it needs 0\.50 GiB .*aide-01 0\.00 GiB, aide-02 0\.06 GiB, aide-03 0\.06 GiB/);
+    expect(run.outputs.layerPlan).toBeUndefined();
+    expect(jobs(run)["aide-voice-agent"]).toBeDefined();
+  });
+});
