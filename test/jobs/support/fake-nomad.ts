@@ -6,6 +6,7 @@
 // so the fake cannot drift from the real shapes.
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
+import * as https from "node:https";
 import { AddressInfo } from "node:net";
 import type { Job, NomadJobSpec } from "../../../nomad-jobs";
 import { nomadSchemaErrors } from "./openapi";
@@ -46,11 +47,13 @@ export class FakeNomad {
   taskStdout: Record<string, string> = {};
   schemaViolations: string[] = [];
   private index = 100;
-  private server = http.createServer((req, res) => this.handle(req, res));
+  private server: http.Server | https.Server = http.createServer((req, res) => this.handle(req, res));
 
-  async start(): Promise<string> {
+  /** Listens on loopback; with `tls`, serves HTTPS with that key and certificate. */
+  async start(tls?: { key: string; cert: string }): Promise<string> {
+    if (tls) this.server = https.createServer(tls, (req, res) => this.handle(req, res));
     await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${tls ? "https" : "http"}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
