@@ -1,8 +1,10 @@
 // The llamacpp-rpc job's exact command lines, run here with the real legacy llama.cpp
 // build and the tiny generated model: two RPC workers and the head serve a completion
-// through the `--rpc` list its template renders from (stand-in) Nomad service discovery.
+// through the `--rpc` list its template renders from (stand-in) Nomad service discovery;
+// and when a worker dies, what the job tells Nomad to do brings the service back.
+import { tmpdir } from "node:os";
 import { dirname } from "node:path";
-import { llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
+import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
@@ -15,8 +17,51 @@ describe("llamacpp-rpc job, commands run for real", () => {
     await Promise.all(running.map((t) => t.stop()));
   });
 
+  async function tinyJob(): Promise<Job> {
+    return llamaCppRpcJob(rpcArgs({
+      binDir: dirname(llamaBinary("llama-server")), modelPath: await ensureTinyChatModel(), modelAlias: "aide-tiny", contextSize: 512,
+      head: { node: "aide-01", threads: 1, memoryMB: 200, cpuMHz: 1000 },
+      workers: [
+        { node: "aide-02", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
+        { node: "aide-03", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
+      ],
+      offloadedLayers: 2, // of the tiny model's 4: 2 stay on the head, 1 on each worker
+      rpcCacheDir: `${tmpdir()}/aide-rpc-cache-test`,
+    })).Job;
+  }
+  const group = (job: Job, name: string): TaskGroup => job.TaskGroups.find((g) => g.Name === name)!;
+
+  /** Starts a worker group's task as a Nomad client would, and registers its service once its tcp check passes. */
+  async function startWorker(g: TaskGroup, services: ServiceRegistry): Promise<RunningTask> {
+    const port = await freePort();
+    const task = runTask(prepareTask(g.Tasks[0], { ports: { rpc: { ip: "127.0.0.1", port } } }));
+    running.push(task);
+    await waitFor(`${g.Name} listening`, () => canConnect("127.0.0.1", port), 30_000, task);
+    services[g.Services![0].Name] = [{ Address: "127.0.0.1", Port: port, Tags: g.Services![0].Tags ?? [] }];
+    return task;
+  }
+
+  async function startHead(job: Job, services: ServiceRegistry): Promise<{ task: RunningTask; base: string }> {
+    const head = group(job, "head");
+    const port = await freePort();
+    const task = runTask(prepareTask(head.Tasks[0], { ports: { http: { ip: "127.0.0.1", port } }, services }));
+    running.push(task);
+    const base = `http://127.0.0.1:${port}`;
+    // the job's own health check: path from the service definition
+    await waitFor("head healthy", () => httpOk(`${base}${head.Services![0].Checks![0].Path}`), 90_000, task);
+    return { task, base };
+  }
+
+  async function complete(base: string): Promise<Response> {
+    return fetch(`${base}/v1/chat/completions`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "aide-tiny", messages: [{ role: "user", content: "hello" }], max_tokens: 8, cache_prompt: true }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  }
+
   it("renders one --rpc entry per worker in split order, one instance each", () => {
-    const head = llamaCppRpcJob(rpcArgs()).Job.TaskGroups.find((g) => g.Name === "head")!;
+    const head = group(llamaCppRpcJob(rpcArgs()).Job, "head");
     const services: ServiceRegistry = {
       [rpcServiceName("aide-03")]: [{ Address: "192.168.1.103", Port: 23001, Tags: [] }],
       // an old and a new allocation briefly registered together: the first is used
@@ -26,50 +71,51 @@ describe("llamacpp-rpc job, commands run for real", () => {
   });
 
   it("workers and head start from the job's command lines and serve a completion", async () => {
-    const model = await ensureTinyChatModel();
-    const binDir = dirname(llamaBinary("llama-server"));
-    const job = llamaCppRpcJob(rpcArgs({
-      binDir, modelPath: model, modelAlias: "aide-tiny", contextSize: 512,
-      head: { node: "aide-01", threads: 1, memoryMB: 200, cpuMHz: 1000 },
-      workers: [
-        { node: "aide-02", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
-        { node: "aide-03", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
-      ],
-      offloadedLayers: 2, // of the tiny model's 4: 2 stay on the head, 1 on each worker
-      rpcCacheDir: `${require("node:os").tmpdir()}/aide-rpc-cache-test`,
-    })).Job;
+    const job = await tinyJob();
     const services: ServiceRegistry = {};
-    const groups = (prefix: string) => job.TaskGroups.filter((g: TaskGroup) => g.Name.startsWith(prefix));
-
-    for (const g of groups("rpc-")) {
-      const port = await freePort();
-      const task = runTask(prepareTask(g.Tasks[0], { ports: { rpc: { ip: "127.0.0.1", port } } }));
-      running.push(task);
-      await waitFor(`${g.Name} listening`, () => canConnect("127.0.0.1", port), 30_000, task);
-      // what Nomad registers for the group's service once its tcp check passes
-      services[g.Services![0].Name] = [{ Address: "127.0.0.1", Port: port, Tags: g.Services![0].Tags ?? [] }];
-    }
-    const [head] = groups("head");
-    const httpPort = await freePort();
-    const prepared = prepareTask(head.Tasks[0], { ports: { http: { ip: "127.0.0.1", port: httpPort } }, services });
+    for (const g of job.TaskGroups.filter((x) => x.Name.startsWith("rpc-"))) await startWorker(g, services);
+    const { task: server, base } = await startHead(job, services);
     const workerPorts = Object.values(services).map((s) => s[0].Port);
-    expect(prepared.env.LLAMA_ARG_RPC).toBe(workerPorts.map((p) => `127.0.0.1:${p}`).join(","));
-    const server = runTask(prepared);
-    running.push(server);
-    const base = `http://127.0.0.1:${httpPort}`;
-    // the job's own health check: path from the service definition
-    await waitFor("head healthy", () => httpOk(`${base}${head.Services![0].Checks![0].Path}`), 90_000, server);
+    expect(server.prepared.env.LLAMA_ARG_RPC).toBe(workerPorts.map((p) => `127.0.0.1:${p}`).join(","));
 
-    const res = await fetch(`${base}/v1/chat/completions`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "aide-tiny", messages: [{ role: "user", content: "hello" }], max_tokens: 8, cache_prompt: true }),
-      signal: AbortSignal.timeout(60_000),
-    });
+    const res = await complete(base);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { model: string; choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
+    const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
     expect(typeof body.choices[0].message.content).toBe("string");
     // the layers really went to the two workers
     for (const p of workerPorts) expect(server.log()).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${p}\\] model buffer size = +[0-9.]+ MiB`));
+  });
+
+  it("comes back after a worker dies: the head fails, Nomad restarts the worker and, on the new address, the head", async () => {
+    const job = await tinyJob();
+    const services: ServiceRegistry = {};
+    const workers: RunningTask[] = [];
+    for (const g of job.TaskGroups.filter((x) => x.Name.startsWith("rpc-"))) workers.push(await startWorker(g, services));
+    const first = await startHead(job, services);
+    expect((await complete(first.base)).status).toBe(200);
+
+    // aide-03's worker vanishes (power cut, OOM): the head cannot serve any more
+    workers[1].child.kill("SIGKILL");
+    await workers[1].exited;
+    const broken = await complete(first.base).then((r) => r.status, () => "connection lost");
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first.task.exited, new Promise((r) => { timer = setTimeout(r, 15_000); })]);
+    clearTimeout(timer);
+    // llama-server aborts on the request (ggml's RPC backend has no reconnect)
+    expect([broken, first.task.child.signalCode]).toEqual(["connection lost", "SIGABRT"]);
+    // which is why the head's group restarts forever at a calm pace, and its health check restarts a hung head
+    const head = group(job, "head");
+    expect(head.RestartPolicy).toMatchObject({ Mode: "delay" });
+    expect(head.Services![0].Checks![0].CheckRestart).toMatchObject({ Limit: 3 });
+    await first.task.stop();
+
+    // Nomad restarts the worker (a new dynamic port), the template renders the new
+    // address, and its change_mode restarts the head, which serves again.
+    expect(group(job, "head").Tasks[0].Templates![0].ChangeMode).toBe("restart");
+    await startWorker(group(job, "rpc-aide-03"), services);
+    const second = await startHead(job, services);
+    expect(second.task.prepared.env.LLAMA_ARG_RPC).toContain(`127.0.0.1:${services[rpcServiceName("aide-03")][0].Port}`);
+    expect((await complete(second.base)).status).toBe(200);
   });
 });
