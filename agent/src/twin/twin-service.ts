@@ -170,7 +170,7 @@ export class TwinService extends FrameProcessor {
     if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
 
     const signal = this.signal;
-    const context = { memories: await this.recall(userText), observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
+    const context = { memories: await this.recall(userText, signal), observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
     if (signal.aborted) return;
     const turn = this.shortTerm.addUser(userText);
     // Everything before this turn, then this turn's words with the context block last.
@@ -297,16 +297,22 @@ export class TwinService extends FrameProcessor {
     return [assistant, ...results];
   }
 
-  private async recall(text: string): Promise<string[]> {
+  /** Bounded in time, and over at once when the user interrupts (the turn is dropped then). */
+  private async recall(text: string, signal: AbortSignal): Promise<string[]> {
     const store = this.options.memory?.longTerm;
     if (!store) return [];
     const bound = this.options.memory?.recallTimeoutMs ?? 1500;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort = () => undefined as void;
     try {
       return await Promise.race([
         store.recall(text),
         new Promise<string[]>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`recall took longer than ${bound} ms`)), bound);
+        }),
+        new Promise<string[]>((resolve) => {
+          onAbort = () => resolve([]);
+          signal.addEventListener("abort", onAbort, { once: true });
         }),
       ]);
     } catch (error) {
@@ -314,6 +320,7 @@ export class TwinService extends FrameProcessor {
       return [];
     } finally {
       clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
