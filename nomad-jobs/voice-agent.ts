@@ -32,7 +32,7 @@ export interface VoiceAgentJobArgs {
   memoryMB?: number;
   cpuMHz?: number;
   /** The YOLO detector as its own task beside the agent; omitted when no node has a camera. */
-  vision?: { source: string; memoryMB: number; cpuMHz: number };
+  vision?: { source: string; memoryMB: number; cpuMHz: number; /** YOLOv8 .onnx; default: the yolo bundle in modelsDir */ model?: string };
   /** Without a camera in the cluster: the node (Nomad client name) the agent runs on. */
   node?: string;
 }
@@ -101,6 +101,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
         AIDE_VISION_SOURCE: args.vision.source,
         AIDE_VISION_HOST: "127.0.0.1",
         AIDE_VISION_PORT: "${NOMAD_PORT_vision}",
+        ...(args.vision.model ? { AIDE_VISION_MODEL: checkPath("vision model", args.vision.model) } : {}),
       },
       cpuMHz: args.vision.cpuMHz,
       memoryMB: args.vision.memoryMB,
