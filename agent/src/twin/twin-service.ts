@@ -170,7 +170,10 @@ export class TwinService extends FrameProcessor {
     if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
 
     const signal = this.signal;
-    const context = { memories: await this.recall(userText, signal), observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
+    // A memory still in short-term history (or just said again) is already in the prompt: don't pay for it twice.
+    const inHistory = new Set([...this.shortTerm.snapshot().map((t) => t.user), userText]);
+    const memories = (await this.recall(userText, signal)).filter((m) => !inHistory.has(m));
+    const context = { memories, observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
     if (signal.aborted) return;
     const turn = this.shortTerm.addUser(userText);
     // Everything before this turn, then this turn's words with the context block last.

@@ -88,4 +88,20 @@ describe("prompt cache", () => {
     }
     process.stdout.write(`${report.join("\n")}\n`);
   });
+
+  it("does not repeat a recalled memory that is still in the conversation", async () => {
+    const memory: MemoryStore = {
+      recall: async () => ["my name is Ana", "I like green tea"],
+      remember: async () => undefined,
+      flush: async () => undefined,
+    };
+    const t = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 4, temperature: 0 }, memory: { longTerm: memory } });
+    try {
+      await t.say("my name is Ana");
+      const { turn } = await t.say("what do I like to drink");
+      expect(turn!.messages[turn!.messages.length - 1].content).toBe("what do I like to drink\n\nContext:\n- You remember: I like green tea");
+    } finally {
+      await t.stop();
+    }
+  });
 });
