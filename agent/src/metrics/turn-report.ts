@@ -27,14 +27,6 @@ export const LATENCY_FIGURES = [
 
 export type LatencyFigure = (typeof LATENCY_FIGURES)[number][0];
 
-/** BENCHMARK_MODE from the environment: true/1/yes or false/0/no/unset; anything else is an error naming the fix. */
-export function benchmarkModeFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const raw = (env.BENCHMARK_MODE ?? "").trim().toLowerCase();
-  if (["", "false", "0", "no", "off"].includes(raw)) return false;
-  if (["true", "1", "yes", "on"].includes(raw)) return true;
-  throw new Error(`BENCHMARK_MODE="${env.BENCHMARK_MODE}" is not a yes/no value — set BENCHMARK_MODE=true to print each turn's latency report, or unset it`);
-}
-
 /** The seed's block, exactly: four lines, seconds with 4 decimals ("n/a" when a stage did not run). */
 export function formatTurnLatency(report: TurnLatency): string {
   return LATENCY_FIGURES.map(([key, label]) => {

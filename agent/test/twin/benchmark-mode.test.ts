@@ -3,7 +3,7 @@
  * decimals, printed and sent to the page; the brain's own mark comes from a real turn.
  */
 import { Pipeline, frame, type Frame, type MetricsMark } from "../../src/pipeline";
-import { LatencyReporter, benchmarkModeFromEnv, formatTurnLatency, type TurnLatency } from "../../src/metrics";
+import { LatencyReporter, formatTurnLatency, type TurnLatency } from "../../src/metrics";
 import { TwinService } from "../../src/twin";
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
@@ -55,16 +55,6 @@ describe("benchmark report", () => {
     quiet.observe(mark(1, "bot-started-speaking", 2500));
     expect(printed).toEqual([]);
     expect(reports).toEqual([{ turnId: 1, totalPipelineLatency: 2.5 }]);
-  });
-
-  it("reads BENCHMARK_MODE and names the fix for a bad value", () => {
-    expect(benchmarkModeFromEnv({ BENCHMARK_MODE: "true" })).toBe(true);
-    expect(benchmarkModeFromEnv({ BENCHMARK_MODE: "1" })).toBe(true);
-    expect(benchmarkModeFromEnv({})).toBe(false);
-    expect(benchmarkModeFromEnv({ BENCHMARK_MODE: "false" })).toBe(false);
-    expect(() => benchmarkModeFromEnv({ BENCHMARK_MODE: "fast" })).toThrow(
-      'BENCHMARK_MODE="fast" is not a yes/no value — set BENCHMARK_MODE=true to print each turn\'s latency report, or unset it',
-    );
   });
 });
 
