@@ -41,3 +41,5 @@ export const backend = config.backend;
 export const buildPlan = distribution.plan;
 export const nodeFacts = pulumi.all(Object.fromEntries(nodes.map((n) => [n.name, n.facts])));
 export const layerPlan = jobs.plan;
+// The jobs' JSON, to run one by hand: pulumi stack output jobSpecs --json | jq .llm > llm.json && nomad job run -json llm.json
+export const jobSpecs = jobs.specs;

@@ -49,6 +49,8 @@ export interface Jobs {
   bench: NomadJob;
   /** Undefined when no plan could be made (the error is logged). */
   plan: pulumi.Output<LayerPlan | undefined>;
+  /** The job JSON as registered, for `nomad job run -json` by hand. */
+  specs: pulumi.Output<Record<"llm" | "agent" | "bench", NomadJobSpec | undefined>>;
 }
 
 /** The model's header from a local copy ($AIDE_CACHE/models/<name>) or, without one, from
@@ -172,22 +174,21 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
 
   // Without a plan the spec stays empty and NomadJob's check refuses it, pointing here.
   const llm = new NomadJob(LLM_JOB_ID, { connection, spec: planned.llm as pulumi.Output<NomadJobSpec> }, jobOpts);
-  const agent = new NomadJob(AGENT_JOB_ID, {
-    connection,
-    spec: voiceAgentJob({
-      datacenters: [config.nomad.datacenter],
-      agentDir: AGENT_DIR,
-      nodeBinary: NODE_BINARY,
-      modelsDir: MODEL_DIR,
-      port: config.agent.port,
-      benchmarkMode: config.agent.benchmark,
-      sttThreads: 1,
-      vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
-      memoryMB: AGENT_MEMORY_MB,
-      ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
-    }),
-  }, jobOpts);
+  const agentSpec = voiceAgentJob({
+    datacenters: [config.nomad.datacenter],
+    agentDir: AGENT_DIR,
+    nodeBinary: NODE_BINARY,
+    modelsDir: MODEL_DIR,
+    port: config.agent.port,
+    benchmarkMode: config.agent.benchmark,
+    sttThreads: 1,
+    vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
+    memoryMB: AGENT_MEMORY_MB,
+    ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
+  });
+  const agent = new NomadJob(AGENT_JOB_ID, { connection, spec: agentSpec }, jobOpts);
   // Registered only (a batch job that may wait for room), never waited on.
   const bench = new NomadJob(BENCH_JOB_ID, { connection, spec: planned.bench as pulumi.Output<NomadJobSpec>, wait: "registered" }, jobOpts);
-  return { llm, agent, bench, plan: planned.plan };
+  const specs = pulumi.output({ llm: planned.llm, agent: agentSpec, bench: planned.bench }) as Jobs["specs"];
+  return { llm, agent, bench, plan: planned.plan, specs };
 }

@@ -52,6 +52,12 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(j["aide-llm"].inputs.wait).toBe("healthy");
   });
 
+  it("exports each job's JSON as registered, for `nomad job run -json` by hand", () => {
+    const specs = llama.outputs.jobSpecs as Record<string, unknown>;
+    const j = jobs(llama);
+    expect(specs).toEqual({ llm: j["aide-llm"].inputs.spec, agent: j["aide-voice-agent"].inputs.spec, bench: j["aide-llama-bench"].inputs.spec });
+  });
+
   it("plans the tiny model onto one node that is not the agent's, and exports the plan", () => {
     const plan = llama.outputs.layerPlan as { mode: string; head: string; explanation: string[] };
     expect(plan).toMatchObject({ mode: "single", head: "aide-02" });
