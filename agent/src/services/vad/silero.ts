@@ -64,7 +64,8 @@ export class SileroVad {
     input.copyWithin(0, VAD_FRAME_SAMPLES, VAD_FRAME_SAMPLES + CONTEXT_SAMPLES);
     for (let i = 0; i < VAD_FRAME_SAMPLES; i++) input[CONTEXT_SAMPLES + i] = frame[i] / 32768;
     const out = await this.session.run({
-      input: new ort.Tensor("float32", input.slice(), [1, input.length]),
+      // No copy: runs of one conversation are sequential, and `input` changes only between them.
+      input: new ort.Tensor("float32", input, [1, input.length]),
       state: new ort.Tensor("float32", this.state, STATE_SHAPE),
       sr: this.sr,
     });
