@@ -34,8 +34,11 @@ export interface ModelFacts {
   layerCount: number;
   /** Bytes of each repeating block (blk.N.*), in order. */
   layerBytes: number[];
-  /** Everything else: token embeddings, output head, final norm. */
+  /** Everything else the head keeps: token embeddings (and, when not counted apart, the rest). */
   otherBytes: number;
+  /** The output head (output.weight + output_norm). llama.cpp offloads it with the layers,
+   * to the last RPC device; prima.cpp's rank 0 computes it. */
+  outputBytes?: number;
   /** KV cache per token across all layers (f16 K and V). */
   kvBytesPerToken: number;
 }
@@ -103,9 +106,11 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   const avoid = new Set(options.avoid ?? []);
   const tokens = options.contextSize * options.parallel;
   const kvPerLayer = (model.kvBytesPerToken / model.layerCount) * tokens;
-  const weights = model.layerBytes.reduce((a, b) => a + b, 0) + model.otherBytes;
+  const outputBytes = model.outputBytes ?? 0;
+  const layerWeights = model.layerBytes.reduce((a, b) => a + b, 0);
+  const weights = layerWeights + model.otherBytes + outputBytes;
   const kv = kvPerLayer * model.layerCount;
-  const perLayer = (weights - model.otherBytes) / model.layerCount + kvPerLayer;
+  const perLayer = layerWeights / model.layerCount + kvPerLayer;
   const needSingle = weights + kv + HEAD_BUFFER_BYTES;
   const { speed, basis } = speedOf(nodes);
   const fastest = Math.max(...nodes.map(speed));
@@ -138,40 +143,43 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   // How many layers each node can hold; the head also holds the non-layer tensors.
   const headOf = (chosen: NodeFacts[]) =>
     options.backend === "primacpp" ? [...chosen].sort((a, b) => stackOrder.get(a.name)! - stackOrder.get(b.name)!)[0] : chosen[0];
-  const capacity = (n: NodeFacts, head: NodeFacts) => {
-    const room = free(n) - (n === head ? model.otherBytes + HEAD_BUFFER_BYTES : WORKER_BUFFER_BYTES);
-    return Math.max(0, Math.floor(room / perLayer));
+  // What a node holds besides its layers: the head its embeddings (and, for prima.cpp or
+  // alone, the output head); llama.cpp's last RPC worker the output head.
+  const fixedBytes = (n: NodeFacts, chosen: NodeFacts[]) => {
+    const head = headOf(chosen);
+    if (n === head) return model.otherBytes + HEAD_BUFFER_BYTES + (options.backend === "primacpp" || chosen.length === 1 ? outputBytes : 0);
+    const lastWorker = options.backend === "llamacpp-rpc" && n === chosen[chosen.length - 1];
+    return WORKER_BUFFER_BYTES + (lastWorker ? outputBytes : 0);
   };
+  const capacity = (n: NodeFacts, chosen: NodeFacts[]) => Math.max(0, Math.floor((free(n) - fixedBytes(n, chosen)) / perLayer));
+  const holdable = (chosen: NodeFacts[]) => chosen.reduce((s, c) => s + capacity(c, chosen), 0);
   const chosen: NodeFacts[] = [];
   const dropped: string[] = [];
   let fits = false;
   for (const n of ranked) {
     if (speed(n) < minFraction * fastest) { dropped.push(n.name); continue; }
     chosen.push(n);
-    const head = headOf(chosen);
-    if (chosen.reduce((s, c) => s + capacity(c, head), 0) >= model.layerCount) { fits = true; break; }
+    if (holdable(chosen) >= model.layerCount) { fits = true; break; }
   }
   if (!fits) {
     // the slow nodes join only because the model needs their RAM
     for (const name of dropped.splice(0)) {
       chosen.push(nodes.find((n) => n.name === name)!);
-      const head = headOf(chosen);
-      if (chosen.reduce((s, c) => s + capacity(c, head), 0) >= model.layerCount) { fits = true; break; }
+      if (holdable(chosen) >= model.layerCount) { fits = true; break; }
     }
   }
   if (!fits) {
-    const head = headOf(ranked);
-    const holdable = ranked.reduce((s, c) => s + capacity(c, head), 0);
+    const all = holdable(ranked);
     throw new ModelDoesNotFitError(
       `model ${model.name} does not fit in the cluster's RAM: it needs ${gib(needSingle)} (${model.layerCount} layers of ${gib(perLayer)} each with their KV cache, ` +
-      `plus ${gib(model.otherBytes)} embeddings/output on the head), and the ${nodes.length} node(s) can hold ${holdable} of ${model.layerCount} layers ` +
+      `plus ${gib(model.otherBytes + outputBytes)} embeddings/output), and the ${nodes.length} node(s) can hold ${all} of ${model.layerCount} layers ` +
       `(free after ${gib(headroom)} headroom: ${nodes.map((n) => `${n.name} ${gib(free(n))}`).join(", ")}). ` +
-      `Fix: choose a smaller model or quantization (pulumi config set --path model.url …), a shorter context, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - holdable) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
+      `Fix: choose a smaller model or quantization (pulumi config set --path model.url …), a shorter context, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - all) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
       (options.backend === "primacpp" ? " (prima.cpp could page weights from disk, but at these nodes' disk speeds that costs seconds per token, so Aide plans within RAM.)" : ""),
     );
   }
   const head = headOf(chosen);
-  const layers = splitLayers(model.layerCount, chosen.map((n) => ({ weight: speed(n), cap: capacity(n, head) })));
+  const layers = splitLayers(model.layerCount, chosen.map((n) => ({ weight: speed(n), cap: capacity(n, chosen) })));
   for (const n of ranked) {
     if (chosen.includes(n)) continue;
     explanation.push(speed(n) < minFraction * fastest
@@ -183,8 +191,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     : chosen;
   const shares = order.map((n) => {
     const l = layers[chosen.indexOf(n)];
-    const fixed = n === head ? model.otherBytes + HEAD_BUFFER_BYTES : WORKER_BUFFER_BYTES;
-    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixed), threads: threads(n) };
+    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), threads: threads(n) };
   });
   explanation.push(
     `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free: ` +
@@ -228,16 +235,19 @@ function splitLayers(total: number, nodes: Array<{ weight: number; cap: number }
   return out;
 }
 
-/** llama.cpp's arguments for a plan: the head keeps the first layers on its CPU; the rest
- * (`-ngl`) go to the RPC workers in proportion `--tensor-split`. */
+/** llama.cpp's arguments for a plan: the head keeps the first layers on its CPU; `-ngl`
+ * sends the rest to the RPC workers, split by `--tensor-split`. llama.cpp counts the
+ * output head as one more layer ("offloaded N+1/N+1 layers"), offloaded with the last
+ * ones: so -ngl is the workers' layers + 1, and that extra layer lands on the last worker. */
 export function llamaCppSplit(plan: LayerPlan): { head: LayerShare; workers: LayerShare[]; offloadedLayers: number; tensorSplit: number[] } {
   const head = plan.shares.find((s) => s.node === plan.head)!;
   const workers = plan.shares.filter((s) => s.node !== plan.head);
+  if (!workers.length) return { head, workers, offloadedLayers: 0, tensorSplit: [] };
   return {
     head,
     workers,
-    offloadedLayers: workers.reduce((s, w) => s + w.layers, 0),
-    tensorSplit: workers.map((w) => w.layers),
+    offloadedLayers: workers.reduce((s, w) => s + w.layers, 0) + 1,
+    tensorSplit: workers.map((w, i) => w.layers + (i === workers.length - 1 ? 1 : 0)),
   };
 }
 
@@ -292,12 +302,24 @@ export function readModelFacts(ggufPathOrUrl: string): ModelFacts {
   const sorted = [...raw.tensors].sort((a, b) => a[1] - b[1]);
   const layerBytes = new Array<number>(raw.blockCount).fill(0);
   let otherBytes = 0;
+  let outputBytes = 0;
+  let embeddingBytes = 0;
+  let tiedOutput = true;
   sorted.forEach(([name, offset], i) => {
     const size = (i + 1 < sorted.length ? sorted[i + 1][1] : fileSize) - offset;
     const m = /^blk\.(\d+)\./.exec(name);
     if (m && Number(m[1]) < raw.blockCount!) layerBytes[Number(m[1])] += size;
-    else otherBytes += size;
+    else if (name === "output.weight" || name === "output_norm.weight") {
+      outputBytes += size;
+      if (name === "output.weight") tiedOutput = false;
+    } else {
+      otherBytes += size;
+      if (name === "token_embd.weight") embeddingBytes = size;
+    }
   });
+  // A model without output.weight reuses its embeddings as the output head, and llama.cpp
+  // loads a second copy of them wherever the output head runs.
+  if (tiedOutput) outputBytes += embeddingBytes;
   const headDim = raw.embedding / raw.heads;
   const kvHeads = raw.kvHeads ?? raw.heads;
   const kvPerTokenPerLayer = 2 /* f16 */ * kvHeads * ((raw.keyLength ?? headDim) + (raw.valueLength ?? headDim));
@@ -307,6 +329,7 @@ export function readModelFacts(ggufPathOrUrl: string): ModelFacts {
     layerCount: raw.blockCount,
     layerBytes,
     otherBytes,
+    outputBytes,
     kvBytesPerToken: kvPerTokenPerLayer * raw.blockCount,
   };
 }

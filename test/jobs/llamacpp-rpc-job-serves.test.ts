@@ -1,9 +1,10 @@
 // The llamacpp-rpc job's exact command lines, run here with the real legacy llama.cpp
 // build and the tiny generated model: two RPC workers and the head serve a completion
-// through the `--rpc` list its template renders from (stand-in) Nomad service discovery;
-// and when a worker dies, what the job tells Nomad to do brings the service back.
+// through the `--rpc` list its template renders from (stand-in) Nomad service discovery,
+// with the layers exactly where the planner's split puts them; and when a worker dies, what the job tells Nomad to do brings the service back.
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
+import { LayerPlan, LayerShare, llamaCppSplit, readModelFacts } from "../../infra/planner";
 import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
@@ -17,15 +18,20 @@ describe("llamacpp-rpc job, commands run for real", () => {
     await Promise.all(running.map((t) => t.stop()));
   });
 
+  /** A plan for the tiny model's 4 layers: 2 on the head, 1 on each worker. */
+  const PLAN: LayerPlan = {
+    mode: "split", head: "aide-01", explanation: [],
+    shares: [["aide-01", 2], ["aide-02", 1], ["aide-03", 1]].map(([node, layers]) => ({ node: node as string, address: "127.0.0.1", layers: layers as number, memoryBytes: 200 * 2 ** 20, threads: 1 })),
+  };
+
   async function tinyJob(): Promise<Job> {
+    const split = llamaCppSplit(PLAN);
+    const role = (s: LayerShare) => ({ node: s.node, threads: s.threads, memoryMB: 200, cpuMHz: 1000 });
     return llamaCppRpcJob(rpcArgs({
       binDir: dirname(llamaBinary("llama-server")), modelPath: await ensureTinyChatModel(), modelAlias: "aide-tiny", contextSize: 512,
-      head: { node: "aide-01", threads: 1, memoryMB: 200, cpuMHz: 1000 },
-      workers: [
-        { node: "aide-02", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
-        { node: "aide-03", threads: 1, memoryMB: 200, cpuMHz: 1000, share: 1 },
-      ],
-      offloadedLayers: 2, // of the tiny model's 4: 2 stay on the head, 1 on each worker
+      head: role(split.head),
+      workers: split.workers.map((w, i) => ({ ...role(w), share: split.tensorSplit[i] })),
+      offloadedLayers: split.offloadedLayers,
       rpcCacheDir: `${tmpdir()}/aide-rpc-cache-test`,
     })).Job;
   }
@@ -83,8 +89,15 @@ describe("llamacpp-rpc job, commands run for real", () => {
     const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
     expect(typeof body.choices[0].message.content).toBe("string");
-    // the layers really went to the two workers
-    for (const p of workerPorts) expect(server.log()).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${p}\\] model buffer size = +[0-9.]+ MiB`));
+    // the layers went where the plan put them: 2 on the head's CPU, 1 on each worker,
+    // and the output head (llama.cpp's extra "layer") on the last worker
+    const facts = readModelFacts(await ensureTinyChatModel());
+    const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+    const log = server.log();
+    expect(log).toContain("offloaded 3/5 layers to GPU");
+    expect(log).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${workerPorts[0]}\\] model buffer size = +${mib(facts.layerBytes[0])} MiB`));
+    expect(log).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${workerPorts[1]}\\] model buffer size = +${mib(facts.layerBytes[0] + facts.outputBytes!)} MiB`));
+    expect(log).toMatch(new RegExp(`CPU_Mapped model buffer size = +${mib(2 * facts.layerBytes[0] + facts.otherBytes)} MiB`));
   });
 
   it("comes back after a worker dies: the head fails, Nomad restarts the worker and, on the new address, the head", async () => {

@@ -75,8 +75,9 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(plan.shares.map((s) => s.node)).toEqual(["aide-02", "aide-03"]);
     const split = llamaCppSplit(plan);
     expect(split.head.node).toBe("aide-02");
-    expect(split.offloadedLayers).toBe(40 - split.head.layers);
-    expect(split.tensorSplit).toEqual(split.workers.map((w) => w.layers));
+    // llama.cpp counts the output head as one more offloaded layer, placed on the last worker
+    expect(split.offloadedLayers).toBe(40 - split.head.layers + 1);
+    expect(split.tensorSplit).toEqual(split.workers.map((w, i) => w.layers + (i === split.workers.length - 1 ? 1 : 0)));
     expect(plan.explanation.join("\n")).toContain("splits 40 layers over 2 nodes because no single node has");
   });
 
@@ -155,7 +156,9 @@ describe("reading a model's GGUF metadata", () => {
     expect(facts).toMatchObject({ architecture: "llama", layerCount: 4, kvBytesPerToken: 4 * 2 * 2 * 2 * 32 });
     expect(new Set(facts.layerBytes).size).toBe(1);
     // every tensor byte is accounted for: blocks + the rest = file minus header
-    const total = facts.layerBytes.reduce((a, b) => a + b, 0) + facts.otherBytes;
+    const total = facts.layerBytes.reduce((a, b) => a + b, 0) + facts.otherBytes + facts.outputBytes!;
+    // its output head: 517 tokens × 128 in q8_0 (34 bytes per 32 values) + the f32 norm
+    expect(facts.outputBytes).toBeGreaterThanOrEqual(517 * 128 / 32 * 34 + 128 * 4);
     expect(total).toBeLessThan(statSync(path).size);
     expect(total).toBeGreaterThan(statSync(path).size * 0.9);
   });
