@@ -68,7 +68,7 @@ function cpuMHz(facts: NodeFacts): number {
 
 /** A Nomad-safe model name: "Qwen2.5-1.5B-Instruct-Q4_0.gguf" → "qwen2-5-1-5b-instruct-q4-0". */
 export function modelAlias(fileName: string): string {
-  return fileName.replace(/\.gguf$/i, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "model";
+  return fileName.replace(/\.gguf$/i, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 63).replace(/^-+|-+$/g, "") || "model";
 }
 
 /** Where the agent runs: the node with the camera, else the first Nomad server (the
@@ -181,6 +181,8 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
     modelsDir: MODEL_DIR,
     port: config.agent.port,
     benchmarkMode: config.agent.benchmark,
+    // the stack names a voice model; the agent picks Piper or espeak-ng ("auto" prefers Piper)
+    ttsVoice: /espeak/i.test(config.agent.ttsModel) ? "espeak" : "auto",
     sttThreads: 1,
     vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
     memoryMB: AGENT_MEMORY_MB,

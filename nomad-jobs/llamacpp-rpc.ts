@@ -2,7 +2,7 @@
 // the head. The head holds the first layers on its own CPU and sends the rest, split by
 // `--tensor-split`, to the workers it finds through Nomad's service discovery.
 import {
-  checkCount, checkLlmServingArgs, httpPortOf, checkName, checkPath, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
+  checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
   NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, TaskGroup, Template } from "./types";
@@ -24,7 +24,8 @@ export interface LlamaCppRpcJobArgs extends LlmServingArgs {
   head: LlamaNodeRole;
   /** In `--tensor-split` order; empty when the model runs on the head alone. */
   workers: Array<LlamaNodeRole & { share: number }>;
-  /** Layers sent to the workers (`-ngl`); the remaining first layers stay on the head. */
+  /** `-ngl`: layers sent to the workers, counting the output head as one (llama.cpp does;
+   * infra/planner.ts llamaCppSplit computes it); the remaining first layers stay on the head. */
   offloadedLayers: number;
   /** Where each worker keeps its tensor cache (`ggml-rpc-server -c`). */
   rpcCacheDir?: string;
@@ -95,7 +96,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
 
   const split = args.workers.length > 0
     ? [
-        "-ngl", String(args.offloadedLayers), // the last N layers go to the RPC workers
+        "-ngl", String(args.offloadedLayers), // the last N layers (output head included) go to the RPC workers
         "--tensor-split", args.workers.map((w) => String(w.share)).join(","), // per worker, in LLAMA_ARG_RPC order
       ]
     : [];

@@ -5,6 +5,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { benchJobSpec, modelAlias } from "../../infra/jobs";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "../infra/program";
 import { GOSSIP, SHA, validStack } from "../infra/stack-fixture";
@@ -79,6 +80,24 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     // prima.cpp's build has no llama-bench: the benchmark stays registered, stopped
     expect(a["aide-llama-bench"].inputs.spec.Job.Stop).toBeUndefined();
     expect(b["aide-llama-bench"].inputs.spec.Job.Stop).toBe(true);
+  });
+
+  it("registers the benchmark stopped, saying how to run it, when a worker has no room for a second copy", () => {
+    const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
+    const share = (node: string, layers: number, gib: number) => ({ node, address: "10.0.0.1", layers, memoryBytes: gib * 2 ** 30, threads: 2 });
+    const plan = { mode: "split" as const, head: "aide-02", explanation: [], shares: [share("aide-02", 20, 5), share("aide-03", 20, 5)] };
+    const facts = { "aide-02": coreTwoFacts("aide-02"), "aide-03": coreTwoFacts("aide-03") };
+    const crowded = benchJobSpec(config, plan, facts);
+    expect(crowded.spec.Job.Stop).toBe(true);
+    expect(crowded.why).toMatch(/^llama-bench: registered stopped — aide-03 cannot hold a second copy of its layers beside the running server; to measure, stop aide-llm and run aide-llama-bench/);
+    const roomy = benchJobSpec(config, { ...plan, shares: [share("aide-02", 20, 2), share("aide-03", 20, 2)] }, facts);
+    expect(roomy.spec.Job.Stop).toBeUndefined();
+    expect(roomy.why).toBe("llama-bench: on aide-02 with 1 RPC worker(s); results: npm run bench:results");
+  });
+
+  it("names the model for Nomad in letters, digits and dashes only", () => {
+    expect(modelAlias("Qwen2.5-1.5B-Instruct-Q4_0.gguf")).toBe("qwen2-5-1-5b-instruct-q4-0");
+    expect(modelAlias(`${"a".repeat(62)}_b.gguf`)).toMatch(/^a+$/); // cut at 63, never ending in a dash
   });
 
   it("fails with the numbers when the model fits on no node, and still registers the rest", async () => {
