@@ -2,6 +2,7 @@
 // unknown or misspelt field fails here instead of being dropped by Nomad at run time.
 import { llamaCppRpcJob, primaCppJob, voiceAgentJob } from "../../nomad-jobs";
 import { agentArgs, allJobs, primaArgs, rpcArgs } from "./support/fixtures";
+import { prepareTask } from "./support/nomad-runtime";
 import { nomadSchemaErrors } from "./support/openapi";
 
 describe("Nomad job specs", () => {
@@ -9,6 +10,26 @@ describe("Nomad job specs", () => {
     expect(nomadSchemaErrors("JobRegisterRequest", spec)).toEqual([]);
     // and survives the JSON round trip `nomad job run -json` would do
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
+  });
+
+  it.each(Object.entries(allJobs()))("%s uses only variables Nomad provides to each task", (_name, spec) => {
+    for (const g of spec.Job.TaskGroups) {
+      const labels = (g.Networks ?? []).flatMap((n) => [...(n.DynamicPorts ?? []), ...(n.ReservedPorts ?? [])]).map((p) => p.Label);
+      const ports = Object.fromEntries(labels.map((l, i) => [l, { ip: "10.0.0.9", port: 20000 + i }]));
+      for (const task of g.Tasks) {
+        const prepared = prepareTask(task, { ports });
+        expect(JSON.stringify([prepared.args, prepared.env])).not.toContain("${");
+        // every service and check names a port its group has
+        for (const svc of g.Services ?? []) expect(labels).toContain(svc.PortLabel);
+      }
+    }
+  });
+
+  it("catches a variable the task would not have (a port label its group lacks)", () => {
+    const task = llamaCppRpcJob(rpcArgs()).Job.TaskGroups[0].Tasks[0];
+    task.Config.args.push("--port", "${NOMAD_PORT_api}");
+    expect(() => prepareTask(task, { ports: { rpc: { ip: "10.0.0.9", port: 20000 } } }))
+      .toThrow("task ggml-rpc-server args: ${NOMAD_PORT_api} is not a variable Nomad would provide to this task");
   });
 
   it("rejects a job with a field Nomad does not know, naming the field", () => {
