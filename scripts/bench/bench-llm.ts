@@ -42,20 +42,17 @@ function llamaBench(profile: LlamaProfile, model: string, extra: string[] = []):
   return { pp: rows.find((x) => x.n_prompt > 0)!.avg_ts, tg: rows.find((x) => x.n_gen > 0)!.avg_ts };
 }
 
-/** Generation tokens/s as llama-server reports it, median of REPEATS answers. */
-async function serverGeneration(server: RunningProcess): Promise<number> {
-  const rates: number[] = [];
-  for (let i = 0; i < REPEATS + 1; i++) {
-    const res = await fetch(`${server.url}/completion`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: `Question ${i}: what do you see on the table today?`, n_predict: GEN, temperature: 0, cache_prompt: false }),
-      signal: AbortSignal.timeout(600_000),
-    });
-    const body = (await res.json()) as { timings: { predicted_per_second: number } };
-    if (i > 0) rates.push(body.timings.predicted_per_second); // the first one warms the caches
-  }
-  return rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)];
+/** One answer's generation tokens/s, as llama-server reports it. */
+async function generationRate(server: RunningProcess, i: number): Promise<number> {
+  const res = await fetch(`${server.url}/completion`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt: `Question ${i}: what do you see on the table today?`, n_predict: GEN, temperature: 0, cache_prompt: false }),
+    signal: AbortSignal.timeout(600_000),
+  });
+  return ((await res.json()) as { timings: { predicted_per_second: number } }).timings.predicted_per_second;
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const f = (x: number) => x.toFixed(2).padStart(9);
 
@@ -80,19 +77,27 @@ async function main(): Promise<void> {
 
   const procs: RunningProcess[] = [];
   try {
+    // Both set-ups run at once and are asked in turn (after one warm-up each), so a
+    // change in the machine's load hits both alike: this machine is shared and noisy.
     const alone = await startLlamaServer({ model, threads: THREADS, ctxSize: 1024, readyTimeoutMs: 300_000 });
     procs.push(alone);
-    const aloneTg = await serverGeneration(alone);
-    await alone.stop();
     const workers = [await startRpcWorker({ threads: THREADS }), await startRpcWorker({ threads: THREADS })];
     procs.push(...workers);
-    const rpcBench = llamaBench("core2", model, ["--rpc", workers.map((w) => w.url).join(","), "-ngl", "999"]);
     const head = await startLlamaServer({ model, threads: THREADS, ctxSize: 1024, rpc: workers.map((w) => w.url), readyTimeoutMs: 300_000 });
     procs.push(head);
-    const rpcTg = await serverGeneration(head);
-    console.log("\nllama-server generation, core2 build, tokens/s (server timings, median)");
-    console.log(`alone               ${f(aloneTg)}`);
-    console.log(`+ 2 RPC workers     ${f(rpcTg)}`);
+    await generationRate(alone, 0);
+    await generationRate(head, 0);
+    const aloneRates: number[] = [];
+    const rpcRates: number[] = [];
+    for (let i = 1; i <= Math.max(REPEATS, 3); i++) {
+      aloneRates.push(await generationRate(alone, i));
+      rpcRates.push(await generationRate(head, i));
+    }
+    const rpcBench = llamaBench("core2", model, ["--rpc", workers.map((w) => w.url).join(","), "-ngl", "999"]);
+    const [aloneTg, rpcTg] = [median(aloneRates), median(rpcRates)];
+    console.log("\nllama-server generation, core2 build, tokens/s (server timings, median of interleaved runs)");
+    console.log(`alone               ${f(aloneTg)}   runs: ${aloneRates.map((x) => x.toFixed(1)).join(" ")}`);
+    console.log(`+ 2 RPC workers     ${f(rpcTg)}   runs: ${rpcRates.map((x) => x.toFixed(1)).join(" ")}`);
     console.log(`ratio RPC/alone     ${f(rpcTg / aloneTg)}   (goal ≥ 0.90)`);
     console.log(`llama-bench with --rpc (2 workers): pp ${rpcBench.pp.toFixed(2)} tg ${rpcBench.tg.toFixed(2)}; ` +
       `vs alone: pp ${(rpcBench.pp / rates.core2.pp).toFixed(2)}× tg ${(rpcBench.tg / rates.core2.tg).toFixed(2)}×`);

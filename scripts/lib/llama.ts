@@ -71,6 +71,8 @@ export interface LlamaServerOptions extends CommonOptions {
   ctxSize?: number;
   /** Parallel slots (-np); always set explicitly. */
   parallel?: number;
+  /** Host-RAM prompt cache in MiB (--cache-ram; default 1024). */
+  cacheRamMiB?: number;
   extraArgs?: string[];
 }
 
@@ -192,6 +194,8 @@ export function llamaServerArgs(o: LlamaServerOptions & { host: string; port: nu
     "-c", String(o.ctxSize ?? 4096),
     "-np", String(o.parallel ?? 1),         // explicit slot count: the KV cache is split among slots
     "--jinja",                              // chat templates + native tool calling
+    "--cache-reuse", "16",                  // reuse cached chunks >= 16 tokens when the middle of a prompt moved (reply chunks are short)
+    "--cache-ram", String(o.cacheRamMiB ?? 1024), // host-RAM prompt cache; the 8192 MiB default is more than an 8 GB node can spare
     "--no-webui",                           // the agent serves its own page
     "-lv", "4",                             // info log: where layers went (CPU / RPCn), load errors
   ];

@@ -48,11 +48,19 @@ export function buildVocab(): Vocab {
   add("<|im_start|>", 3);
   add("<|im_end|>", 3);
   for (let b = 0; b < 256; b++) add(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, 6);
+  // Prefix-closed, with scores rising with length: llama.cpp's SPM tokenizer merges the
+  // highest-scoring adjacent pair whose concatenation is a token (leftmost on ties), so
+  // every prefix of a word must exist for the merges to climb to the whole word. Then
+  // the text of any generated answer tokenizes back to the same tokens, which is what
+  // lets llama-server's prompt cache reuse the previous reply on the next turn.
   const pieces = new Set<string>([SPACE]);
   for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") pieces.add(c);
   for (const p of PUNCT) pieces.add(p);
-  for (const w of WORDS) { pieces.add(SPACE + w); pieces.add(w); }
-  // Longer pieces score higher so the SPM merge prefers whole words.
+  for (const w of WORDS) {
+    for (const word of [SPACE + w, w]) {
+      for (let n = 2; n <= word.length; n++) pieces.add(word.slice(0, n));
+    }
+  }
   for (const p of pieces) add(p, 1, -100 + p.length);
   const ids: Record<string, number> = {};
   tokens.forEach((t, i) => { ids[t] = i; });
@@ -102,16 +110,17 @@ export function llamaTensors(shape: LlamaShape, vocab: Vocab): TensorSpec[] {
     name, dims, type: weightType, values: randomValues(shape.seed ^ hash(name), dims[0], scale, rowScale),
   });
   const norm = (name: string): TensorSpec => ({ name, dims: [e], type: GgmlType.F32, values: ones });
-  // Greedy decoding should emit words, not raw bytes or control tokens: their output
-  // rows are zero, the word rows loud. This also means generation never picks EOS by
-  // itself, so a test's max_tokens decides how long an answer is.
-  // Whole words and clause punctuation are loudest so the nonsense at least comes out
-  // as spaced words in clauses (which is what the TTS clause splitter looks for).
+  // Greedy decoding emits only whole words and clause punctuation: every other row
+  // (bytes, control tokens incl. EOS, single letters, word prefixes) is zero. So the
+  // nonsense comes out as spaced words in clauses (what the TTS clause splitter looks
+  // for), it round-trips through the tokenizer, and generation never stops by itself:
+  // a test's max_tokens decides how long an answer is.
+  const loud = new Set([...WORDS.map((w) => SPACE + w)]);
   const outputRow = (row: number) => {
     const t = vocab.tokens[row];
     if (vocab.types[row] !== 1) return 0;
     if (t === "," || t === "." || t === "?") return 5;
-    return t.startsWith(SPACE) && t.length > 2 ? 6 : 1;
+    return loud.has(t) ? 6 : 0;
   };
   const tensors: TensorSpec[] = [w("token_embd.weight", [e, nVocab], 1)];
   const proj = 1 / Math.sqrt(e);
