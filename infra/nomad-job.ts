@@ -194,9 +194,14 @@ function lastEvents(state: TaskState, n = 3): string {
     .join("; ");
 }
 
+/** One allocation in a line; a task that failed or restarted also gets the command that
+ * shows its output (Nomad's task events carry exit codes, not what the program said). */
 function describeAlloc(a: AllocationStub): string {
-  const tasks = Object.entries(a.TaskStates ?? {})
-    .map(([task, s]) => `task ${task} ${s.State ?? "?"}${s.Restarts ? ` after ${s.Restarts} restart(s)` : ""}${lastEvents(s) ? ` (${lastEvents(s)})` : ""}`);
+  const tasks = Object.entries(a.TaskStates ?? {}).map(([task, s]) => {
+    const troubled = s.Failed || (s.Restarts ?? 0) > 0;
+    return `task ${task} ${s.State ?? "?"}${s.Restarts ? ` after ${s.Restarts} restart(s)` : ""}${lastEvents(s) ? ` (${lastEvents(s)})` : ""}` +
+      (troubled ? ` — its output: nomad alloc logs -stderr ${a.ID.slice(0, 8)} ${task}` : "");
+  });
   return `group ${a.TaskGroup} on ${a.NodeName ?? a.NodeID ?? "?"}: ${a.ClientStatus}${tasks.length ? ` — ${tasks.join(", ")}` : ""}`;
 }
 

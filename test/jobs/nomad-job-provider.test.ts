@@ -56,7 +56,7 @@ describe("NomadJob provider", () => {
       ],
     };
     await expect(provider.create(inputs())).rejects.toThrow(
-      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts/,
+      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts 5 in interval 5m0s\) — its output: nomad alloc logs -stderr [0-9a-f]{8} llama-server$/,
     );
   });
 
