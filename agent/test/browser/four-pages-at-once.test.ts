@@ -5,7 +5,8 @@
  * with its own name, so a page showing another session's words would be caught.
  */
 import * as path from "node:path";
-import { Browser, chromium } from "playwright-core";
+import { Browser } from "playwright-core";
+import { launchChromium } from "./chromium";
 import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
 import { voiceStages } from "../../src/processors";
 import { SileroVad } from "../../src/services/vad";
@@ -46,16 +47,7 @@ describe("four browser sessions at once", () => {
       assets: await pageAssets(),
       stages: async ({ turns }) => voiceStages(turns, { vad: await SileroVad.load(), stt, brain: new NamedBrain(NAMES[sessions++ % NAMES.length]), tts }),
     });
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      timeout: 30_000,
-      args: [
-        "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        `--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required",
-      ],
-    });
+    browser = await launchChromium(wav);
   }, 120_000);
 
   afterAll(async () => {

@@ -9,7 +9,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Browser, chromium } from "playwright-core";
+import { Browser } from "playwright-core";
+import { launchChromium } from "./chromium";
 import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
 import { voiceStages } from "../../src/processors";
 import { SileroVad } from "../../src/services/vad";
@@ -74,17 +75,7 @@ describe("the web page in real Chromium, using pipecat's client", () => {
         return voiceStages(turns, { vad: await SileroVad.load(), stt, brain, tts });
       },
     });
-    // playwright gives every launch a fresh temporary profile (it refuses --user-data-dir).
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      timeout: 30_000,
-      args: [
-        "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        `--use-file-for-fake-audio-capture=${wav}`, "--autoplay-policy=no-user-gesture-required",
-      ],
-    });
+    browser = await launchChromium(wav);
   }, 120_000);
 
   afterAll(async () => {
