@@ -25,6 +25,10 @@ if [ "$op" = delete ]; then
     changed "purged packages this step installed: ${ours[*]}"
   fi
   remove_path "$pkg_list"
+  # base is the last step destroyed: the directories every step shared go when empty.
+  for d in /opt/aide /var/cache/aide /var/lib/aide; do
+    if [ -d "$R$d" ] && [ -z "$(find "$R$d" -mindepth 1 -not -type d -print -quit)" ]; then rm -r "${R}$d"; changed "removed empty $d"; fi
+  done
   finish; exit 0
 fi
 

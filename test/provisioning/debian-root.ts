@@ -15,8 +15,10 @@ function sh(argv: string[], timeoutMs: number): void {
 /**
  * A fresh copy of the cached Debian 12 root at `dest`, with the .debs of `packages`
  * already downloaded into its apt cache: test hosts have no internet, nodes do.
+ * `preinstall` (a subset of `packages`) is installed in the copy first, to look like a
+ * desktop's net-install (which has systemd and systemd-timesyncd; minbase has neither).
  */
-export function copyDebianRoot(dest: string, packages: string[]): string {
+export function copyDebianRoot(dest: string, packages: string[], preinstall: string[] = []): string {
   fs.mkdirSync(path.dirname(ROOT), { recursive: true });
   // Serialise with other suites preparing the same cache.
   execFileSync("flock", [`${ROOT}.lock`, "true"]);
@@ -37,5 +39,8 @@ export function copyDebianRoot(dest: string, packages: string[]): string {
     fs.writeFileSync(marker, "");
   }
   sh(["cp", "-a", ROOT, dest], 5 * 60_000);
+  if (preinstall.length > 0) {
+    sh(["chroot", dest, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--no-install-recommends", "--no-download", ...preinstall], 10 * 60_000);
+  }
   return dest;
 }

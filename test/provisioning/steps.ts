@@ -47,7 +47,9 @@ export function snapshot(root: string): Record<string, string> {
       const rel = path.relative(root, full);
       if (e.isSymbolicLink()) out[rel] = `-> ${fs.readlinkSync(full)}`;
       else if (e.isDirectory()) walk(full);
-      else out[rel] = `${(fs.statSync(full).mode & 0o777).toString(8)} ${sha256File(full)}`;
+      else if (e.isFile()) out[rel] = `${(fs.statSync(full).mode & 0o777).toString(8)} ${sha256File(full)}`;
+      // Device nodes and FIFOs (a Debian root's /dev) are listed, never read: reading one blocks.
+      else out[rel] = "special";
     }
   };
   if (fs.existsSync(root)) walk(root);
