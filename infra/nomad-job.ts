@@ -194,14 +194,30 @@ function lastEvents(state: TaskState, n = 3): string {
     .join("; ");
 }
 
-/** One allocation in a line; a task that failed or restarted also gets the command that
- * shows its output (Nomad's task events carry exit codes, not what the program said). */
-function describeAlloc(a: AllocationStub): string {
-  const tasks = Object.entries(a.TaskStates ?? {}).map(([task, s]) => {
-    const troubled = s.Failed || (s.Restarts ?? 0) > 0;
-    return `task ${task} ${s.State ?? "?"}${s.Restarts ? ` after ${s.Restarts} restart(s)` : ""}${lastEvents(s) ? ` (${lastEvents(s)})` : ""}` +
-      (troubled ? ` — its output: nomad alloc logs -stderr ${a.ID.slice(0, 8)} ${task}` : "");
-  });
+/** The last lines a task wrote to stderr (Nomad's task events carry exit codes, not what
+ * the program said), or undefined when the node cannot be asked. */
+async function stderrTail(conn: NomadConnection, allocId: string, task: string, lines = 6): Promise<string | undefined> {
+  try {
+    const text = await nomadRequest<string>(conn, "GET",
+      `/client/fs/logs/${encodeURIComponent(allocId)}?task=${encodeURIComponent(task)}&type=stderr&origin=end&offset=4000&plain=true`, undefined, "text");
+    // ggml's abort handler attaches gdb, whose source-path chatter would bury the error line
+    const noise = /^(\d+\t\.\.\/|#\d+ |\[Inferior |Using host libthread_db|0x[0-9a-f]+ in )/;
+    const tail = text.split("\n").map((l) => l.trimEnd()).filter((l) => l && !noise.test(l)).map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l)).slice(-lines);
+    return tail.length ? tail.join("\n      | ") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One allocation per line; a task that failed or restarted also shows the end of its
+ * stderr, and the command that shows all of it. */
+async function describeAlloc(conn: NomadConnection, a: AllocationStub): Promise<string> {
+  const tasks = await Promise.all(Object.entries(a.TaskStates ?? {}).map(async ([task, s]) => {
+    const line = `task ${task} ${s.State ?? "?"}${s.Restarts ? ` after ${s.Restarts} restart(s)` : ""}${lastEvents(s) ? ` (${lastEvents(s)})` : ""}`;
+    if (!s.Failed && !s.Restarts) return line;
+    const tail = await stderrTail(conn, a.ID, task);
+    return `${line} — its output: nomad alloc logs -stderr ${a.ID.slice(0, 8)} ${task}${tail ? `\n      | ${tail}` : ""}`;
+  }));
   return `group ${a.TaskGroup} on ${a.NodeName ?? a.NodeID ?? "?"}: ${a.ClientStatus}${tasks.length ? ` — ${tasks.join(", ")}` : ""}`;
 }
 
@@ -241,7 +257,8 @@ async function registerAndWait(inputs: ProviderInputs): Promise<ProviderOutputs>
     latest = allocs.filter((a) => a.JobVersion === undefined || a.JobVersion === version);
     const failed = latest.filter((a) => a.ClientStatus === "failed" || a.ClientStatus === "lost");
     if (failed.length) {
-      throw new Error(`job ${id} version ${version} failed:\n  ${failed.map(describeAlloc).join("\n  ")}`);
+      const lines = await Promise.all(failed.map((a) => describeAlloc(conn, a)));
+      throw new Error(`job ${id} version ${version} failed:\n  ${lines.join("\n  ")}`);
     }
     const healthy = (a: AllocationStub) => batch
       ? a.ClientStatus === "running" || a.ClientStatus === "complete"
@@ -249,10 +266,10 @@ async function registerAndWait(inputs: ProviderInputs): Promise<ProviderOutputs>
     const missing = spec.Job.TaskGroups.filter((g) => latest.filter((a) => a.TaskGroup === g.Name && healthy(a)).length < g.Count);
     if (!missing.length) break;
     if (timeLeft() <= 0) {
-      const waiting = missing.map((g) => {
+      const waiting = await Promise.all(missing.map(async (g) => {
         const mine = latest.filter((a) => a.TaskGroup === g.Name);
-        return mine.length ? mine.map(describeAlloc).join("\n  ") : `group ${g.Name}: no allocation yet`;
-      });
+        return mine.length ? (await Promise.all(mine.map((a) => describeAlloc(conn, a)))).join("\n  ") : `group ${g.Name}: no allocation yet`;
+      }));
       throw new Error(`job ${id} version ${version} not healthy after ${inputs.waitSeconds} s:\n  ${waiting.join("\n  ")}\n` +
         `(see: nomad job status ${id}; raise the wait with the NomadJob's waitSeconds if the model just loads slowly)`);
     }

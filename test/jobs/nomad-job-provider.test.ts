@@ -1,7 +1,7 @@
 // The NomadJob provider's create/diff/update/read/delete, run against a local endpoint
 // that answers with Nomad's documented shapes (test/jobs/support/fake-nomad.ts).
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -54,9 +54,11 @@ describe("NomadJob provider", () => {
         { Type: "Terminated", DisplayMessage: "Exit Code: 1, Exit Message: \"failed to connect to rpc server 192.168.1.103:24571\"", ExitCode: 1 },
         { Type: "Not Restarting", DisplayMessage: "Exceeded allowed attempts 5 in interval 5m0s" },
       ],
+      // what the legacy llama-server build printed when given a worker list with a gap
+      stderr: "x".repeat(5000) + "\n" + readFileSync(join(__dirname, "fixtures", "llama-server-bad-rpc-list.stderr"), "utf8"),
     };
     await expect(provider.create(inputs())).rejects.toThrow(
-      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts 5 in interval 5m0s\) — its output: nomad alloc logs -stderr [0-9a-f]{8} llama-server$/,
+      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts 5 in interval 5m0s\) — its output: nomad alloc logs -stderr [0-9a-f]{8} llama-server\n {6}\| x{300}…\n {6}\| [0-9.]+ I srv {2}llama_server: initializing \.\.\.\n {6}\| \/.*\/ggml-rpc\.cpp:539: Failed to parse endpoint:$/,
     );
   });
 

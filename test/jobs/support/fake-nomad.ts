@@ -22,7 +22,7 @@ export interface RecordedRequest {
 /** What the fake cluster does with a registered job. */
 export type Outcome =
   | { kind: "healthy"; afterPolls?: number }
-  | { kind: "task-fails"; group: string; task: string; events: Array<{ Type: string; DisplayMessage: string; ExitCode?: number }> }
+  | { kind: "task-fails"; group: string; task: string; events: Array<{ Type: string; DisplayMessage: string; ExitCode?: number }>; stderr?: string }
   | { kind: "unplaceable"; group: string; constraint: string; filtered: number }
   | { kind: "never-healthy" };
 
@@ -169,9 +169,14 @@ export class FakeNomad {
       const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === m![1]);
       if (!alloc) return send(404, "unknown allocation ID", "text/plain");
       const task = url.searchParams.get("task") ?? "";
-      if (url.searchParams.get("type") !== "stdout" || url.searchParams.get("plain") !== "true") return send(400, "this fake serves plain stdout only", "text/plain");
-      if (!(task in alloc.logs)) return send(404, `task ${task} not found in allocation`, "text/plain");
-      return send(200, alloc.logs[task], "text/plain");
+      const type = url.searchParams.get("type");
+      if ((type !== "stdout" && type !== "stderr") || url.searchParams.get("plain") !== "true") return send(400, "this fake serves plain stdout/stderr only", "text/plain");
+      const key = type === "stdout" ? task : `${task}.stderr`;
+      if (!(key in alloc.logs)) return send(404, `task ${task} not found in allocation`, "text/plain");
+      // origin=end&offset=N: the last N bytes, as Nomad's logs API serves them
+      const text = alloc.logs[key];
+      const offset = Number(url.searchParams.get("offset") ?? 0);
+      return send(200, url.searchParams.get("origin") === "end" ? text.slice(Math.max(0, text.length - offset)) : text.slice(offset), "text/plain");
     }
     send(404, `fake Nomad has no route for ${method} ${p}`, "text/plain");
   }
@@ -207,6 +212,7 @@ export class FakeNomad {
       if (o.kind === "task-fails" && a.TaskGroup === o.group) {
         a.ClientStatus = "failed";
         a.TaskStates[o.task] = { State: "dead", Failed: true, Restarts: 2, Events: o.events.map((e) => ({ ...e, Time: Date.now() * 1e6 })) };
+        if (o.stderr !== undefined) a.logs[`${o.task}.stderr`] = o.stderr;
       } else if (o.kind !== "never-healthy" && stored.polls > (o.kind === "healthy" ? o.afterPolls ?? 1 : 1)) {
         a.ClientStatus = "running";
         if (stored.job.Type === "service") a.Healthy = true;
