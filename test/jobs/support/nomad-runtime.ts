@@ -169,8 +169,12 @@ export interface RunningTask {
 
 /** Spawns a prepared task like raw_exec: its working directory is the task root; PATH and
  * HOME come from the client (here: this process). stdout/stderr are kept for the test. */
-export function runTask(prepared: PreparedTask): RunningTask {
-  const child = spawn(prepared.command, prepared.args, {
+export function runTask(prepared: PreparedTask, opts: { netns?: string } = {}): RunningTask {
+  // `ip netns exec` execs the command, so the child is the task itself (signals reach it)
+  const [command, args] = opts.netns
+    ? ["ip", ["netns", "exec", opts.netns, prepared.command, ...prepared.args]]
+    : [prepared.command, prepared.args];
+  const child = spawn(command, args, {
     cwd: prepared.taskRoot,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...prepared.env },
     stdio: ["ignore", "pipe", "pipe"],
