@@ -39,10 +39,15 @@ export function checkCount(what: string, value: number, min = 1): number {
   return value;
 }
 
-/** Absolute paths only: Nomad runs raw_exec tasks from their task directory. */
+/** Absolute paths only: Nomad runs raw_exec tasks from their task directory. Paths reach
+ * the programs as argv (no shell), so spaces and quotes are fine; `${` is not, because
+ * Nomad would interpolate it as a variable. */
 export function checkPath(what: string, value: string): string {
   if (!value.startsWith("/") || /[\0\n]/.test(value)) {
     throw new Error(`${what} must be an absolute path on the node, got '${value}'`);
+  }
+  if (value.includes("${")) {
+    throw new Error(`${what} '${value}' contains '\${', which Nomad would read as a variable: rename the path`);
   }
   return value;
 }

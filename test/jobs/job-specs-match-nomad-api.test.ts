@@ -59,5 +59,7 @@ describe("Nomad job specs", () => {
 
   it("refuses relative paths, which raw_exec would resolve inside the task directory", () => {
     expect(() => llamaCppRpcJob(rpcArgs({ modelPath: "models/x.gguf" }))).toThrow("model path must be an absolute path on the node, got 'models/x.gguf'");
+    expect(() => llamaCppRpcJob(rpcArgs({ modelPath: "/m/${NOMAD_TOKEN}.gguf" })))
+      .toThrow("model path '/m/${NOMAD_TOKEN}.gguf' contains '${', which Nomad would read as a variable: rename the path");
   });
 });

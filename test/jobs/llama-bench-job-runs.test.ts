@@ -1,7 +1,9 @@
 // The llama-bench job's exact command line, run here with the real legacy build and the
 // tiny model, locally and over two RPC workers: it prints JSON that parses into results
 // (what `npm run bench:results` reads back from the allocation's logs).
-import { dirname } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { llamaBenchJob, LlamaBenchJobArgs, rpcServiceName } from "../../nomad-jobs";
 import { parseBenchOutput } from "../../scripts/bench-results";
 import { llamaBinary } from "../../scripts/lib/llama";
@@ -30,11 +32,17 @@ describe("llama-bench job, command run for real", () => {
     return task.stdout();
   }
 
-  it("prints results that parse, on one node", async () => {
-    const job = llamaBenchJob(await benchArgs()).Job;
+  it("prints results that parse, on one node, with a model path full of shell syntax", async () => {
+    // argv, not a shell: quotes, spaces and $(…) in the path arrive as data
+    const dir = join(mkdtempSync(join(tmpdir(), "aide-bench-")), `it's a "dir" $(touch pwned) `);
+    mkdirSync(dir);
+    const model = join(dir, "model.gguf");
+    copyFileSync(await ensureTinyChatModel(), model);
+    const job = llamaBenchJob({ ...(await benchArgs()), modelPath: model }).Job;
     const task = runTask(prepareTask(job.TaskGroups[0].Tasks[0], { ports: {} }));
     running.push(task);
     await runToEnd(task);
+    expect(existsSync(join(task.prepared.taskRoot, "pwned"))).toBe(false);
     const results = parseBenchOutput(task.stdout());
     expect(results.map((r) => [r.test, r.nPrompt, r.nGen])).toEqual([["pp16", 16, 0], ["tg8", 0, 8]]);
     for (const r of results) {
