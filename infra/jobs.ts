@@ -34,7 +34,8 @@ export interface JobsArgs {
   /** The stack's nodes with the facts gathered at provisioning (LegacyNode fits). */
   nodes: Array<{ name: string; node: NodeConfig; facts: pulumi.Output<NodeFacts> }>;
   nomadAddress: pulumi.Input<string>;
-  /** Optional ACL token (a secret). */
+  /** ACL token for Nomad's API (a secret); default: the stack's optional secret
+   * `nomadToken` (pulumi config set --secret nomadToken …), needed once ACLs are on. */
   nomadToken?: pulumi.Input<string>;
   /** Jobs register only after these (the cluster's readiness check). */
   dependsOn: pulumi.Resource[];
@@ -139,7 +140,8 @@ export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<
 
 export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions = {}): Jobs {
   const { config } = args;
-  const connection: pulumi.Input<NomadConnection> = pulumi.output({ address: args.nomadAddress, token: args.nomadToken })
+  const token = args.nomadToken ?? new pulumi.Config().getSecret("nomadToken");
+  const connection: pulumi.Input<NomadConnection> = pulumi.output({ address: args.nomadAddress, token })
     .apply((c) => (c.token ? { address: c.address, token: c.token } : { address: c.address }));
   const jobOpts = { ...opts, dependsOn: args.dependsOn };
   const agentAt = agentNode(config);

@@ -15,6 +15,7 @@ const secrets = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nK\n-----E
 const JOBS = ["aide-llm", "aide-voice-agent", "aide-llama-bench"];
 const jobs = (run: ProgramRun): Record<string, Registered> =>
   Object.fromEntries(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => [r.name, r]));
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const PRIMA = { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } };
 
 describe("the program's Nomad jobs under Pulumi mocks", () => {
@@ -51,6 +52,15 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     }
     expect(j["aide-llama-bench"].inputs.wait).toBe("registered");
     expect(j["aide-llm"].inputs.wait).toBe("healthy");
+  });
+
+  it("sends the stack's Nomad ACL token with every job, and keeps it secret", async () => {
+    const run = await runProgram(validStack(3), { ...secrets, nomadToken: "acl-token-1234" } as typeof secrets);
+    for (const job of Object.values(jobs(run))) {
+      const conn = job.inputs.connection;
+      expect(conn[SECRET_SIG]).toBeDefined(); // a Pulumi secret on the wire
+      expect(conn.value).toEqual({ address: "http://192.168.1.101:4646", token: "acl-token-1234" });
+    }
   });
 
   it("exports each job's JSON as registered, for `nomad job run -json` by hand", () => {
