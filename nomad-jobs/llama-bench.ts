@@ -69,7 +69,7 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
             ...(rpc
               ? [
                   // llama-bench has its own parser (no LLAMA_ARG_RPC): Nomad interpolates
-                  // the template's env var into the argument.
+                  // an env template's variables into args too (its docs, hashicorp/nomad#2898).
                   "-rpc", "${LLAMA_ARG_RPC}",
                   "-ngl", String(rpc.offloadedLayers),
                   // "/" inside one split: llama-bench reads "," as a list of configurations to compare.
