@@ -1,5 +1,9 @@
 // The whole Pulumi program under Pulumi's mocks: which resources a stack creates, in
 // what order, what stays secret, and what a backend switch changes.
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "./program";
 import { GOSSIP, validStack } from "./stack-fixture";
 
@@ -23,8 +27,24 @@ const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agen
 
 describe("the cluster graph under Pulumi mocks", () => {
   let three: ProgramRun;
+  const savedCache = process.env.AIDE_CACHE;
+  const errors: string[] = [];
+  const errorSpy = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void errors.push(a.join(" ")));
   beforeAll(async () => {
+    // The stack's model (tiny.gguf in the fixture) as the local copy the layer planner reads.
+    const cache = mkdtempSync(join(tmpdir(), "aide-graph-cache-"));
+    mkdirSync(join(cache, "models"));
+    copyFileSync(await ensureTinyChatModel(), join(cache, "models", "tiny.gguf"));
+    process.env.AIDE_CACHE = cache;
     three = await runProgram(validStack(3), secrets);
+  });
+  afterAll(() => {
+    process.env.AIDE_CACHE = savedCache;
+    errorSpy.mockRestore();
+  });
+  afterEach(() => {
+    // The program logs nothing as an error for a valid stack.
+    expect(errors.filter((e) => !e.includes("AideConfigError"))).toEqual([]);
   });
 
   it("gives the seed's three desktops every provisioning step, one readiness check and the endpoints", () => {
@@ -33,6 +53,10 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(components).toEqual(["aide-01", "aide-02", "aide-03"]);
     for (const node of components) for (const step of PER_NODE) expect(byName(three, `${node}-${step}`)).toBeDefined();
     expect(three.resources.filter((r) => r.name.endsWith("-nomad-ready")).map((r) => r.name)).toEqual(["aide-01-nomad-ready"]);
+    // The jobs (infra/jobs.ts) come after the cluster is ready.
+    const jobs = three.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => r.name).sort();
+    expect(jobs).toEqual(["aide-llama-bench", "aide-llm", "aide-voice-agent"]);
+    for (const j of jobs) expect(three.dependsOn.get(j)).toContain("aide-01-nomad-ready");
     // The first server downloads the model; the others receive a copy.
     expect(three.resources.filter((r) => r.name.endsWith("-model-copy")).map((r) => r.name)).toEqual(["aide-02-model-copy", "aide-03-model-copy"]);
     expect(three.outputs).toMatchObject({
