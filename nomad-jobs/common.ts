@@ -60,6 +60,7 @@ export function rawExecTask(task: {
   memoryMB: number;
   env?: Record<string, string>;
   templates?: Template[];
+  services?: Service[];
 }): Task {
   return {
     Name: task.name,
@@ -67,6 +68,7 @@ export function rawExecTask(task: {
     Config: { command: task.command, args: task.args },
     ...(task.env ? { Env: task.env } : {}),
     ...(task.templates ? { Templates: task.templates } : {}),
+    ...(task.services ? { Services: task.services } : {}),
     Resources: { CPU: Math.round(task.cpuMHz), MemoryMB: Math.max(64, Math.ceil(task.memoryMB)) },
     // llama.cpp logs every request; keep a few MB per task on the nodes' small disks.
     LogConfig: { MaxFiles: 3, MaxFileSizeMB: 10 },
@@ -136,7 +138,7 @@ export function llmService(backend: "llamacpp-rpc" | "primacpp", modelAlias: str
       Interval: seconds(10),
       Timeout: seconds(3),
       // A server that stops answering (a peer vanished mid-request) is restarted.
-      CheckRestart: { Limit: 3, Grace: loadGrace, IgnoreWarnings: false },
+      CheckRestart: { Limit: 3, Grace: loadGrace },
     }],
   };
 }

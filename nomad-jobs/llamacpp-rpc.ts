@@ -71,13 +71,6 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     Count: 1,
     Constraints: [onNode(w.node)],
     Networks: [{ DynamicPorts: [{ Label: "rpc" }] }],
-    Services: [{
-      Name: rpcServiceName(w.node),
-      PortLabel: "rpc",
-      Provider: "nomad",
-      Tags: ["llamacpp-rpc-worker"],
-      Checks: [{ Name: "rpc port", Type: "tcp", Interval: seconds(10), Timeout: seconds(2) }],
-    }],
     RestartPolicy: SERVER_RESTART,
     Tasks: [rawExecTask({
       name: "ggml-rpc-server",
@@ -89,6 +82,13 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
         "-c", // tensor cache on disk: a restarted head re-sends hashes, not gigabytes
       ],
       env: { LLAMA_CACHE: cacheDir },
+      services: [{
+        Name: rpcServiceName(w.node),
+        PortLabel: "rpc",
+        Provider: "nomad",
+        Tags: ["llamacpp-rpc-worker"],
+        Checks: [{ Name: "rpc port", Type: "tcp", Interval: seconds(10), Timeout: seconds(2) }],
+      }],
       cpuMHz: w.cpuMHz,
       memoryMB: w.memoryMB,
     })],
@@ -105,7 +105,6 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     Count: 1,
     Constraints: [onNode(args.head.node)],
     Networks: [httpPortOf(args)],
-    Services: [llmService("llamacpp-rpc", args.modelAlias, minutes(5))],
     RestartPolicy: SERVER_RESTART,
     Tasks: [rawExecTask({
       name: "llama-server",
@@ -124,6 +123,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
         ...split,
       ],
       templates: args.workers.length > 0 ? [rpcServersTemplate(args.workers.map((w) => w.node))] : undefined,
+      services: [llmService("llamacpp-rpc", args.modelAlias, minutes(5))],
       cpuMHz: args.head.cpuMHz,
       memoryMB: args.head.memoryMB,
     })],

@@ -82,7 +82,6 @@ export function primaCppJob(args: PrimaCppJobArgs): NomadJobSpec {
       Networks: [isHead
         ? { ...httpPortOf(args), ReservedPorts: [...ports, ...(httpPortOf(args).ReservedPorts ?? [])] }
         : { ReservedPorts: ports }],
-      ...(isHead ? { Services: [llmService("primacpp", args.modelAlias, minutes(10))] } : {}),
       RestartPolicy: SERVER_RESTART,
       Tasks: [rawExecTask({
         name: isHead ? "llama-server" : "llama-cli",
@@ -98,6 +97,7 @@ export function primaCppJob(args: PrimaCppJobArgs): NomadJobSpec {
               "--alias", args.modelAlias,
             ]
           : ring,
+        services: isHead ? [llmService("primacpp", args.modelAlias, minutes(10))] : undefined,
         cpuMHz: rank.cpuMHz,
         memoryMB: rank.memoryMB,
       })],

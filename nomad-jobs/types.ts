@@ -77,7 +77,8 @@ export interface ServiceCheck {
   PortLabel?: string;
   Interval: number;
   Timeout: number;
-  CheckRestart?: { Limit: number; Grace: number; IgnoreWarnings?: boolean };
+  /** (IgnoreWarnings is left out: Nomad's own service checks never warn, hashicorp/nomad#14553.) */
+  CheckRestart?: { Limit: number; Grace: number };
 }
 
 export interface RestartPolicy {
@@ -103,6 +104,9 @@ export interface Task {
   Env?: Record<string, string>;
   Templates?: Template[];
   Resources: Resources;
+  /** Task-level services: their check_restart restarts this task (group-level ones are
+   * unreliable at that, hashicorp/nomad#9176). */
+  Services?: Service[];
   Lifecycle?: { Hook: "prestart" | "poststart" | "poststop"; Sidecar: boolean };
   KillTimeout?: number;
   LogConfig?: { MaxFiles: number; MaxFileSizeMB: number };

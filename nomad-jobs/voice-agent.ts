@@ -86,6 +86,13 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       ...(args.vad ? { VAD_START_THRESHOLD: String(args.vad.startThreshold), VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs) } : {}),
     },
     templates: [llmEndpointTemplate()],
+    services: [{
+      Name: AGENT_SERVICE,
+      PortLabel: "http",
+      Provider: "nomad",
+      Tags: ["voice-agent"],
+      Checks: [{ Name: "agent health", Type: "http", Path: "/health", Interval: seconds(10), Timeout: seconds(3), CheckRestart: { Limit: 3, Grace: minutes(2) } }],
+    }],
     cpuMHz: args.cpuMHz ?? 2000,
     memoryMB: args.memoryMB ?? 1536,
   });
@@ -123,13 +130,6 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
         Networks: [{
           ReservedPorts: [{ Label: "http", Value: port }],
           ...(args.vision ? { DynamicPorts: [{ Label: "vision" }] } : {}),
-        }],
-        Services: [{
-          Name: AGENT_SERVICE,
-          PortLabel: "http",
-          Provider: "nomad",
-          Tags: ["voice-agent"],
-          Checks: [{ Name: "agent health", Type: "http", Path: "/health", Interval: seconds(10), Timeout: seconds(3), CheckRestart: { Limit: 3, Grace: minutes(2), IgnoreWarnings: false } }],
         }],
         RestartPolicy: SERVER_RESTART,
         Tasks: tasks,

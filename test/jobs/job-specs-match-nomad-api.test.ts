@@ -20,7 +20,7 @@ describe("Nomad job specs", () => {
         const prepared = prepareTask(task, { ports });
         expect(JSON.stringify([prepared.args, prepared.env])).not.toContain("${");
         // every service and check names a port its group has
-        for (const svc of g.Services ?? []) expect(labels).toContain(svc.PortLabel);
+        for (const svc of task.Services ?? []) expect(labels).toContain(svc.PortLabel);
       }
     }
   });

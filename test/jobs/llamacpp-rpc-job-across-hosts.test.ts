@@ -48,7 +48,7 @@ describe("llamacpp-rpc job across hosts", () => {
       await waitFor(`${g.Name} listening on ${host.address}`, () => canConnectIn(h1.ns, host.address, port), 30_000, task);
       // bound to the cluster address only: not even its own loopback answers
       expect(await canConnectIn(host.ns, "127.0.0.1", port)).toBe(false);
-      services[g.Services![0].Name] = [{ Address: host.address, Port: port, Tags: [] }];
+      services[g.Tasks[0].Services![0].Name] = [{ Address: host.address, Port: port, Tags: [] }];
     }
 
     const head = job.TaskGroups.find((g) => g.Name === "head")!;

@@ -43,7 +43,8 @@ describe("llamacpp-rpc job, commands run for real", () => {
     const task = runTask(prepareTask(g.Tasks[0], { ports: { rpc: { ip: "127.0.0.1", port } } }));
     running.push(task);
     await waitFor(`${g.Name} listening`, () => canConnect("127.0.0.1", port), 30_000, task);
-    services[g.Services![0].Name] = [{ Address: "127.0.0.1", Port: port, Tags: g.Services![0].Tags ?? [] }];
+    const svc = g.Tasks[0].Services![0];
+    services[svc.Name] = [{ Address: "127.0.0.1", Port: port, Tags: svc.Tags ?? [] }];
     return task;
   }
 
@@ -54,7 +55,7 @@ describe("llamacpp-rpc job, commands run for real", () => {
     running.push(task);
     const base = `http://127.0.0.1:${port}`;
     // the job's own health check: path from the service definition
-    await waitFor("head healthy", () => httpOk(`${base}${head.Services![0].Checks![0].Path}`), 90_000, task);
+    await waitFor("head healthy", () => httpOk(`${base}${head.Tasks[0].Services![0].Checks![0].Path}`), 90_000, task);
     return { task, base };
   }
 
@@ -120,7 +121,7 @@ describe("llamacpp-rpc job, commands run for real", () => {
     // which is why the head's group restarts forever at a calm pace, and its health check restarts a hung head
     const head = group(job, "head");
     expect(head.RestartPolicy).toMatchObject({ Mode: "delay" });
-    expect(head.Services![0].Checks![0].CheckRestart).toMatchObject({ Limit: 3 });
+    expect(head.Tasks[0].Services![0].Checks![0].CheckRestart).toMatchObject({ Limit: 3 });
     await first.task.stop();
 
     // Nomad restarts the worker (a new dynamic port), the template renders the new

@@ -80,7 +80,7 @@ describe("prima.cpp ring job", () => {
     const lw = argMap(job.TaskGroups[0].Tasks[0]).get("-lw") as string;
     expect(lw.split(",").map(Number)).toEqual(ranks.map((r) => r.layers));
     // only rank 0 registers the LLM service the agent discovers
-    expect(job.TaskGroups.map((g) => g.Services?.[0]?.Name ?? null)).toEqual(["aide-llm", ...Array(n - 1).fill(null)]);
+    expect(job.TaskGroups.map((g) => g.Tasks[0].Services?.[0]?.Name ?? null)).toEqual(["aide-llm", ...Array(n - 1).fill(null)]);
   });
 
   it("refuses more than 32 ranks, the most -lw accepts", () => {

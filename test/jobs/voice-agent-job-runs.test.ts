@@ -31,7 +31,7 @@ describe("voice-agent job, command run for real", () => {
     running.push(task);
     await waitFor("llama-server healthy", () => httpOk(`http://127.0.0.1:${port}/health`), 60_000, task);
     // registered as the job registers it; the tag is what tells the backends apart
-    return { [head.Services![0].Name]: [{ Address: "127.0.0.1", Port: port, Tags: [tag, "openai"] }] };
+    return { [head.Tasks[0].Services![0].Name]: [{ Address: "127.0.0.1", Port: port, Tags: [tag, "openai"] }] };
   }
 
   it("starts the agent, which finds the LLM through service discovery and passes its health check", async () => {
@@ -42,7 +42,7 @@ describe("voice-agent job, command run for real", () => {
       modelsDir: speech.dir, port: await freePort(), benchmarkMode: false, ttsVoice: "espeak", sttThreads: 1,
     };
     const group = voiceAgentJob(args).Job.TaskGroups[0];
-    const check = group.Services![0].Checks![0];
+    const check = group.Tasks[0].Services![0].Checks![0];
 
     const llm1 = await startLlm("llamacpp-rpc");
     const prepared = prepareTask(group.Tasks[0], { ports: { http: { ip: "127.0.0.1", port: args.port } }, services: llm1 });
