@@ -9,6 +9,7 @@ import { local } from "@pulumi/command";
 import { AideConfig, NodeFacts } from "./config";
 import { LegacyNode } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
+import { aideCache } from "../scripts/lib/cache";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
 
@@ -44,6 +45,15 @@ export function planBuilds(nodes: { name: string; facts: NodeFacts }[]): BuildPl
 }
 
 const REPO = path.join(__dirname, "..");
+const SPEECH_ROLES = ["stt", "tts", "vad", "yolo"];
+
+/** The control node's speech models: manifest.json and the role folders present. */
+function speechModels(): { dir: string; include: string; stamp: string } {
+  const dir = process.env.AIDE_MODELS_DIR || aideCache("models");
+  if (!fs.existsSync(path.join(dir, "manifest.json"))) return { dir, include: "", stamp: "" };
+  const parts = ["manifest.json", ...SPEECH_ROLES.filter((r) => fs.existsSync(path.join(dir, r)))];
+  return { dir, include: parts.join("\n"), stamp: treeHash(dir, parts) };
+}
 const NODE_SRC = "/var/lib/aide/src";
 export const ENGINE_PREFIX = "/opt/aide/engine";
 export const MODEL_DIR = "/var/lib/aide/models";
@@ -76,6 +86,7 @@ export class Distribution extends pulumi.ComponentResource {
   /** Per node: the step after which its engine binaries are in place. */
   readonly engineReady: Record<string, pulumi.Resource[]> = {};
   readonly modelReady: Record<string, pulumi.Resource[]> = {};
+  /** Per node: the agent package, its runtime and the speech models are in place. */
   readonly agentReady: Record<string, pulumi.Resource> = {};
 
   constructor(name: string, args: DistributionArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -163,8 +174,17 @@ export class Distribution extends pulumi.ComponentResource {
       this.modelReady[n.name] = [n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy])];
     }
 
-    // 3. The agent package, from this checkout, installed with the node's Node.js.
+    // 3. The agent package, from this checkout, installed with the node's Node.js, plus
+    //    the runtime the voice-agent job starts it with (ts-node, at the versions CI uses).
     const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
+    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+    const agentRuntime = ["ts-node", "typescript"].map((p) => `${p}@${rootPackage.devDependencies[p]}`).join(" ");
+    // 4. The speech models (STT, TTS, VAD, and YOLO for vision) from this machine's
+    //    models directory (`npm run models -- download`), beside the LLM's file.
+    const speech = speechModels();
+    if (!speech.include) {
+      pulumi.log.warn(`no speech models in ${speech.dir} (no manifest.json): the voice agent cannot start on the nodes until you run 'npm run models -- download --only stt,tts,vad' and 'pulumi up' again`, this);
+    }
     for (const n of nodes) {
       const copy = relay(`${n.name}-agent-copy`, n, {
         AIDE_FROM: `local:${path.join(REPO, "agent")}`,
@@ -172,7 +192,16 @@ export class Distribution extends pulumi.ComponentResource {
         AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
         AIDE_STAMP: agentStamp,
       }, [n.nodejs]);
-      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: agentStamp }, [copy]);
+      const speechCopy = relay(`${n.name}-speech-copy`, n, {
+        AIDE_FROM: speech.include ? `local:${speech.dir}` : "",
+        AIDE_INCLUDE: speech.include,
+        AIDE_TO: sshTarget(n, MODEL_DIR),
+        AIDE_STAMP: speech.stamp,
+        AIDE_SKIP_REASON: `no speech models in ${speech.dir} on the control node`,
+      }, [n.base]);
+      const speechStep = n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, [speechCopy]);
+      // The stamp covers the runtime too, so a new ts-node version reinstalls.
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, [copy, speechStep]);
     }
     this.registerOutputs({ plan: this.plan });
   }

@@ -14,7 +14,10 @@ fi
 [ -f "$R$dir.incoming/package.json" ] || die "$dir.incoming/package.json is missing — the agent copy did not arrive"
 rm -rf "$R$dir.new"; cp -a "$R$dir.incoming" "$R$dir.new"
 if [ "${AIDE_NPM_INSTALL:-1}" = 1 ]; then
-  (cd "$R$dir.new" && PATH="$R/opt/aide/node/bin:$PATH" npm install --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null) \
+  # The job starts the agent with ts-node (AIDE_AGENT_RUNTIME: exact versions CI uses);
+  # --ignore-scripts: onnxruntime-node's postinstall would fetch CUDA libraries.
+  read -r -a runtime <<< "${AIDE_AGENT_RUNTIME:-}"
+  (cd "$R$dir.new" && PATH="$R/opt/aide/node/bin:$PATH" npm install --omit=dev --no-audit --no-fund --ignore-scripts --no-save "${runtime[@]}" >/dev/null) \
     || die "npm install of the agent failed in $dir.new — does the node reach the npm registry?"
 fi
 printf '%s' "$AIDE_STAMP" > "$R$dir.new/.aide-stamp"

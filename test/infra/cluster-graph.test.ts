@@ -1,6 +1,6 @@
 // The whole Pulumi program under Pulumi's mocks: which resources a stack creates, in
 // what order, what stays secret, and what a backend switch changes.
-import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
@@ -23,7 +23,7 @@ const stepVar = (r: Registered, name: string): string | undefined => {
   const m = new RegExp(`^${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(plain(r.inputs.stdin));
   return m ? m[1].replace(/'\\''/g, "'") : undefined;
 };
-const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agent", "agent-copy", "engine-copy", "llama-source", "model"];
+const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agent", "agent-copy", "speech-copy", "speech-models", "engine-copy", "llama-source", "model"];
 
 describe("the cluster graph under Pulumi mocks", () => {
   let three: ProgramRun;
@@ -35,6 +35,10 @@ describe("the cluster graph under Pulumi mocks", () => {
     const cache = mkdtempSync(join(tmpdir(), "aide-graph-cache-"));
     mkdirSync(join(cache, "models"));
     copyFileSync(await ensureTinyChatModel(), join(cache, "models", "tiny.gguf"));
+    // ...and speech models as `npm run models -- download` leaves them (contents don't matter here).
+    mkdirSync(join(cache, "models", "stt", "moonshine-tiny"), { recursive: true });
+    writeFileSync(join(cache, "models", "stt", "moonshine-tiny", "tokens.txt"), "a 0\n");
+    writeFileSync(join(cache, "models", "manifest.json"), '{"version":1,"models":[]}');
     process.env.AIDE_CACHE = cache;
     three = await runProgram(validStack(3), secrets);
   });
@@ -57,6 +61,13 @@ describe("the cluster graph under Pulumi mocks", () => {
     const jobs = three.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => r.name).sort();
     expect(jobs).toEqual(["aide-llama-bench", "aide-llm", "aide-voice-agent"]);
     for (const j of jobs) expect(three.dependsOn.get(j)).toContain("aide-01-nomad-ready");
+    // Speech models go from this machine's models directory to every node.
+    const speech = plain(byName(three, "aide-03-speech-copy").inputs.environment);
+    expect(speech.AIDE_FROM).toBe(`local:${join(process.env.AIDE_CACHE!, "models")}`);
+    expect(speech.AIDE_INCLUDE).toBe("manifest.json\nstt");
+    expect(speech.AIDE_TO).toBe("root@192.168.1.103:22:/var/lib/aide/models");
+    // The agent's runtime is pinned to the versions CI runs.
+    expect(stepVar(byName(three, "aide-03-agent"), "AIDE_AGENT_RUNTIME")).toMatch(/^ts-node@\d+\.\d+\.\d+ typescript@\d+\.\d+\.\d+$/);
     // The first server downloads the model; the others receive a copy.
     expect(three.resources.filter((r) => r.name.endsWith("-model-copy")).map((r) => r.name)).toEqual(["aide-02-model-copy", "aide-03-model-copy"]);
     expect(three.outputs).toMatchObject({
@@ -73,7 +84,8 @@ describe("the cluster graph under Pulumi mocks", () => {
     const deps = (name: string) => three.dependsOn.get(name) ?? [];
     expect(deps("aide-02-base")).toEqual(["aide-02-facts"]);
     for (const s of ["firewall", "nodejs"]) expect(deps(`aide-02-${s}`)).toEqual(["aide-02-base"]);
-    expect(deps("aide-02-agent")).toEqual(["aide-02-agent-copy"]);
+    expect(deps("aide-02-agent")).toEqual(["aide-02-agent-copy", "aide-02-speech-models"]);
+    expect(deps("aide-02-speech-models")).toEqual(["aide-02-speech-copy"]);
     expect(deps("aide-02-agent-copy")).toEqual(["aide-02-nodejs"]);
     // A receiver's engine copy waits for every build, since any node may be its builder,
     // and (through the build plan) for every node's facts.

@@ -41,6 +41,11 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
   const nomadZip = makeZip(work, "nomad", "#!/bin/sh\necho 'Nomad v1.9.7'\n");
   const model = path.join(work, "tiny.gguf");
   fs.writeFileSync(model, "GGUF tiny");
+  // The control node's speech models, laid out as `npm run models -- download` leaves them.
+  const speechDir = path.join(work, "speech");
+  fs.mkdirSync(path.join(speechDir, "stt/moonshine-tiny"), { recursive: true });
+  fs.writeFileSync(path.join(speechDir, "stt/moonshine-tiny/tokens.txt"), "a 0\n");
+  fs.writeFileSync(path.join(speechDir, "manifest.json"), '{"version":1,"models":[]}');
 
   const common = { AIDE_ROOT: root, AIDE_CHROOT: "1", AIDE_NODE: "aide-01" };
   const relay = (env: Record<string, string>) =>
@@ -53,6 +58,8 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
     ["firewall", { AIDE_CLUSTER_ADDRESSES: node.address, AIDE_CLUSTER_TCP_PORTS: CLUSTER_TCP_PORTS.join(", ") }],
     ["nodejs", { AIDE_NODEJS_VERSION: "20.20.2", AIDE_NODEJS_URL: `file://${nodeTar}`, AIDE_NODEJS_SHA256: sha256File(nodeTar) }],
     ["model", { AIDE_ROLE: "download", AIDE_MODEL_NAME: "tiny.gguf", AIDE_MODEL_URL: `file://${model}`, AIDE_MODEL_SHA256: sha256File(model), AIDE_MODEL_DIR: MODEL_DIR }],
+    ["relay:speech", { AIDE_FROM: `local:${speechDir}`, AIDE_INCLUDE: "manifest.json\nstt", AIDE_TO: to(MODEL_DIR) }],
+    ["speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: "manifest.json\nstt" }],
     ["relay:agent", { AIDE_FROM: `local:${path.join(REPO, "agent")}`, AIDE_INCLUDE: "package.json\nsrc", AIDE_TO: to(`${AGENT_DIR}.incoming`) }],
     ["agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: "s1", AIDE_NPM_INSTALL: "0" }],
     ["relay:engine", { AIDE_FROM: `local:${path.dirname(llamaBin)}`, AIDE_INCLUDE: "bin", AIDE_TO: to(ENGINE_PREFIX) }],
@@ -78,7 +85,7 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
   const packagesBefore = execFileSync("chroot", [root, "dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\\n"], { encoding: "utf8" });
   for (const s of steps) await run("create", s);
   const up = lasting(snapshot(root));
-  for (const f of ["opt/aide/engine/bin/llama-server", "opt/aide/agent/package.json", "var/lib/aide/models/tiny.gguf", "etc/nomad.d/nomad.hcl", "etc/aide/firewall.nft", "usr/local/bin/nomad"]) {
+  for (const f of ["opt/aide/engine/bin/llama-server", "opt/aide/agent/package.json", "var/lib/aide/models/tiny.gguf", "var/lib/aide/models/manifest.json", "var/lib/aide/models/stt/moonshine-tiny/tokens.txt", "etc/nomad.d/nomad.hcl", "etc/aide/firewall.nft", "usr/local/bin/nomad"]) {
     expect(up[f]).toBeDefined();
   }
   // The engine in the root is the CI build, byte for byte, and runs.
