@@ -5,8 +5,15 @@
 //
 //   npm run bench:results                 # Nomad at $NOMAD_ADDR (default http://127.0.0.1:4646)
 //   NOMAD_TOKEN=… NOMAD_CACERT=ca.pem NOMAD_ADDR=https://192.168.1.101:4646 npm run bench:results
+//   npm run bench:results -- --local      # no cluster: the job's own llama-bench command on this
+//                                         # machine, alone and over two loopback RPC workers
+import { execFile } from "node:child_process";
+import { dirname } from "node:path";
+import { promisify } from "node:util";
 import { nomadRequest, NomadConnection } from "../infra/nomad-job";
-import { BENCH_JOB_ID, BENCH_TASK } from "../nomad-jobs";
+import { BENCH_JOB_ID, BENCH_TASK, llamaBenchJob, LlamaBenchJobArgs } from "../nomad-jobs";
+import { llamaBinary, startRpcWorker } from "./lib/llama";
+import { ensureBenchModel } from "./models/tiny";
 
 export interface BenchResult {
   /** llama-bench's test name: pp<N> (prompt processing) or tg<N> (generation). */
@@ -132,7 +139,39 @@ export function formatBenchTable(runs: BenchRun[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-if (require.main === module) {
+/** The bench job's own command line, run here: once on this machine alone, once with its
+ * layers on two RPC workers on loopback (the workers as the llamacpp-rpc job starts them). */
+export async function localBenchRuns(): Promise<BenchRun[]> {
+  const args: LlamaBenchJobArgs = {
+    datacenters: ["dc1"], binDir: dirname(llamaBinary("llama-bench")), modelPath: await ensureBenchModel(), modelAlias: "aide-bench-q4-0",
+    backend: "llamacpp-rpc", node: "this-machine", threads: 2, memoryMB: 512, cpuMHz: 4000, promptTokens: 64, genTokens: 16, repetitions: 2,
+  };
+  const run = async (spec: ReturnType<typeof llamaBenchJob>, rpcList?: string): Promise<BenchRun> => {
+    const task = spec.Job.TaskGroups[0].Tasks[0];
+    // what Nomad does with the env template's variable in the args
+    const argv = task.Config.args.map((a) => (a === "${LLAMA_ARG_RPC}" ? rpcList ?? "" : a));
+    const { stdout } = await promisify(execFile)(task.Config.command, argv, { maxBuffer: 16 << 20, timeout: 600_000 });
+    return { allocId: "-", node: "this machine", stackBackend: "llamacpp-rpc", model: args.modelAlias, status: "complete", finishedAt: new Date(), results: parseBenchOutput(stdout) };
+  };
+  const runs = [await run(llamaBenchJob(args))];
+  const workers = [await startRpcWorker({ threads: 1 }), await startRpcWorker({ threads: 1 })];
+  try {
+    const rpc = { workers: [{ node: "worker-1", share: 1 }, { node: "worker-2", share: 2 }], offloadedLayers: 7 };
+    runs.push(await run(llamaBenchJob({ ...args, threads: 1, rpc }), workers.map((w) => w.url).join(",")));
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+  return runs;
+}
+
+if (require.main === module && process.argv.includes("--local")) {
+  localBenchRuns()
+    .then((runs) => console.log(formatBenchTable(runs)))
+    .catch((e: Error) => {
+      console.error(`bench-results --local: ${e.message}`);
+      process.exit(1);
+    });
+} else if (require.main === module) {
   const conn: NomadConnection = {
     address: process.env.NOMAD_ADDR || "http://127.0.0.1:4646",
     token: process.env.NOMAD_TOKEN || undefined,
