@@ -61,6 +61,8 @@ export function rawExecTask(task: {
   env?: Record<string, string>;
   templates?: Template[];
   services?: Service[];
+  /** A prestart task: runs to completion before the group's main task starts. */
+  prestart?: boolean;
 }): Task {
   return {
     Name: task.name,
@@ -69,6 +71,7 @@ export function rawExecTask(task: {
     ...(task.env ? { Env: task.env } : {}),
     ...(task.templates ? { Templates: task.templates } : {}),
     ...(task.services ? { Services: task.services } : {}),
+    ...(task.prestart ? { Lifecycle: { Hook: "prestart" as const, Sidecar: false } } : {}),
     Resources: { CPU: Math.round(task.cpuMHz), MemoryMB: Math.max(64, Math.ceil(task.memoryMB)) },
     // llama.cpp logs every request; keep a few MB per task on the nodes' small disks.
     LogConfig: { MaxFiles: 3, MaxFileSizeMB: 10 },

@@ -5,7 +5,7 @@ import {
   checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
   NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
-import { NomadJobSpec, TaskGroup, Template } from "./types";
+import { NomadJobSpec, Task, TaskGroup, Template } from "./types";
 
 export interface LlamaNodeRole {
   /** Nomad client name of the node (its `name`), e.g. "aide-02". */
@@ -50,6 +50,32 @@ export function rpcServersTemplate(workerNodes: string[]): Template {
     ChangeMode: "restart",
     Splay: seconds(5),
   };
+}
+
+/** Holds the head back until every worker has registered: llama-server started with a
+ * gap in its list aborts ("Failed to parse endpoint"), and a first deploy would otherwise
+ * crash-loop it until the workers are up. Reads its own copy of the workers template
+ * (Nomad keeps re-rendering it) and prints what it still waits for. */
+export const WAIT_FOR_WORKERS_SCRIPT = [
+  "f=local/rpc-servers.env",
+  "while :; do",
+  "  list=$(sed -n 's/^LLAMA_ARG_RPC=//p' \"$f\" 2>/dev/null)",
+  "  case \",$list,\" in *,,*) ;; *) echo \"all RPC workers registered: $list\"; exit 0 ;; esac",
+  "  echo \"waiting for every RPC worker to register (so far: $list)\"",
+  "  sleep 3",
+  "done",
+].join("\n");
+
+function waitForWorkersTask(workerNodes: string[]): Task {
+  return rawExecTask({
+    name: "wait-for-rpc-workers",
+    command: "/bin/sh",
+    args: ["-c", WAIT_FOR_WORKERS_SCRIPT],
+    templates: [{ ...rpcServersTemplate(workerNodes), ChangeMode: "noop" }],
+    prestart: true,
+    cpuMHz: 20,
+    memoryMB: 64,
+  });
 }
 
 export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
@@ -106,7 +132,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     Constraints: [onNode(args.head.node)],
     Networks: [httpPortOf(args)],
     RestartPolicy: SERVER_RESTART,
-    Tasks: [rawExecTask({
+    Tasks: [...(args.workers.length > 0 ? [waitForWorkersTask(args.workers.map((w) => w.node))] : []), rawExecTask({
       name: "llama-server",
       command: `${args.binDir}/llama-server`,
       args: [

@@ -8,7 +8,7 @@ import { llamaCppRpcJob } from "../../nomad-jobs";
 import { canConnectIn, llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { createNetnsHosts, NetnsLab } from "../support/netns";
-import { rpcArgs } from "./support/fixtures";
+import { mainTask, rpcArgs } from "./support/fixtures";
 import { prepareTask, runTask, RunningTask, ServiceRegistry, waitFor } from "./support/nomad-runtime";
 
 describe("llamacpp-rpc job across hosts", () => {
@@ -52,7 +52,7 @@ describe("llamacpp-rpc job across hosts", () => {
     }
 
     const head = job.TaskGroups.find((g) => g.Name === "head")!;
-    const server = runTask(prepareTask(head.Tasks[0], { ports: { http: { ip: h1.address, port: 28080 } }, services }), { netns: h1.ns });
+    const server = runTask(prepareTask(mainTask(head), { ports: { http: { ip: h1.address, port: 28080 } }, services }), { netns: h1.ns });
     running.push(server);
     const url = `http://${h1.address}:28080`;
     await waitFor("head healthy", async () => {

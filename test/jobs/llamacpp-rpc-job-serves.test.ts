@@ -9,8 +9,8 @@ import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
-import { rpcArgs } from "./support/fixtures";
-import { httpOk, prepareTask, renderTemplate, runTask, RunningTask, ServiceRegistry, waitFor } from "./support/nomad-runtime";
+import { mainTask, rpcArgs } from "./support/fixtures";
+import { httpOk, prepareTask, renderTemplate, rerenderTemplates, runTask, RunningTask, ServiceRegistry, waitFor } from "./support/nomad-runtime";
 
 describe("llamacpp-rpc job, commands run for real", () => {
   const running: RunningTask[] = [];
@@ -51,11 +51,11 @@ describe("llamacpp-rpc job, commands run for real", () => {
   async function startHead(job: Job, services: ServiceRegistry): Promise<{ task: RunningTask; base: string }> {
     const head = group(job, "head");
     const port = await freePort();
-    const task = runTask(prepareTask(head.Tasks[0], { ports: { http: { ip: "127.0.0.1", port } }, services }));
+    const task = runTask(prepareTask(mainTask(head), { ports: { http: { ip: "127.0.0.1", port } }, services }));
     running.push(task);
     const base = `http://127.0.0.1:${port}`;
     // the job's own health check: path from the service definition
-    await waitFor("head healthy", () => httpOk(`${base}${head.Tasks[0].Services![0].Checks![0].Path}`), 90_000, task);
+    await waitFor("head healthy", () => httpOk(`${base}${mainTask(head).Services![0].Checks![0].Path}`), 90_000, task);
     return { task, base };
   }
 
@@ -74,7 +74,28 @@ describe("llamacpp-rpc job, commands run for real", () => {
       // an old and a new allocation briefly registered together: the first is used
       [rpcServiceName("aide-02")]: [{ Address: "192.168.1.102", Port: 24001, Tags: [] }, { Address: "192.168.1.102", Port: 24002, Tags: [] }],
     };
-    expect(renderTemplate(head.Tasks[0].Templates![0].EmbeddedTmpl, services)).toBe("LLAMA_ARG_RPC=192.168.1.102:24001,192.168.1.103:23001\n");
+    expect(renderTemplate(mainTask(head).Templates![0].EmbeddedTmpl, services)).toBe("LLAMA_ARG_RPC=192.168.1.102:24001,192.168.1.103:23001\n");
+  });
+
+  it("holds the head back until every worker has registered, saying which are there", async () => {
+    const job = await tinyJob();
+    const head = group(job, "head");
+    const wait = head.Tasks.find((t) => t.Lifecycle)!;
+    expect(wait.Lifecycle).toEqual({ Hook: "prestart", Sidecar: false });
+    const services: ServiceRegistry = { [rpcServiceName("aide-02")]: [{ Address: "127.0.0.1", Port: 24001, Tags: [] }] };
+    const prepared = prepareTask(wait, { ports: {}, services });
+    const task = runTask(prepared);
+    running.push(task);
+    await waitFor("the wait to report the gap", async () => task.log().includes("waiting for every RPC worker to register (so far: 127.0.0.1:24001,)"), 10_000, task);
+    expect(task.child.exitCode).toBeNull();
+    // aide-03's worker registers: Nomad re-renders the template; the wait ends and the head may start
+    services[rpcServiceName("aide-03")] = [{ Address: "127.0.0.1", Port: 24002, Tags: [] }];
+    rerenderTemplates(wait, prepared, services);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([task.exited, new Promise((r) => { timer = setTimeout(() => r("still waiting"), 10_000); })]);
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    expect(task.log()).toContain("all RPC workers registered: 127.0.0.1:24001,127.0.0.1:24002");
   });
 
   it("workers and head start from the job's command lines and serve a completion", async () => {
@@ -121,12 +142,12 @@ describe("llamacpp-rpc job, commands run for real", () => {
     // which is why the head's group restarts forever at a calm pace, and its health check restarts a hung head
     const head = group(job, "head");
     expect(head.RestartPolicy).toMatchObject({ Mode: "delay" });
-    expect(head.Tasks[0].Services![0].Checks![0].CheckRestart).toMatchObject({ Limit: 3 });
+    expect(mainTask(head).Services![0].Checks![0].CheckRestart).toMatchObject({ Limit: 3 });
     await first.task.stop();
 
     // Nomad restarts the worker (a new dynamic port), the template renders the new
     // address, and its change_mode restarts the head, which serves again.
-    expect(group(job, "head").Tasks[0].Templates![0].ChangeMode).toBe("restart");
+    expect(mainTask(group(job, "head")).Templates![0].ChangeMode).toBe("restart");
     await startWorker(group(job, "rpc-aide-03"), services);
     const second = await startHead(job, services);
     expect(second.task.prepared.env.LLAMA_ARG_RPC).toContain(`127.0.0.1:${services[rpcServiceName("aide-03")][0].Port}`);

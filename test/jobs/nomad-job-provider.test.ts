@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describePlan, nomadJobProvider, planJob } from "../../infra/nomad-job";
 import { llamaCppRpcJob, llamaBenchJob } from "../../nomad-jobs";
 import { FakeNomad } from "./support/fake-nomad";
-import { rpcArgs } from "./support/fixtures";
+import { mainTask, rpcArgs } from "./support/fixtures";
 
 const provider = nomadJobProvider as Required<typeof nomadJobProvider>;
 const TOKEN = "s3cr3t-acl-token-0000";
@@ -58,7 +58,7 @@ describe("NomadJob provider", () => {
       stderr: "x".repeat(5000) + "\n" + readFileSync(join(__dirname, "fixtures", "llama-server-bad-rpc-list.stderr"), "utf8"),
     };
     await expect(provider.create(inputs())).rejects.toThrow(
-      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts 5 in interval 5m0s\) — its output: nomad alloc logs -stderr [0-9a-f]{8} llama-server\n {6}\| x{300}…\n {6}\| [0-9.]+ I srv {2}llama_server: initializing \.\.\.\n {6}\| \/.*\/ggml-rpc\.cpp:539: Failed to parse endpoint:$/,
+      /job aide-llm version 0 failed:\n {2}group head on aide-01: failed — (task wait-for-rpc-workers [^,]+, )?task llama-server dead after 2 restart\(s\) \(Started: .*Terminated: Exit Code: 1, Exit Message: "failed to connect to rpc server 192.168.1.103:24571"; Not Restarting: Exceeded allowed attempts 5 in interval 5m0s\) — its output: nomad alloc logs -stderr [0-9a-f]{8} llama-server\n {6}\| x{300}…\n {6}\| [0-9.]+ I srv {2}llama_server: initializing \.\.\.\n {6}\| \/.*\/ggml-rpc\.cpp:539: Failed to parse endpoint:$/,
     );
   });
 
@@ -112,7 +112,7 @@ describe("NomadJob provider", () => {
     expect(await provider.diff("aide-llm", outs!, inputs(changed))).toEqual({ changes: true });
 
     // someone edited the job in Nomad: same spec locally, but Nomad's plan sees a change
-    nomad.jobs.get("aide-llm")!.job.TaskGroups[2].Tasks[0].Config.args.push("--verbose");
+    mainTask(nomad.jobs.get("aide-llm")!.job.TaskGroups[2]).Config.args.push("--verbose");
     expect(await provider.diff("aide-llm", outs!, inputs(spec))).toEqual({ changes: true });
   });
 

@@ -1,7 +1,7 @@
 // Job arguments for the seed's cluster (aide-01..03, 192.168.1.101..103) used by the
 // job tests: one place, so every test checks the same jobs the program would build.
 import {
-  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs, VoiceAgentJobArgs,
+  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs, Task, TaskGroup, VoiceAgentJobArgs,
 } from "../../../nomad-jobs";
 
 export const SEED_NODES = [
@@ -45,6 +45,11 @@ export function agentArgs(overrides: Partial<VoiceAgentJobArgs> = {}): VoiceAgen
     datacenters: ["dc1"], agentDir: "/opt/aide/agent", nodeBinary: "/opt/aide/node/bin/node", modelsDir: "/var/lib/aide/models",
     port: 8080, benchmarkMode: false, ...overrides,
   };
+}
+
+/** The group's main task (not a prestart helper). */
+export function mainTask(group: TaskGroup): Task {
+  return group.Tasks.find((t) => !t.Lifecycle)!;
 }
 
 /** Every job and variant the program can register. */
