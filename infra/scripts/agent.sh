@@ -13,6 +13,24 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${AIDE_STAMP:?}" ]; then
 fi
 [ -f "$R$dir.incoming/package.json" ] || die "$dir.incoming/package.json is missing — the agent copy did not arrive"
 rm -rf "$R$dir.new"; cp -a "$R$dir.incoming" "$R$dir.new"
+# ts-node compiles the agent on the node; without a tsconfig it assumes NodeNext and
+# refuses. These are the checkout's own compiler options (tsconfig.json), minus its
+# test-only types and folders.
+cat > "$R$dir.new/tsconfig.json" <<'JSON'
+{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "node16",
+    "moduleResolution": "node16",
+    "lib": ["ES2022", "DOM"],
+    "strict": true,
+    "esModuleInterop": true,
+    "skipLibCheck": true,
+    "resolveJsonModule": true,
+    "types": ["node"]
+  }
+}
+JSON
 if [ "${AIDE_NPM_INSTALL:-1}" = 1 ]; then
   # The job starts the agent with ts-node (AIDE_AGENT_RUNTIME: exact versions CI uses);
   # --ignore-scripts: onnxruntime-node's postinstall would fetch CUDA libraries.
