@@ -101,7 +101,7 @@ export class Distribution extends pulumi.ComponentResource {
         resource,
         {
           create: `bash ${shq(path.join(SCRIPTS_DIR, "relay.sh"))}`,
-          environment: { ...env, AIDE_SSH_KEY: args.sshPrivateKey, AIDE_TO: env.AIDE_TO ?? "" },
+          environment: { ...env, AIDE_SSH_KEY: args.sshPrivateKey },
           // Runs again when what it copies changes, and never logs the key.
           triggers: [env.AIDE_FROM, env.AIDE_SHA256 ?? "", env.AIDE_STAMP ?? ""],
         },
@@ -111,6 +111,11 @@ export class Distribution extends pulumi.ComponentResource {
     // 1. The engine source goes only to builders: llama.cpp's bundle and the same build
     //    script CI uses; prima.cpp is fetched by the node from its pinned tarball.
     const engineScript = config.backend === "primacpp" ? "primacpp" : "llama";
+    // What the engine is built from: a new source rebuilds on builders and re-copies to
+    // the rest (llama.cpp's bundle changes only with node-llama-cpp's version).
+    const engineSource = config.primacpp
+      ? `${config.primacpp.source.sha256.slice(0, 16)}-${config.primacpp.highs.sha256.slice(0, 16)}`
+      : treeHash(REPO, ["scripts/build-llama.sh", "node_modules/node-llama-cpp/package.json"]);
     const builds = nodes.map((n) => {
       const source =
         config.backend === "llamacpp-rpc"
@@ -120,6 +125,7 @@ export class Distribution extends pulumi.ComponentResource {
                 AIDE_INCLUDE: "node_modules/node-llama-cpp/llama/gitRelease.bundle\nscripts/build-llama.sh",
                 AIDE_TO: sshTarget(n, NODE_SRC),
                 AIDE_SKIP_REASON: "another node of this CPU class builds the engine",
+                AIDE_STAMP: engineSource,
               }, [n.base]),
             ]
           : [];
@@ -129,6 +135,7 @@ export class Distribution extends pulumi.ComponentResource {
         AIDE_PREFIX: ENGINE_PREFIX,
         AIDE_SRC: NODE_SRC,
         AIDE_PROFILE: n.facts.apply(llamaProfile),
+        AIDE_SOURCE_STAMP: engineSource,
       };
       if (config.primacpp) {
         Object.assign(vars, {
@@ -148,7 +155,7 @@ export class Distribution extends pulumi.ComponentResource {
           return b === n ? "" : sshTarget(b, ENGINE_PREFIX);
         }),
         AIDE_TO: sshTarget(n, ENGINE_PREFIX),
-        AIDE_STAMP: this.plan.apply((p) => p.classOf[n.name]),
+        AIDE_STAMP: this.plan.apply((p) => `${p.classOf[n.name]} ${engineSource}`),
         AIDE_SKIP_REASON: "this node built its engine itself",
       }, builds);
       this.engineReady[n.name] = [builds[i], copy];

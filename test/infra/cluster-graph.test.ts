@@ -134,7 +134,7 @@ describe("the cluster graph under Pulumi mocks", () => {
       "aide-02-nomad",
       "aide-03-nomad",
     ]);
-    const plan = twenty.outputs.buildPlan as { builderOf: Record<string, string> };
+    const plan = twenty.outputs.buildPlan as { builderOf: Record<string, string>; classOf?: Record<string, string> };
     expect(new Set(Object.values(plan.builderOf))).toEqual(new Set(["aide-01", "aide-02"]));
     const llama = twenty.resources.filter((r) => /-llama$/.test(r.name));
     expect(llama.filter((r) => stepVar(r, "AIDE_ROLE") === "build").map((r) => r.name)).toEqual(["aide-01-llama", "aide-02-llama"]);
@@ -147,6 +147,12 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(from("aide-01-engine-copy")).toBe("");
     expect(from("aide-17-engine-copy")).toBe("root@192.168.1.101:22:/opt/aide/engine");
     expect(from("aide-20-engine-copy")).toBe("root@192.168.1.102:22:/opt/aide/engine");
+    // A new engine source (another node-llama-cpp bundle) changes the build step and
+    // every copy's trigger, so builders rebuild and the rest copy again.
+    const source = stepVar(byName(twenty, "aide-02-llama"), "AIDE_SOURCE_STAMP")!;
+    expect(source).toMatch(/^[0-9a-f]{16}$/);
+    expect(plain(byName(twenty, "aide-20-engine-copy").inputs.environment).AIDE_STAMP).toBe(`${plan.classOf?.["aide-20"]} ${source}`);
+    expect(byName(twenty, "aide-20-engine-copy").inputs.triggers).toContain(`${plan.classOf?.["aide-20"]} ${source}`);
     expect(stepVar(byName(twenty, "aide-20-nomad"), "AIDE_META_CPU_FLAGS")).toBe("sse4_1");
     expect(stepVar(byName(twenty, "aide-19-nomad"), "AIDE_META_CPU_FLAGS")).toBe("sse4_1,sse4_2,avx");
   });
