@@ -3,7 +3,7 @@
 // job) and prints llama-bench's JSON to stdout, where `npm run bench:results` reads it
 // back from the allocation's logs.
 import { checkCount, checkName, checkPath, onNode, rawExecTask, seconds } from "./common";
-import { rpcServersTemplate } from "./llamacpp-rpc";
+import { rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
 import { NomadJobSpec } from "./types";
 
 export const BENCH_JOB_ID = "aide-llama-bench";
@@ -56,7 +56,8 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
         // A benchmark that fails says so in its logs; running it again changes nothing.
         RestartPolicy: { Attempts: 0, Interval: seconds(60), Delay: seconds(5), Mode: "fail" },
         ReschedulePolicy: { Attempts: 0, Unlimited: false },
-        Tasks: [rawExecTask({
+        // with workers: wait until all are registered (a gap would fail this one-shot run)
+        Tasks: [...(rpc ? [waitForWorkersTask(rpc.workers.map((w) => w.node))] : []), rawExecTask({
           name: BENCH_TASK,
           command: `${args.binDir}/llama-bench`,
           args: [

@@ -66,7 +66,7 @@ export const WAIT_FOR_WORKERS_SCRIPT = [
   "done",
 ].join("\n");
 
-function waitForWorkersTask(workerNodes: string[]): Task {
+export function waitForWorkersTask(workerNodes: string[]): Task {
   return rawExecTask({
     name: "wait-for-rpc-workers",
     command: "/bin/sh",

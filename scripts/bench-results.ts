@@ -147,7 +147,7 @@ export async function localBenchRuns(): Promise<BenchRun[]> {
     backend: "llamacpp-rpc", node: "this-machine", threads: 2, memoryMB: 512, cpuMHz: 4000, promptTokens: 64, genTokens: 16, repetitions: 2,
   };
   const run = async (spec: ReturnType<typeof llamaBenchJob>, rpcList?: string): Promise<BenchRun> => {
-    const task = spec.Job.TaskGroups[0].Tasks[0];
+    const task = spec.Job.TaskGroups[0].Tasks.find((t) => !t.Lifecycle)!; // not the wait-for-workers prestart
     // what Nomad does with the env template's variable in the args
     const argv = task.Config.args.map((a) => (a === "${LLAMA_ARG_RPC}" ? rpcList ?? "" : a));
     const { stdout } = await promisify(execFile)(task.Config.command, argv, { maxBuffer: 16 << 20, timeout: 600_000 });

@@ -9,6 +9,7 @@ import { parseBenchOutput } from "../../scripts/bench-results";
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
+import { mainTask } from "./support/fixtures";
 import { prepareTask, runTask, RunningTask, waitFor } from "./support/nomad-runtime";
 
 describe("llama-bench job, command run for real", () => {
@@ -66,7 +67,7 @@ describe("llama-bench job, command run for real", () => {
       services[rpcServiceName(w.node)] = [{ Address: "127.0.0.1", Port: port, Tags: [] }];
     }
     const job = llamaBenchJob({ ...(await benchArgs()), rpc: { workers, offloadedLayers: 2 } }).Job;
-    const prepared = prepareTask(job.TaskGroups[0].Tasks[0], { ports: {}, services });
+    const prepared = prepareTask(mainTask(job.TaskGroups[0]), { ports: {}, services });
     // Nomad interpolated the template's env var into the -rpc argument
     expect(prepared.args[prepared.args.indexOf("-rpc") + 1]).toBe(Object.values(services).map((s) => `127.0.0.1:${s[0].Port}`).join(","));
     const task = runTask(prepared);
