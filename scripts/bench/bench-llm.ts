@@ -36,8 +36,8 @@ function ensureBuild(profile: LlamaProfile): void {
 function llamaBench(profile: LlamaProfile, model: string, extra: string[] = []): Rates {
   const r = spawnSync(llamaBinary("llama-bench", profile), [
     "-m", model, "-p", String(PROMPT), "-n", String(GEN), "-t", String(THREADS), "-r", String(REPEATS), "-o", "json", ...extra,
-  ], { encoding: "utf8", timeout: 1_800_000 });
-  if (r.status !== 0) throw new Error(`llama-bench (${profile}) failed: ${r.stderr.trim().split("\n").pop()}`);
+  ], { encoding: "utf8", timeout: 900_000 });
+  if (r.error || r.status !== 0) throw new Error(`llama-bench (${profile}) failed: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
   const rows = JSON.parse(r.stdout) as BenchRow[];
   return { pp: rows.find((x) => x.n_prompt > 0)!.avg_ts, tg: rows.find((x) => x.n_gen > 0)!.avg_ts };
 }
@@ -77,6 +77,14 @@ async function main(): Promise<void> {
 
   const procs: RunningProcess[] = [];
   try {
+    // llama-bench gets workers of its own: a ggml-rpc-server serves one client at a
+    // time, so it would wait forever behind a llama-server holding the same workers.
+    const benchWorkers = [await startRpcWorker({ threads: THREADS }), await startRpcWorker({ threads: THREADS })];
+    procs.push(...benchWorkers);
+    const rpcBench = llamaBench("core2", model, ["--rpc", benchWorkers.map((w) => w.url).join(","), "-ngl", "999"]);
+    await Promise.all(benchWorkers.map((w) => w.stop()));
+    console.log("bench: llama-bench core2 with 2 RPC workers done");
+
     // Both set-ups run at once and are asked in turn (after one warm-up each), so a
     // change in the machine's load hits both alike: this machine is shared and noisy.
     const alone = await startLlamaServer({ model, threads: THREADS, ctxSize: 1024, readyTimeoutMs: 300_000 });
@@ -93,7 +101,6 @@ async function main(): Promise<void> {
       aloneRates.push(await generationRate(alone, i));
       rpcRates.push(await generationRate(head, i));
     }
-    const rpcBench = llamaBench("core2", model, ["--rpc", workers.map((w) => w.url).join(","), "-ngl", "999"]);
     const [aloneTg, rpcTg] = [median(aloneRates), median(rpcRates)];
     console.log("\nllama-server generation, core2 build, tokens/s (server timings, median of interleaved runs)");
     console.log(`alone               ${f(aloneTg)}   runs: ${aloneRates.map((x) => x.toFixed(1)).join(" ")}`);
