@@ -41,6 +41,14 @@ export function basePackages(config: AideConfig): string[] {
   return config.backend === "primacpp" ? [...common, "libzmq3-dev", "fio"] : common;
 }
 
+/**
+ * Swap for the node's RAM: half of it, 2–4 GiB. An 8 GB desktop gets 4 GiB, so a model
+ * that only just fits pages out the OS's cold pages instead of meeting the OOM killer.
+ */
+export function swapMb(ramMb: number): number {
+  return Math.min(4096, Math.max(2048, Math.round(ramMb / 2)));
+}
+
 export class LegacyNode extends pulumi.ComponentResource {
   readonly name: string;
   readonly node: NodeConfig;
@@ -71,7 +79,11 @@ export class LegacyNode extends pulumi.ComponentResource {
     this.facts = this.factsStep.stdout.apply((out) => parseFacts(node.name, out));
 
     const clusterAddresses = config.nodes.map((n) => n.address).join(" ");
-    this.base = this.step("base", { AIDE_NODE: node.name, AIDE_PACKAGES: basePackages(config).join(" ") }, [this.factsStep]);
+    this.base = this.step(
+      "base",
+      { AIDE_NODE: node.name, AIDE_PACKAGES: basePackages(config).join(" "), AIDE_SWAP_MB: this.facts.apply((f) => String(swapMb(f.ramMb))) },
+      [this.factsStep],
+    );
     this.firewall = this.step(
       "firewall",
       { AIDE_CLUSTER_ADDRESSES: clusterAddresses, AIDE_CLUSTER_TCP_PORTS: CLUSTER_TCP_PORTS.join(", ") },

@@ -5,6 +5,7 @@ pkg_list="$state_dir/base-packages.list"
 swap_file="$state_dir/swapfile"
 # 8 GB desktops: swap lets a model that barely fits page out the rest instead of OOM.
 swap_mb="${AIDE_SWAP_MB:-4096}"
+[[ "$swap_mb" =~ ^[0-9]+$ ]] || die "swap size '$swap_mb' is not a number of MB"
 read -r -a packages <<< "${AIDE_PACKAGES:-curl ca-certificates unzip xz-utils git cmake build-essential nftables systemd-timesyncd}"
 
 installed() { sys dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }

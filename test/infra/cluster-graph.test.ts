@@ -117,6 +117,8 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(nomads.map((r) => stepVar(r, "AIDE_NOMAD_SERVER"))).toEqual(["true", "true", "true"]);
     expect(new Set(nomads.map((r) => stepVar(r, "AIDE_NOMAD_SERVERS")))).toEqual(new Set(["192.168.1.101 192.168.1.102 192.168.1.103"]));
     expect(stepVar(byName(three, "aide-03-firewall"), "AIDE_CLUSTER_ADDRESSES")).toBe("192.168.1.101 192.168.1.102 192.168.1.103");
+    // Swap sized from the facts: an 8 GB Core 2 desktop (7900 MB usable) gets 3950 MB.
+    expect(stepVar(byName(three, "aide-03-base"), "AIDE_SWAP_MB")).toBe("3950");
   });
 
   it("builds once per CPU class for twenty nodes: two classes, two builds, eighteen copies", async () => {
