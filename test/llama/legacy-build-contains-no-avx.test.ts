@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { llamaPrefix } from "../../scripts/lib/llama";
-import { scanBinary, summarize } from "../../scripts/lib/isa-scan";
+import { classify, scanBinary, summarize } from "../../scripts/lib/isa-scan";
 
 const BINARIES = ["llama-server", "ggml-rpc-server", "llama-bench", "llama-cli"];
 
@@ -46,8 +46,7 @@ describe("the instruction scan itself", () => {
     expect(r.violations.map((v) => v.fn)).toEqual(expect.arrayContaining(["avx2", "sse41", "sse42"]));
   });
 
-  it("tells SSE2's pextrw to a register from SSE4.1's pextrw to memory", async () => {
-    const { classify } = await import("../../scripts/lib/isa-scan");
+  it("tells SSE2's pextrw to a register from SSE4.1's pextrw to memory", () => {
     expect(classify("pextrw", "$0x1,%xmm0,%eax", "core2")).toBeUndefined();
     expect(classify("pextrw", "$0x1,%xmm0,0x10(%rsp)", "core2")).toBe("SSE4.1 (pextrw to memory)");
     expect(classify("pshufb", "%xmm1,%xmm0", "core2")).toBeUndefined();
