@@ -83,7 +83,13 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       BENCHMARK_MODE: args.benchmarkMode ? "true" : "false",
       AIDE_LLM_ENV_FILE: "${NOMAD_TASK_DIR}/llm.env",
       ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
-      ...(args.vad ? { VAD_START_THRESHOLD: String(args.vad.startThreshold), VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs) } : {}),
+      // the stop threshold must not exceed the start one (the agent refuses to start
+      // otherwise): keep its default ratio, 0.35 for 0.5
+      ...(args.vad ? {
+        VAD_START_THRESHOLD: String(args.vad.startThreshold),
+        VAD_STOP_THRESHOLD: (args.vad.startThreshold * 0.7).toFixed(2),
+        VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs),
+      } : {}),
     },
     templates: [llmEndpointTemplate()],
     services: [{

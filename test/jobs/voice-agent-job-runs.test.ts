@@ -40,6 +40,8 @@ describe("voice-agent job, command run for real", () => {
       datacenters: ["dc1"], agentDir: join(REPO, "agent"), nodeBinary: process.execPath,
       tsNodeRegister: require.resolve("ts-node/register/transpile-only"),
       modelsDir: speech.dir, port: await freePort(), benchmarkMode: false, ttsVoice: "espeak", sttThreads: 1,
+      // a start threshold below the agent's default stop threshold (0.35) must still start
+      vad: { startThreshold: 0.3, minSilenceMs: 500 },
     };
     const group = voiceAgentJob(args).Job.TaskGroups[0];
     const check = group.Tasks[0].Services![0].Checks![0];
