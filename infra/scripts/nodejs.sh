@@ -28,4 +28,10 @@ link() { # link TARGET NAME
 link "$dir" /opt/aide/node
 link /opt/aide/node/bin/node /usr/local/bin/node
 link /opt/aide/node/bin/npm /usr/local/bin/npm
+# An upgrade leaves nothing of the release it replaced (delete only knows the current one).
+for old in "$R"/opt/aide/node-v* "$R"/var/cache/aide/node-v*-linux-x64.tar.xz; do
+  [ -e "$old" ] || continue
+  case "$old" in "$R$dir"|"$R$tarball") continue ;; esac
+  rm -rf -- "$old"; changed "removed the replaced ${old#"$R"}"
+done
 finish

@@ -18,6 +18,9 @@ for port in "${AIDE_NOMAD_MIN_DYNAMIC_PORT:?}" "${AIDE_NOMAD_MAX_DYNAMIC_PORT:?}
   [[ "$port" =~ ^[0-9]+$ ]] || die "dynamic port '$port' is not a number"
 done
 fetch_verified "$AIDE_NOMAD_URL" "$AIDE_NOMAD_SHA256" "$zip"
+for old in "$R"/var/cache/aide/nomad_*_linux_amd64.zip; do
+  if [ -e "$old" ] && [ "$old" != "$R$zip" ]; then rm -f -- "$old"; changed "removed the replaced ${old#"$R"}"; fi
+done
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 unzip -q -o "$R$zip" nomad -d "$tmp" || die "$zip has no 'nomad' binary in it"
 restart=0

@@ -116,6 +116,25 @@ describe("the Nomad step over SSH", () => {
 });
 
 describe("Node.js, the model and the agent over SSH", () => {
+  it("a Node.js upgrade replaces the old release, so destroy leaves nothing behind", async () => {
+    const root = path.join(work, "node-upgrade");
+    const release = (version: string) => {
+      const dir = path.join(work, `node-v${version}-linux-x64`);
+      fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "bin/node"), `#!/bin/sh\necho v${version}\n`, { mode: 0o755 });
+      const tarball = path.join(work, `node-${version}.tar.xz`);
+      execFileSync("tar", ["-cJf", tarball, "-C", work, `node-v${version}-linux-x64`]);
+      return { AIDE_ROOT: root, AIDE_NODEJS_VERSION: version, AIDE_NODEJS_URL: `file://${tarball}`, AIDE_NODEJS_SHA256: sha256File(tarball) };
+    };
+    await okStep(lab, lab.nodes[1], "nodejs", "create", release("20.20.1"));
+    const upgrade = await okStep(lab, lab.nodes[1], "nodejs", "update", release("20.20.2"));
+    expect(upgrade).toContain("nodejs: changed: removed the replaced /opt/aide/node-v20.20.1");
+    expect(upgrade).toContain("nodejs: changed: removed the replaced /var/cache/aide/node-v20.20.1-linux-x64.tar.xz");
+    expect(fs.readdirSync(path.join(root, "opt/aide")).sort()).toEqual(["node", "node-v20.20.2"]);
+    await okStep(lab, lab.nodes[1], "nodejs", "delete", release("20.20.2"));
+    expect(snapshot(root)).toEqual({});
+  });
+
   it("each creates once, changes nothing the second time, and delete leaves the root as it was", async () => {
     // A Node.js-shaped tarball (node-vX-linux-x64/bin/node), served by file:// like a mirror.
     const tree = path.join(work, "node-v20.20.2-linux-x64");
