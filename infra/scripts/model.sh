@@ -8,6 +8,11 @@ if [ "$op" = delete ]; then
   finish; exit 0
 fi
 
+# A model switch leaves nothing of the old one (top-level .gguf files are the LLM's only;
+# speech models live in role folders beside them).
+for old in "$R$AIDE_MODEL_DIR"/*.gguf; do
+  if [ -e "$old" ] && [ "$old" != "$R$file" ]; then rm -f -- "$old"; changed "removed the replaced ${old#"$R"}"; fi
+done
 if [ "${AIDE_ROLE:?}" = download ]; then
   fetch_verified "$AIDE_MODEL_URL" "$AIDE_MODEL_SHA256" "$file"
 else

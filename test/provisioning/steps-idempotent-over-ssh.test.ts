@@ -174,6 +174,14 @@ describe("Node.js, the model and the agent over SSH", () => {
     expect(fs.readFileSync(path.join(root, "var/lib/aide/models/tiny.gguf"), "utf8")).toContain("GGUF");
     expect(fs.readFileSync(path.join(root, "opt/aide/agent/.aide-stamp"), "utf8")).toBe("abc123");
 
+    // Switching the model removes the old file.
+    const other = path.join(work, "other.gguf");
+    fs.writeFileSync(other, "GGUF other weights");
+    const switched = { ...steps[1][1], AIDE_ROOT: root, AIDE_MODEL_NAME: "other.gguf", AIDE_MODEL_URL: `file://${other}`, AIDE_MODEL_SHA256: sha256File(other) };
+    expect(await okStep(lab, lab.nodes[1], "model", "update", switched)).toContain("model: changed: removed the replaced /var/lib/aide/models/tiny.gguf");
+    expect(fs.readdirSync(path.join(root, "var/lib/aide/models"))).toEqual(["other.gguf"]);
+    await okStep(lab, lab.nodes[1], "model", "update", { ...steps[1][1], AIDE_ROOT: root });
+
     // A receiving node verifies its copy of the model against the same checksum.
     fs.appendFileSync(path.join(root, "var/lib/aide/models/tiny.gguf"), "bit rot");
     const verify = await runStep(lab, lab.nodes[1], "model", "create", { ...steps[1][1], AIDE_ROOT: root, AIDE_ROLE: "verify" });
