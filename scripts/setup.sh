@@ -9,7 +9,7 @@
 #                and the sse2 llama.cpp build, whose binaries the tests scan too
 #
 # Debian packages come from .ci/apt-packages; lines tagged [test] are test-only.
-# npm ci runs with ONNXRUNTIME_NODE_INSTALL=skip (its postinstall would fetch CUDA
+# npm runs with ONNXRUNTIME_NODE_INSTALL=skip (its postinstall would fetch CUDA
 # libraries) and NODE_LLAMA_CPP_SKIP_DOWNLOAD=true (prebuilt CPU binaries ship inside
 # @node-llama-cpp/linux-x64); .npmrc leaves out optional GPU variants (725 MB).
 set -euo pipefail
@@ -49,10 +49,14 @@ else
   say "Debian packages present (${#wanted[@]})"
 fi
 
-# 2. npm dependencies (again only when package-lock.json changed since the last install)
+# 2. npm dependencies (again only when package-lock.json changed since the last install).
+#    `npm install` against the committed lock, not `npm ci`: npm 11 leaves the other
+#    platforms' optional packages (node-llama-cpp's mac/win/riscv builds) out of the
+#    lock it writes, and then `npm ci` rejects that same lock as out of sync. With an
+#    unchanged package.json, `npm install` installs exactly the lock and leaves it as is.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  ONNXRUNTIME_NODE_INSTALL=skip NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm dependencies (npm install from package-lock.json)"
+  ONNXRUNTIME_NODE_INSTALL=skip NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-audit --no-fund --loglevel=error
 else
   say "npm dependencies present"
 fi
