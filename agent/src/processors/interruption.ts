@@ -1,16 +1,23 @@
 /**
  * InterruptionProcessor: decides when the user's speech cuts the bot off.
  *
- * While the bot speaks, a new utterance is held back (start event and its audio) until
- * it has lasted `minDurationMs`; then an `interruption` goes downstream first (every
+ * While the bot speaks — or is still working out an answer to the user's last turn — a
+ * new utterance is held back (start event and its audio) until it has lasted
+ * `minDurationMs`; then an `interruption` goes downstream first (every
  * stage drops the old answer) and the held utterance follows, so no word is lost. An
  * utterance that ends sooner — a cough, a "mm-hm" — is dropped and the bot talks on.
- * When the bot is quiet, speech passes straight through.
+ * When the bot is quiet and owes no answer, speech passes straight through.
+ *
+ * "Owes an answer" runs from the user's words being known (STT sends each final
+ * transcription back upstream) to the bot having spoken its answer (bot-stopped-speaking)
+ * or the answer ending without audio (the TTS stage sends `llm-response-end` back
+ * upstream). An utterance that transcribes to nothing owes nothing.
  */
 import { Direction, Frame, FrameProcessor, InputAudioFrame, UserStartedSpeakingFrame, frame } from "../pipeline";
 
 export class InterruptionProcessor extends FrameProcessor {
   private botSpeaking = false;
+  private answerPending = false;
   private held: Array<UserStartedSpeakingFrame | InputAudioFrame> | undefined;
   private heldMs = 0;
 
@@ -21,27 +28,35 @@ export class InterruptionProcessor extends FrameProcessor {
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "upstream") {
       if (f.type === "bot-started-speaking") this.botSpeaking = true;
+      if (f.type === "transcription" && f.final) this.answerPending = true;
       if (f.type === "bot-stopped-speaking") {
         this.botSpeaking = false;
+        this.answerPending = false;
         this.release(); // the bot finished on its own: nothing left to interrupt
+      }
+      if (f.type === "llm-response-end") {
+        this.answerPending = false;
+        if (!this.botSpeaking) this.release();
       }
       return this.push(f, direction);
     }
     switch (f.type) {
-      case "user-started-speaking":
-        if (!this.botSpeaking || this.minDurationMs <= 0) {
-          if (this.botSpeaking) this.push(frame("interruption"));
+      case "user-started-speaking": {
+        const busy = this.botSpeaking || this.answerPending;
+        if (!busy || this.minDurationMs <= 0) {
+          if (busy) this.interrupt();
           return this.push(f);
         }
         this.held = [f];
         this.heldMs = 0;
         return;
+      }
       case "input-audio":
         if (!this.held) return this.push(f);
         this.held.push(f);
         this.heldMs += (f.pcm.length * 1000) / f.sampleRate;
         if (this.heldMs >= this.minDurationMs) {
-          this.push(frame("interruption"));
+          this.interrupt();
           this.release();
         }
         return;
@@ -54,6 +69,11 @@ export class InterruptionProcessor extends FrameProcessor {
       default:
         return this.push(f, direction);
     }
+  }
+
+  private interrupt(): void {
+    this.answerPending = false; // the old answer is dropped; the held speech is the next turn
+    this.push(frame("interruption"));
   }
 
   private release(): void {

@@ -47,7 +47,10 @@ export class TtsProcessor extends FrameProcessor {
           this.speaking = false;
           this.push(frame("tts-stopped"));
         }
-        return this.push(f);
+        this.push(f);
+        // Upstream too: an answer that ended without audio owes the user nothing more
+        // (InterruptionProcessor stops treating new speech as a barge-in).
+        return this.push(f, "upstream");
       default:
         return this.push(f, direction);
     }

@@ -59,3 +59,24 @@ describe("deciding when the user cuts the bot off", () => {
     expect(types()).toEqual(["user-started-speaking", "input-audio", "input-audio"]);
   });
 });
+
+describe("talking on while the bot is still thinking", () => {
+  it("cuts off an answer that is still being worked out when the user goes on talking", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("transcription", { text: "what is", final: true, turnId: 1 }), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    for (let i = 0; i < 12; i++) pipeline.queueFrame(chunk());
+    await pipeline.idle();
+    expect(types()[0]).toBe("interruption");
+  });
+
+  it("owes nothing once the answer ended without audio, so speech passes straight through again", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("transcription", { text: "hm", final: true, turnId: 1 }), "upstream");
+    pipeline.queueFrame(frame("llm-response-end", { turnId: 1 }), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    pipeline.queueFrame(chunk());
+    await pipeline.idle();
+    expect(types()).toEqual(["user-started-speaking", "input-audio"]);
+  });
+});
