@@ -30,13 +30,15 @@ tar -xzf "$R/var/cache/aide/prima.tar.gz" -C "$R$src/prima" --strip-components=1
 tar -xzf "$R/var/cache/aide/highs.tar.gz" -C "$R$src/highs" --strip-components=1
 say "building HiGHS (the scheduler's solver)"
 cmake -S "$R$src/highs" -B "$R$src/highs/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-  -DCMAKE_INSTALL_PREFIX="$R$prefix/highs" >"$R$src/highs.log" 2>&1 \
+  -DCMAKE_INSTALL_PREFIX="$R$prefix/highs" -DCMAKE_INSTALL_LIBDIR=lib >"$R$src/highs.log" 2>&1 \
   && cmake --build "$R$src/highs/build" -j "$(nproc)" --target install >>"$R$src/highs.log" 2>&1 \
   || die "HiGHS build failed; log: $src/highs.log"
 say "building prima.cpp with make USE_HIGHS=1 (-march=native for this CPU class)"
-make -C "$R$src/prima" -j "$(nproc)" USE_HIGHS=1 \
-  CPATH="$R$prefix/highs/include/highs" LIBRARY_PATH="$R$prefix/highs/lib" \
-  llama-server llama-cli >"$R$src/prima.log" 2>&1 || die "prima.cpp build failed; log: $src/prima.log"
+# HiGHS is found through the compiler's search paths, not a system-wide install, so
+# delete can remove it with the rest of the prefix.
+CPATH="$R$prefix/highs/include/highs" LIBRARY_PATH="$R$prefix/highs/lib" \
+  make -C "$R$src/prima" -j "$(nproc)" USE_HIGHS=1 llama-server llama-cli >"$R$src/prima.log" 2>&1 \
+  || die "prima.cpp build failed; log: $src/prima.log"
 install -m 0755 "$R$src/prima/llama-server" "$R$src/prima/llama-cli" "$R$prefix/bin/"
 printf '%s' "$stamp" > "$R$prefix/.aide-build"
 changed "prima.cpp built for CPU class $AIDE_CPU_CLASS in $prefix"
