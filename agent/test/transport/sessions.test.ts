@@ -1,18 +1,6 @@
-import * as v8 from "node:v8";
-import * as vm from "node:vm";
 import { AgentServer, ScriptedClient, startAgentServer } from "../../src/transport";
 import { ToneBot } from "./tone-bot";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
-
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
+import { settledHeap } from "./settled-heap";
 
 describe("several people talking to one agent", () => {
   let server: AgentServer;
