@@ -1,6 +1,6 @@
 // The whole Pulumi program under Pulumi's mocks: which resources a stack creates, in
 // what order, what stays secret, and what a backend switch changes.
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
@@ -30,9 +30,9 @@ describe("the cluster graph under Pulumi mocks", () => {
   const savedCache = process.env.AIDE_CACHE;
   const errors: string[] = [];
   const errorSpy = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void errors.push(a.join(" ")));
+  const cache = mkdtempSync(join(tmpdir(), "aide-graph-cache-"));
   beforeAll(async () => {
     // The stack's model (tiny.gguf in the fixture) as the local copy the layer planner reads.
-    const cache = mkdtempSync(join(tmpdir(), "aide-graph-cache-"));
     mkdirSync(join(cache, "models"));
     copyFileSync(await ensureTinyChatModel(), join(cache, "models", "tiny.gguf"));
     // ...and speech models as `npm run models -- download` leaves them (contents don't matter here).
@@ -45,6 +45,7 @@ describe("the cluster graph under Pulumi mocks", () => {
   afterAll(() => {
     process.env.AIDE_CACHE = savedCache;
     errorSpy.mockRestore();
+    rmSync(cache, { recursive: true, force: true });
   });
   afterEach(() => {
     // The program logs nothing as an error for a valid stack.
