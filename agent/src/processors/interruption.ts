@@ -18,6 +18,7 @@ import { Direction, Frame, FrameProcessor, InputAudioFrame, UserStartedSpeakingF
 export class InterruptionProcessor extends FrameProcessor {
   private botSpeaking = false;
   private answerPending = false;
+  private answerSynthesized = false;
   private held: Array<UserStartedSpeakingFrame | InputAudioFrame> | undefined;
   private heldMs = 0;
 
@@ -27,17 +28,7 @@ export class InterruptionProcessor extends FrameProcessor {
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "upstream") {
-      if (f.type === "bot-started-speaking") this.botSpeaking = true;
-      if (f.type === "transcription" && f.final) this.answerPending = true;
-      if (f.type === "bot-stopped-speaking") {
-        this.botSpeaking = false;
-        this.answerPending = false;
-        this.release(); // the bot finished on its own: nothing left to interrupt
-      }
-      if (f.type === "llm-response-end") {
-        this.answerPending = false;
-        if (!this.botSpeaking) this.release();
-      }
+      this.track(f);
       return this.push(f, direction);
     }
     switch (f.type) {
@@ -69,6 +60,36 @@ export class InterruptionProcessor extends FrameProcessor {
       default:
         return this.push(f, direction);
     }
+  }
+
+  /**
+   * Follows the bot's state from the frames coming back upstream. A pause between two
+   * clauses (TTS slower than real time on old CPUs) stops the audio but not the answer:
+   * only bot-stopped-speaking after the TTS has finished the answer ends the debt.
+   */
+  private track(f: Frame): void {
+    switch (f.type) {
+      case "transcription":
+        if (f.final) {
+          this.answerPending = true;
+          this.answerSynthesized = false;
+        }
+        return;
+      case "bot-started-speaking":
+        this.botSpeaking = true;
+        return;
+      case "llm-response-end":
+        this.answerSynthesized = true;
+        if (!this.botSpeaking) this.answerPending = false;
+        break;
+      case "bot-stopped-speaking":
+        this.botSpeaking = false;
+        if (this.answerSynthesized) this.answerPending = false;
+        break;
+      default:
+        return;
+    }
+    if (!this.botSpeaking && !this.answerPending) this.release(); // finished on its own: nothing to interrupt
   }
 
   private interrupt(): void {

@@ -79,4 +79,20 @@ describe("talking on while the bot is still thinking", () => {
     await pipeline.idle();
     expect(types()).toEqual(["user-started-speaking", "input-audio"]);
   });
+
+  it("still counts speech as a barge-in while the bot pauses between clauses of an unfinished answer", async () => {
+    const { pipeline, types } = setup();
+    pipeline.queueFrame(frame("transcription", { text: "tell me a story", final: true, turnId: 1 }), "upstream");
+    pipeline.queueFrame(frame("bot-started-speaking"), "upstream");
+    pipeline.queueFrame(frame("bot-stopped-speaking"), "upstream"); // TTS slower than real time
+    pipeline.queueFrame(frame("user-started-speaking"));
+    for (let i = 0; i < 5; i++) pipeline.queueFrame(chunk()); // 160 ms: a cough
+    pipeline.queueFrame(frame("user-stopped-speaking"));
+    await pipeline.idle();
+    expect(types()).toEqual([]);
+    pipeline.queueFrame(frame("llm-response-end", { turnId: 1 }), "upstream");
+    pipeline.queueFrame(frame("user-started-speaking"));
+    await pipeline.idle();
+    expect(types()).toEqual(["user-started-speaking"]);
+  });
 });
