@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID,
 } from "../nomad-jobs";
+import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
@@ -103,9 +104,12 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
   });
 }
 
-/** The benchmark: on the head alone, or over the RPC workers. It is registered stopped
- * (the reason says why and how to run it) with prima.cpp, whose build has no llama-bench,
- * and when a worker has no room for a second copy of its layers beside the running server. */
+/** The benchmark: on the head alone, or over the bench's own RPC workers (the llamacpp-rpc
+ * job keeps an idle one beside each serving worker: a ggml-rpc-server serves one client
+ * at a time, and llama-server holds the serving ones). A run loads a second copy of each
+ * worker's layers into its bench worker, so it is registered stopped (the reason says why
+ * and how to run it) when a worker has no room for that copy, and with prima.cpp, whose
+ * build has no llama-bench. */
 export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>): { spec: NomadJobSpec; why: string } {
   const split = llamaCppSplit(plan);
   const free = (node: string) => facts[node].ramMb * MiB - NODE_HEADROOM;
@@ -126,14 +130,18 @@ export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<
     rpc: !prima && split.workers.length ? { workers: split.workers.map((w) => ({ node: w.node, share: w.layers })), offloadedLayers: split.offloadedLayers } : undefined,
     stopped: prima || crowded.length > 0,
   });
-  const where = `on ${split.head.node}${split.workers.length ? ` with ${split.workers.length} RPC worker(s)` : " alone"}`;
+  const where = split.workers.length
+    ? `on ${split.head.node} with its own RPC worker on ${split.workers.map((w) => w.node).join(", ")} (${benchRpcServiceName("<node>")}, idle beside the serving one until a run loads its copy of the layers)`
+    : `on ${split.head.node} alone`;
   return {
     spec,
     why: prima
       ? `llama-bench: registered stopped — prima.cpp's build has no llama-bench; switch to llamacpp-rpc to benchmark`
       : crowded.length
-      ? `llama-bench: registered stopped — ${crowded.map((w) => w.node).join(", ")} cannot hold a second copy of its layers beside the running server; ` +
-        `to measure, stop ${LLM_JOB_ID} and run ${BENCH_JOB_ID} (nomad job stop ${LLM_JOB_ID}; nomad job run -json with Stop removed), then npm run bench:results`
+      ? `llama-bench: registered stopped — ${crowded.map((w) => w.node).join(", ")} cannot hold a second copy of its layers beside the running server ` +
+        `(a run loads one into the bench's own RPC worker there, since a ggml-rpc-server serves one client at a time and llama-server holds the serving one); ` +
+        `to measure, free the serving copy while it runs: nomad job scale ${LLM_JOB_ID} head 0, ` +
+        `run ${BENCH_JOB_ID} (nomad job run -json with Stop removed), npm run bench:results, then nomad job scale ${LLM_JOB_ID} head 1`
       : `llama-bench: ${where}; results: npm run bench:results`,
   };
 }

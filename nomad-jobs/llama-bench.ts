@@ -2,8 +2,13 @@
 // stack's model on the head node (alone, or with the RPC workers of the llamacpp-rpc
 // job) and prints llama-bench's JSON to stdout, where `npm run bench:results` reads it
 // back from the allocation's logs.
-import { checkCount, checkName, checkPath, onNode, rawExecTask, seconds } from "./common";
-import { rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
+//
+// Over RPC it uses the bench workers the llamacpp-rpc job keeps on each worker node
+// (benchRpcServiceName), never the serving ones: a ggml-rpc-server serves one client at a
+// time and llama-server holds its workers while it runs, so llama-bench would wait forever.
+// The run is bounded all the same, and a bound that fires says what happened.
+import { checkCount, checkName, checkPath, LLM_JOB_ID, onNode, rawExecTask, seconds } from "./common";
+import { benchRpcServiceName, rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
 import { NomadJobSpec } from "./types";
 
 export const BENCH_JOB_ID = "aide-llama-bench";
@@ -27,7 +32,41 @@ export interface LlamaBenchJobArgs {
   repetitions?: number;
   /** Register it stopped: it runs only when a user re-registers it without Stop. */
   stopped?: boolean;
+  /** Seconds the RPC workers have to answer llama-bench's hello (a free worker answers
+   * at once; one held by another client never does). Default 60. */
+  answerTimeoutSeconds?: number;
+  /** Seconds the whole run may take. Default 3600. */
+  timeoutSeconds?: number;
 }
+
+/** Runs llama-bench ("$@" after the two bounds: argv, never parsed by the shell) with
+ * `--progress`, whose first stderr line ("benchmark 1/N: starting") comes right after
+ * llama-bench has registered its RPC workers, i.e. after each answered its hello. No line
+ * within the first bound: a worker is busy with another client; it is stopped and says so.
+ * The whole run is bounded by coreutils `timeout`. stdout (the JSON) passes untouched.
+ * No `${` anywhere: Nomad would interpolate it in args. */
+export const BOUNDED_BENCH_SCRIPT = [
+  "answer=$1 total=$2; shift 2",
+  "started=$(mktemp) || exit 1",
+  "trap 'rm -f \"$started\"' EXIT",
+  "timeout \"$total\" \"$@\" --progress 2> >(while IFS= read -r line; do",
+  "  printf '%s\\n' \"$line\" >&2",
+  "  case $line in *': starting') echo started > \"$started\" ;; esac",
+  "done) &",
+  "bench=$!",
+  "waited=0",
+  "while [ ! -s \"$started\" ] && kill -0 \"$bench\" 2>/dev/null; do",
+  "  if [ \"$waited\" -ge \"$answer\" ]; then",
+  "    kill \"$bench\"; wait \"$bench\" 2>/dev/null",
+  `    echo "llama-bench: no answer from the RPC workers within $answer s — a ggml-rpc-server serves one client at a time, and another client holds these (a llama-server, or a second llama-bench run); the bench must use its own workers, the ${benchRpcServiceName("<node>")} services of ${LLM_JOB_ID}: check that nothing else holds them and run ${BENCH_JOB_ID} again" >&2`,
+  "    exit 124",
+  "  fi",
+  "  sleep 1; waited=$((waited + 1))",
+  "done",
+  "wait \"$bench\"; code=$?",
+  `if [ "$code" = 124 ]; then echo "llama-bench: not finished within $total s — stopped (a slow node or a big model: raise the bound, the $total in ${BENCH_JOB_ID}'s args, and run it again)" >&2; fi`,
+  "exit \"$code\"",
+].join("\n");
 
 export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
   checkPath("llama.cpp binary directory", args.binDir);
@@ -38,8 +77,11 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
   const p = checkCount("prompt tokens", args.promptTokens ?? 128);
   const n = checkCount("generated tokens", args.genTokens ?? 32);
   const r = checkCount("repetitions", args.repetitions ?? 3);
+  const answer = checkCount("RPC answer bound (s)", args.answerTimeoutSeconds ?? 60);
+  const total = checkCount("bench bound (s)", args.timeoutSeconds ?? 3600);
   const rpc = args.rpc && args.rpc.workers.length > 0 ? args.rpc : undefined;
   if (rpc) for (const w of rpc.workers) checkName("node name", w.node);
+  const benchWorkers = rpc?.workers.map((w) => w.node) ?? [];
 
   return {
     Job: {
@@ -57,10 +99,12 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
         RestartPolicy: { Attempts: 0, Interval: seconds(60), Delay: seconds(5), Mode: "fail" },
         ReschedulePolicy: { Attempts: 0, Unlimited: false },
         // with workers: wait until all are registered (a gap would fail this one-shot run)
-        Tasks: [...(rpc ? [waitForWorkersTask(rpc.workers.map((w) => w.node))] : []), rawExecTask({
+        Tasks: [...(rpc ? [waitForWorkersTask(benchWorkers, benchRpcServiceName)] : []), rawExecTask({
           name: BENCH_TASK,
-          command: `${args.binDir}/llama-bench`,
+          command: "/bin/bash",
           args: [
+            "-c", BOUNDED_BENCH_SCRIPT, BENCH_TASK, String(answer), String(total),
+            `${args.binDir}/llama-bench`,
             "-m", args.modelPath,
             "-t", String(args.threads),
             "-p", String(p), // prompt processing: the first-turn cost
@@ -78,7 +122,8 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
                 ]
               : []),
           ],
-          templates: rpc ? [rpcServersTemplate(rpc.workers.map((w) => w.node))] : undefined,
+          // the bench workers, not the serving ones: llama-server holds those while it runs
+          templates: rpc ? [rpcServersTemplate(benchWorkers, benchRpcServiceName)] : undefined,
           cpuMHz: args.cpuMHz,
           memoryMB: args.memoryMB,
         })],

@@ -1,11 +1,14 @@
 // The llama.cpp RPC backend: `ggml-rpc-server` on each worker node, `llama-server` on
 // the head. The head holds the first layers on its own CPU and sends the rest, split by
 // `--tensor-split`, to the workers it finds through Nomad's service discovery.
+// Each worker node also runs a second, idle ggml-rpc-server reserved for llama-bench: a
+// ggml-rpc-server serves one client at a time and llama-server holds its workers for as
+// long as it runs, so a benchmark sent to them would wait forever.
 import {
   checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
   NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
-import { NomadJobSpec, Task, TaskGroup, Template } from "./types";
+import { NomadJobSpec, Resources, Task, TaskGroup, Template } from "./types";
 
 export interface LlamaNodeRole {
   /** Nomad client name of the node (its `name`), e.g. "aide-02". */
@@ -32,14 +35,22 @@ export interface LlamaCppRpcJobArgs extends LlmServingArgs {
 }
 
 export const rpcServiceName = (node: string): string => `${LLM_SERVICE}-rpc-${node}`;
+/** The worker reserved for llama-bench on a node. Its own prefix ("aide-rpc-", not
+ * "aide-llm-rpc-"), so no node name can make it collide with a serving worker's name. */
+export const benchRpcServiceName = (node: string): string => `aide-rpc-bench-${node}`;
+/** The bench worker's dynamic port label. */
+export const BENCH_RPC_PORT = "bench_rpc";
+/** What an idle ggml-rpc-server needs: it allocates nothing until a client loads a model. */
+const IDLE_RPC_WORKER_MB = 128;
 
 /** The env template that gives the head its RPC workers, in plan order. One service per
  * worker (not one shared name) because `--tensor-split` is positional: Nomad returns a
  * shared service's instances in its own order. `eq $i 0` keeps one instance per worker
- * while an old and a new allocation are briefly registered together. */
-export function rpcServersTemplate(workerNodes: string[]): Template {
+ * while an old and a new allocation are briefly registered together. `service` names the
+ * workers: the serving ones (the head's) or the bench's own (benchRpcServiceName). */
+export function rpcServersTemplate(workerNodes: string[], service: (node: string) => string = rpcServiceName): Template {
   const entries = workerNodes.map(
-    (node) => `{{ range $i, $s := nomadService "${rpcServiceName(node)}" }}{{ if eq $i 0 }}{{ .Address }}:{{ .Port }}{{ end }}{{ end }}`,
+    (node) => `{{ range $i, $s := nomadService "${service(node)}" }}{{ if eq $i 0 }}{{ .Address }}:{{ .Port }}{{ end }}{{ end }}`,
   );
   return {
     // llama-server reads --rpc from LLAMA_ARG_RPC (common/arg.cpp `.set_env("LLAMA_ARG_RPC")`).
@@ -66,16 +77,58 @@ export const WAIT_FOR_WORKERS_SCRIPT = [
   "done",
 ].join("\n");
 
-export function waitForWorkersTask(workerNodes: string[]): Task {
+export function waitForWorkersTask(workerNodes: string[], service: (node: string) => string = rpcServiceName): Task {
   return rawExecTask({
     name: "wait-for-rpc-workers",
     command: "/bin/sh",
     args: ["-c", WAIT_FOR_WORKERS_SCRIPT],
-    templates: [{ ...rpcServersTemplate(workerNodes), ChangeMode: "noop" }],
+    templates: [{ ...rpcServersTemplate(workerNodes, service), ChangeMode: "noop" }],
     prestart: true,
     cpuMHz: 20,
     memoryMB: 64,
   });
+}
+
+/** Starts the program in "$0" with SIGPIPE ignored (kept across exec): ggml-rpc-server
+ * does not ignore it, so a client that went away while queued (a bounded llama-bench
+ * stopped while another client held the worker) would kill the worker when it finally
+ * answers that client's hello. With it ignored the write fails and the worker carries on. */
+export const IGNORE_SIGPIPE = 'trap "" PIPE; exec "$0" "$@"';
+
+/** A ggml-rpc-server bound to the node's cluster address on the given port label,
+ * published as `service`, with its threads explicit. */
+function rpcWorkerTask(binDir: string, w: LlamaNodeRole, t: {
+  name: string; port: string; service: string; tag: string; cacheDir?: string; cpuMHz: number; memoryMB: number;
+}): Task {
+  return rawExecTask({
+    name: t.name,
+    command: "/bin/sh",
+    args: [
+      "-c", IGNORE_SIGPIPE, `${binDir}/ggml-rpc-server`,
+      "-H", `\${NOMAD_IP_${t.port}}`, // the node's cluster address, never 0.0.0.0: the RPC protocol has no auth
+      "-p", `\${NOMAD_PORT_${t.port}}`, // port chosen by Nomad, published through the service
+      "-t", String(w.threads),
+      ...(t.cacheDir ? ["-c"] : []),
+    ],
+    env: t.cacheDir ? { LLAMA_CACHE: t.cacheDir } : undefined,
+    services: [{
+      Name: t.service,
+      PortLabel: t.port,
+      Provider: "nomad",
+      Tags: [t.tag],
+      Checks: [{ Name: "rpc port", Type: "tcp", Interval: seconds(10), Timeout: seconds(2) }],
+    }],
+    cpuMHz: t.cpuMHz,
+    memoryMB: t.memoryMB,
+  });
+}
+
+/** Reserves the task's (small) MemoryMB for scheduling but lets it grow to maxMB while it
+ * works: Nomad ≥ 1.7 caps raw_exec tasks at MemoryMB unless memory oversubscription is on
+ * (`nomad operator scheduler set-config -memory-oversubscription=true`), and then at MemoryMaxMB. */
+function withMemoryMax(task: Task, maxMB: number): Task {
+  const resources: Resources & { MemoryMaxMB: number } = { ...task.Resources, MemoryMaxMB: Math.max(task.Resources.MemoryMB, Math.ceil(maxMB)) };
+  return { ...task, Resources: resources };
 }
 
 export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
@@ -96,28 +149,30 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     Name: `rpc-${w.node}`,
     Count: 1,
     Constraints: [onNode(w.node)],
-    Networks: [{ DynamicPorts: [{ Label: "rpc" }] }],
+    Networks: [{ DynamicPorts: [{ Label: "rpc" }, { Label: BENCH_RPC_PORT }] }],
     RestartPolicy: SERVER_RESTART,
-    Tasks: [rawExecTask({
-      name: "ggml-rpc-server",
-      command: `${args.binDir}/ggml-rpc-server`,
-      args: [
-        "-H", "${NOMAD_IP_rpc}", // the node's cluster address, never 0.0.0.0: the RPC protocol has no auth
-        "-p", "${NOMAD_PORT_rpc}", // port chosen by Nomad, published through the service
-        "-t", String(w.threads),
-        "-c", // tensor cache on disk: a restarted head re-sends hashes, not gigabytes
-      ],
-      env: { LLAMA_CACHE: cacheDir },
-      services: [{
-        Name: rpcServiceName(w.node),
-        PortLabel: "rpc",
-        Provider: "nomad",
-        Tags: ["llamacpp-rpc-worker"],
-        Checks: [{ Name: "rpc port", Type: "tcp", Interval: seconds(10), Timeout: seconds(2) }],
-      }],
-      cpuMHz: w.cpuMHz,
-      memoryMB: w.memoryMB,
-    })],
+    Tasks: [
+      rpcWorkerTask(args.binDir, w, {
+        name: "ggml-rpc-server",
+        port: "rpc",
+        service: rpcServiceName(w.node),
+        tag: "llamacpp-rpc-worker",
+        cacheDir, // tensor cache on disk: a restarted head re-sends hashes, not gigabytes
+        cpuMHz: w.cpuMHz,
+        memoryMB: w.memoryMB,
+      }),
+      // llama-bench's own worker: idle (and nearly free) until a benchmark loads its copy
+      // of the layers, which the bench job does only when the node has room for it
+      // (infra/jobs.ts). No tensor cache: two servers writing one cache file would race.
+      withMemoryMax(rpcWorkerTask(args.binDir, w, {
+        name: "ggml-rpc-server-bench",
+        port: BENCH_RPC_PORT,
+        service: benchRpcServiceName(w.node),
+        tag: "llamacpp-rpc-bench-worker",
+        cpuMHz: 100, // Nomad's CPU is a share, not a cap: a running benchmark still gets the cores
+        memoryMB: IDLE_RPC_WORKER_MB,
+      }), w.memoryMB),
+    ],
   }));
 
   const split = args.workers.length > 0

@@ -4,7 +4,8 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { llamaBenchJob, LlamaBenchJobArgs, rpcServiceName } from "../../nomad-jobs";
+import { llamaBenchJob, LlamaBenchJobArgs } from "../../nomad-jobs";
+import { benchRpcServiceName } from "../../nomad-jobs/llamacpp-rpc";
 import { parseBenchOutput } from "../../scripts/bench-results";
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
@@ -57,14 +58,14 @@ describe("llama-bench job, command run for real", () => {
     const workers = [{ node: "aide-02", share: 1 }, { node: "aide-03", share: 1 }];
     const services: Record<string, { Address: string; Port: number; Tags: string[] }[]> = {};
     for (const w of workers) {
-      // the workers are the llamacpp-rpc job's; started the way that job starts them
+      // the workers are the llamacpp-rpc job's bench workers; started the way that job starts them
       const port = await freePort();
       const worker = runTask({
         command: llamaBinary("ggml-rpc-server"), args: ["-H", "127.0.0.1", "-p", String(port), "-t", "1"], env: {}, taskRoot: "/tmp", rendered: {},
       });
       running.push(worker);
       await waitFor(`${w.node} listening`, () => canConnect("127.0.0.1", port), 30_000, worker);
-      services[rpcServiceName(w.node)] = [{ Address: "127.0.0.1", Port: port, Tags: [] }];
+      services[benchRpcServiceName(w.node)] = [{ Address: "127.0.0.1", Port: port, Tags: [] }];
     }
     const job = llamaBenchJob({ ...(await benchArgs()), rpc: { workers, offloadedLayers: 2 } }).Job;
     const prepared = prepareTask(mainTask(job.TaskGroups[0]), { ports: {}, services });

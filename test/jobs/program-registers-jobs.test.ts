@@ -99,10 +99,21 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     const facts = { "aide-02": coreTwoFacts("aide-02"), "aide-03": coreTwoFacts("aide-03") };
     const crowded = benchJobSpec(config, plan, facts);
     expect(crowded.spec.Job.Stop).toBe(true);
-    expect(crowded.why).toMatch(/^llama-bench: registered stopped — aide-03 cannot hold a second copy of its layers beside the running server; to measure, stop aide-llm and run aide-llama-bench/);
+    // why: the run loads a copy into the bench's own worker, because llama-server holds the serving one
+    expect(crowded.why).toMatch(
+      /^llama-bench: registered stopped — aide-03 cannot hold a second copy of its layers beside the running server \(a run loads one into the bench's own RPC worker there, since a ggml-rpc-server serves one client at a time and llama-server holds the serving one\)/,
+    );
+    // how: free the serving copy (the head lets go of its workers), not the whole job, whose workers the bench needs
+    expect(crowded.why).toMatch(/to measure, free the serving copy while it runs: nomad job scale aide-llm head 0, run aide-llama-bench \(nomad job run -json with Stop removed\), npm run bench:results, then nomad job scale aide-llm head 1$/);
     const roomy = benchJobSpec(config, { ...plan, shares: [share("aide-02", 20, 2), share("aide-03", 20, 2)] }, facts);
     expect(roomy.spec.Job.Stop).toBeUndefined();
-    expect(roomy.why).toBe("llama-bench: on aide-02 with 1 RPC worker(s); results: npm run bench:results");
+    expect(roomy.why).toBe(
+      "llama-bench: on aide-02 with its own RPC worker on aide-03 (aide-rpc-bench-<node>, idle beside the serving one until a run loads its copy of the layers); results: npm run bench:results",
+    );
+    // its --rpc list is the bench workers' services, never the serving ones llama-server holds
+    const template = roomy.spec.Job.TaskGroups[0].Tasks.find((t) => !t.Lifecycle)!.Templates![0].EmbeddedTmpl;
+    expect(template).toContain('nomadService "aide-rpc-bench-aide-03"');
+    expect(template).not.toContain("aide-llm-rpc-");
   });
 
   it("names the model for Nomad in letters, digits and dashes only", () => {
