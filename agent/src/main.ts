@@ -15,6 +15,7 @@ import { createTextToSpeech } from "./services/tts";
 import { SileroVad } from "./services/vad";
 import { AgentServer, startAgentServer } from "./transport";
 import { TwinService } from "./twin";
+import { visionFromEnv } from "./vision";
 import { pageAssets } from "./web";
 
 export interface RunningAgent {
@@ -35,35 +36,52 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     onFallback: (reason) => log(`voice: ${reason}`),
   });
   log(`speech: recognizer ${(stt as { name?: string }).name ?? "?"}, voice ${tts.name}`);
+  // The camera, when there is one (AIDE_VISION_URL or AIDE_VISION_SOURCE; see agent/src/vision).
+  const vision = await visionFromEnv();
+  log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
 
-  const server = await startAgentServer({
-    host: config.host,
-    port: config.port,
-    maxSessions: config.maxSessions,
-    assets: await pageAssets(),
-    session: { output: { leadMs: config.outputLeadMs } },
-    log,
-    health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name }),
-    stages: async (context) => {
-      const reporter = new LatencyReporter({
-        benchmark: config.benchmark,
-        print: (block) => log(block),
-        onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
-      });
-      context.onMetrics((f) => reporter.observe(f));
-      const brain = new TwinService({ llm: { baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens }, benchmark: config.benchmark, log });
-      return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
-        vad: config.vad,
-        minInterruptionMs: config.minInterruptionMs,
-      });
-    },
-  });
+  let server: AgentServer;
+  try {
+    server = await startAgentServer({
+      host: config.host,
+      port: config.port,
+      maxSessions: config.maxSessions,
+      assets: await pageAssets(),
+      session: { output: { leadMs: config.outputLeadMs } },
+      log,
+      health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera" }),
+      stages: async (context) => {
+        const reporter = new LatencyReporter({
+          benchmark: config.benchmark,
+          print: (block) => log(block),
+          onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
+        });
+        context.onMetrics((f) => reporter.observe(f));
+        const brain = new TwinService({
+          llm: { baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens },
+          scene: vision?.scene,
+          benchmark: config.benchmark,
+          log,
+        });
+        return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
+          vad: config.vad,
+          minInterruptionMs: config.minInterruptionMs,
+        });
+      },
+    });
+  } catch (error) {
+    await vision?.stop();
+    throw error;
+  }
   return {
     url: server.url,
     wsUrl: server.wsUrl,
     port: server.port,
     server,
-    close: () => server.close(),
+    async close() {
+      await server.close();
+      await vision?.stop();
+    },
   };
 }
 
