@@ -15,6 +15,8 @@ describe("Nomad job specs", () => {
   it.each(Object.entries(allJobs()))("%s uses only variables Nomad provides to each task", (_name, spec) => {
     for (const g of spec.Job.TaskGroups) {
       const labels = (g.Networks ?? []).flatMap((n) => [...(n.DynamicPorts ?? []), ...(n.ReservedPorts ?? [])]).map((p) => p.Label);
+      // Nomad's own rule for port labels (they become NOMAD_PORT_<label>): letters, digits, underscores
+      for (const l of labels) expect(l).toMatch(/^[a-zA-Z0-9_]+$/);
       const ports = Object.fromEntries(labels.map((l, i) => [l, { ip: "10.0.0.9", port: 20000 + i }]));
       for (const task of g.Tasks) {
         const prepared = prepareTask(task, { ports });

@@ -54,6 +54,20 @@ describe("llama-bench job, command run for real", () => {
     }
   });
 
+  it("stops a run that outlasts its bound, saying so in one line", async () => {
+    const job = llamaBenchJob({ ...(await benchArgs()), promptTokens: 512, genTokens: 512, repetitions: 100, timeoutSeconds: 1 }).Job;
+    const task = runTask(prepareTask(job.TaskGroups[0].Tasks[0], { ports: {} }));
+    running.push(task);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([task.exited, new Promise<"still running">((r) => { timer = setTimeout(() => r("still running"), 15_000); })]);
+    clearTimeout(timer);
+    expect(code).toBe(124);
+    const lines = task.log().trim().split("\n");
+    expect(lines[lines.length - 1]).toBe(
+      "llama-bench: not finished within 1 s — stopped (a slow node or a big model: raise the bound, the 1 in aide-llama-bench's args, and run it again)",
+    );
+  });
+
   it("prints results that parse, with its layers on two RPC workers", async () => {
     const workers = [{ node: "aide-02", share: 1 }, { node: "aide-03", share: 1 }];
     const services: Record<string, { Address: string; Port: number; Tags: string[] }[]> = {};
