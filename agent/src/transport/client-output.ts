@@ -18,7 +18,7 @@ export interface ClientOutputOptions {
   leadMs?: number;
   /** Silence after the last sent audio before the bot counts as stopped. */
   stoppedAfterMs?: number;
-  /** Each send carries at most this much audio, so pacing stays fine-grained. */
+  /** Smallest send once the client's buffer is full, so pacing stays fine-grained. */
   sendChunkMs?: number;
   turns?: TurnCounter;
 }
@@ -79,11 +79,19 @@ export class ClientOutputTransport extends FrameProcessor {
       throw new Error(`output audio at ${f.sampleRate} Hz: pipecat's player plays ${CLIENT_OUTPUT_SAMPLE_RATE} Hz only — resample in the TTS stage`);
     }
     const signal = this.signal;
-    for (let at = 0; at < f.pcm.length; at += this.sendChunkSamples) {
-      const ahead = this.playheadMs - performance.now();
-      if (ahead > this.leadMs) await this.sleep(ahead - this.leadMs, signal);
+    const sendMs = (this.sendChunkSamples * 1000) / CLIENT_OUTPUT_SAMPLE_RATE;
+    for (let at = 0; at < f.pcm.length;) {
+      // Wait until at least one send's worth fits under the lead, then send all that fits
+      // (fewer, larger messages when the client's buffer is low, e.g. as a reply starts).
+      let ahead = Math.max(0, this.playheadMs - performance.now());
+      if (ahead > this.leadMs - sendMs) {
+        await this.sleep(ahead - (this.leadMs - sendMs), signal);
+        ahead = Math.max(0, this.playheadMs - performance.now());
+      }
       if (signal.aborted || !this.client.isOpen) return;
-      const piece = f.pcm.subarray(at, Math.min(f.pcm.length, at + this.sendChunkSamples));
+      const fits = Math.max(this.sendChunkSamples, Math.floor(((this.leadMs - ahead) * CLIENT_OUTPUT_SAMPLE_RATE) / 1000));
+      const piece = f.pcm.subarray(at, Math.min(f.pcm.length, at + fits));
+      at += piece.length;
       this.startSpeaking();
       this.client.sendAudio(piece, CLIENT_OUTPUT_SAMPLE_RATE);
       this.playheadMs = Math.max(this.playheadMs, performance.now()) + (piece.length * 1000) / CLIENT_OUTPUT_SAMPLE_RATE;
