@@ -31,7 +31,7 @@ describe("talking to the agent over pipecat's WebSocket protocol", () => {
     expect(reply).toMatchObject({ label: "rtvi-ai", type: "bot-ready", data: { version: "2.1.0" } });
   });
 
-  it("sends the reply's audio in real time, never more than ~100 ms ahead of playback", async () => {
+  it("sends the reply's audio in real time, never more than its 80 ms lead ahead of playback", async () => {
     const client = await connect();
     await client.ready();
     client.sendText("hello");
