@@ -8,7 +8,7 @@
 // time and llama-server holds its workers while it runs, so llama-bench would wait forever.
 // The run is bounded all the same, and a bound that fires says what happened.
 import { checkCount, checkName, checkPath, LLM_JOB_ID, onNode, rawExecTask, seconds } from "./common";
-import { benchRpcServiceName, rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
+import { benchRpcServiceName, checkWorkerServiceNames, rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
 import { NomadJobSpec } from "./types";
 
 export const BENCH_JOB_ID = "aide-llama-bench";
@@ -80,7 +80,7 @@ export function llamaBenchJob(args: LlamaBenchJobArgs): NomadJobSpec {
   const answer = checkCount("RPC answer bound (s)", args.answerTimeoutSeconds ?? 60);
   const total = checkCount("bench bound (s)", args.timeoutSeconds ?? 3600);
   const rpc = args.rpc && args.rpc.workers.length > 0 ? args.rpc : undefined;
-  if (rpc) for (const w of rpc.workers) checkName("node name", w.node);
+  if (rpc) for (const w of rpc.workers) checkWorkerServiceNames(w.node);
   const benchWorkers = rpc?.workers.map((w) => w.node) ?? [];
 
   return {

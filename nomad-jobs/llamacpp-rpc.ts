@@ -43,6 +43,19 @@ export const BENCH_RPC_PORT = "bench_rpc";
 /** What an idle ggml-rpc-server needs: it allocates nothing until a client loads a model. */
 const IDLE_RPC_WORKER_MB = 128;
 
+/** A worker's node name ends up in its two service names, which Nomad limits to 63
+ * characters (RFC 1123 labels): say so here instead of Nomad refusing the job. */
+export function checkWorkerServiceNames(node: string): void {
+  checkName("node name", node);
+  const longest = [rpcServiceName(node), benchRpcServiceName(node)].sort((a, b) => b.length - a.length)[0];
+  if (longest.length > 63) {
+    throw new Error(
+      `node name '${node}' is too long for an RPC worker: its service '${longest}' has ${longest.length} characters and Nomad allows 63 ` +
+        `(rename the node to ${63 - (longest.length - node.length)} characters or fewer in the stack config)`,
+    );
+  }
+}
+
 /** The env template that gives the head its RPC workers, in plan order. One service per
  * worker (not one shared name) because `--tensor-split` is positional: Nomad returns a
  * shared service's instances in its own order. `eq $i 0` keeps one instance per worker
@@ -137,6 +150,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     checkName("node name", role.node);
     checkCount(`threads on ${role.node}`, role.threads);
   }
+  for (const w of args.workers) checkWorkerServiceNames(w.node);
   if (args.workers.length > 0) {
     checkCount("offloaded layers", args.offloadedLayers);
     for (const w of args.workers) {

@@ -1,6 +1,6 @@
 // Every job Aide registers is accepted by Nomad's own API description, strictly: an
 // unknown or misspelt field fails here instead of being dropped by Nomad at run time.
-import { llamaCppRpcJob, primaCppJob, voiceAgentJob } from "../../nomad-jobs";
+import { llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob } from "../../nomad-jobs";
 import { agentArgs, allJobs, primaArgs, rpcArgs } from "./support/fixtures";
 import { prepareTask } from "./support/nomad-runtime";
 import { nomadSchemaErrors } from "./support/openapi";
@@ -57,6 +57,19 @@ describe("Nomad job specs", () => {
     expect(() => primaCppJob(primaArgs({ ranks: [{ ...primaArgs().ranks[0], node: "a;reboot" }] }))).toThrow(/node name 'a;reboot'/);
     expect(() => primaCppJob(primaArgs({ ranks: [{ ...primaArgs().ranks[0], address: "1.2.3.4 --rank 0" }] })))
       .toThrow(/aide-01 has address '1.2.3.4 --rank 0', which is not an IPv4 address/);
+  });
+
+  it("refuses a worker node name too long for its RPC service names, saying how long it may be", () => {
+    const node = `aide-${"x".repeat(45)}`; // 50 characters: a valid name, but aide-rpc-bench-<node> would have 65
+    const workers = [{ node, threads: 1, memoryMB: 1, cpuMHz: 1, share: 1 }];
+    const why = `node name '${node}' is too long for an RPC worker: its service 'aide-rpc-bench-${node}' has 65 characters and Nomad allows 63 (rename the node to 48 characters or fewer in the stack config)`;
+    expect(() => llamaCppRpcJob(rpcArgs({ workers }))).toThrow(why);
+    expect(() => llamaBenchJob({
+      datacenters: ["dc1"], binDir: "/b", modelPath: "/m.gguf", modelAlias: "m", backend: "llamacpp-rpc", node: "aide-01", threads: 1, memoryMB: 1, cpuMHz: 1,
+      rpc: { workers: [{ node, share: 1 }], offloadedLayers: 1 },
+    })).toThrow(why);
+    // 48 characters fit
+    expect(() => llamaCppRpcJob(rpcArgs({ workers: [{ ...workers[0], node: node.slice(0, 48) }] }))).not.toThrow();
   });
 
   it("refuses relative paths, which raw_exec would resolve inside the task directory", () => {
