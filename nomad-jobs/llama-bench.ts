@@ -47,7 +47,9 @@ export interface LlamaBenchJobArgs {
  * No `${` anywhere: Nomad would interpolate it in args. */
 export const BOUNDED_BENCH_SCRIPT = [
   "answer=$1 total=$2; shift 2",
-  "started=$(mktemp) || exit 1",
+  // in the task's own directory (Nomad removes it with the allocation), else /tmp
+  "dir=$NOMAD_TASK_DIR; [ -d \"$dir\" ] || dir=/tmp",
+  "started=$(mktemp -p \"$dir\" llama-bench-started.XXXXXX) || exit 1",
   "trap 'rm -f \"$started\"' EXIT",
   "timeout \"$total\" \"$@\" --progress 2> >(while IFS= read -r line; do",
   "  printf '%s\\n' \"$line\" >&2",
