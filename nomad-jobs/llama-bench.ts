@@ -8,7 +8,7 @@
 // time and llama-server holds its workers while it runs, so llama-bench would wait forever.
 // The run is bounded all the same, and a bound that fires says what happened.
 import { checkCount, checkName, checkPath, LLM_JOB_ID, onNode, rawExecTask, seconds } from "./common";
-import { benchRpcServiceName, checkWorkerServiceNames, rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
+import { benchRpcServiceName, checkWorkerServiceNames, IDLE_RPC_WORKER_MB, rpcServersTemplate, waitForWorkersTask } from "./llamacpp-rpc";
 import { NomadJobSpec } from "./types";
 
 export const BENCH_JOB_ID = "aide-llama-bench";
@@ -43,21 +43,26 @@ export interface LlamaBenchJobArgs {
  * `--progress`, whose first stderr line ("benchmark 1/N: starting") comes right after
  * llama-bench has registered its RPC workers, i.e. after each answered its hello. No line
  * within the first bound: a worker is busy with another client; it is stopped and says so.
- * The whole run is bounded by coreutils `timeout`. stdout (the JSON) passes untouched.
- * No `${` anywhere: Nomad would interpolate it in args. */
+ * The whole run is bounded by coreutils `timeout`. A worker lost mid-run (llama-bench
+ * killed by SIGPIPE, or llama.cpp's "Remote RPC server crashed") gets a line on the
+ * likeliest cause: a bench worker killed for memory. stdout (the JSON) passes untouched; bash's own notice of a killed job is
+ * kept out of the log. No `${` anywhere: Nomad would interpolate it in args. */
 export const BOUNDED_BENCH_SCRIPT = [
   "answer=$1 total=$2; shift 2",
   // in the task's own directory (Nomad removes it with the allocation), else /tmp
   "dir=$NOMAD_TASK_DIR; [ -d \"$dir\" ] || dir=/tmp",
-  "started=$(mktemp -p \"$dir\" llama-bench-started.XXXXXX) || exit 1",
-  "trap 'rm -f \"$started\"' EXIT",
+  "seen=$(mktemp -p \"$dir\" llama-bench-seen.XXXXXX) || exit 1",
+  "trap 'rm -f \"$seen\"' EXIT",
   "timeout \"$total\" \"$@\" --progress 2> >(while IFS= read -r line; do",
   "  printf '%s\\n' \"$line\" >&2",
-  "  case $line in *': starting') echo started > \"$started\" ;; esac",
+  "  case $line in",
+  "    *': starting') echo started >> \"$seen\" ;;",
+  "    *'Remote RPC server crashed'*) echo lost >> \"$seen\" ;;",
+  "  esac",
   "done) &",
   "bench=$!",
   "waited=0",
-  "while [ ! -s \"$started\" ] && kill -0 \"$bench\" 2>/dev/null; do",
+  "while ! grep -q started \"$seen\" && kill -0 \"$bench\" 2>/dev/null; do",
   "  if [ \"$waited\" -ge \"$answer\" ]; then",
   "    kill \"$bench\"; wait \"$bench\" 2>/dev/null",
   `    echo "llama-bench: no answer from the RPC workers within $answer s — a ggml-rpc-server serves one client at a time, and another client holds these (a llama-server, or a second llama-bench run); the bench must use its own workers, the ${benchRpcServiceName("<node>")} services of ${LLM_JOB_ID}: check that nothing else holds them and run ${BENCH_JOB_ID} again" >&2`,
@@ -65,8 +70,11 @@ export const BOUNDED_BENCH_SCRIPT = [
   "  fi",
   "  sleep 1; waited=$((waited + 1))",
   "done",
-  "wait \"$bench\"; code=$?",
-  `if [ "$code" = 124 ]; then echo "llama-bench: not finished within $total s — stopped (a slow node or a big model: raise the bound, the $total in ${BENCH_JOB_ID}'s args, and run it again)" >&2; fi`,
+  "wait \"$bench\" 2>/dev/null; code=$?",
+  "sleep 0.2 # the last lines through the reader",
+  `if [ "$code" = 124 ]; then echo "llama-bench: not finished within $total s — stopped (a slow node or a big model: raise the bound, the $total in ${BENCH_JOB_ID}'s args, and run it again)" >&2`,
+  // 141: killed by SIGPIPE, writing to a worker that is gone; or llama.cpp said so and aborted
+  `elif [ "$code" = 141 ] || grep -q lost "$seen"; then echo "llama-bench: an RPC worker went away mid-run — if Nomad killed a bench worker for memory (nomad alloc status of ${LLM_JOB_ID} shows OOM), it can grow past its ${IDLE_RPC_WORKER_MB} MB reservation only with memory oversubscription on: nomad operator scheduler set-config -memory-oversubscription=true" >&2; fi`,
   "exit \"$code\"",
 ].join("\n");
 

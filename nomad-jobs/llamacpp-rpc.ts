@@ -41,7 +41,7 @@ export const benchRpcServiceName = (node: string): string => `aide-rpc-bench-${n
 /** The bench worker's dynamic port label. */
 export const BENCH_RPC_PORT = "bench_rpc";
 /** What an idle ggml-rpc-server needs: it allocates nothing until a client loads a model. */
-const IDLE_RPC_WORKER_MB = 128;
+export const IDLE_RPC_WORKER_MB = 128;
 
 /** A worker's node name ends up in its two service names, which Nomad limits to 63
  * characters (RFC 1123 labels): say so here instead of Nomad refusing the job. */

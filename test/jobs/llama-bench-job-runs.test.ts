@@ -68,6 +68,34 @@ describe("llama-bench job, command run for real", () => {
     );
   });
 
+  it("names the likeliest cause when an RPC worker goes away mid-run: a bench worker killed for memory", async () => {
+    const port = await freePort();
+    const worker = runTask({
+      command: llamaBinary("ggml-rpc-server"), args: ["-H", "127.0.0.1", "-p", String(port), "-t", "1"], env: {}, taskRoot: "/tmp", rendered: {},
+    });
+    running.push(worker);
+    await waitFor("worker listening", () => canConnect("127.0.0.1", port), 30_000, worker);
+    const job = llamaBenchJob({
+      ...(await benchArgs()), promptTokens: 512, genTokens: 512, repetitions: 100, rpc: { workers: [{ node: "aide-02", share: 1 }], offloadedLayers: 3 },
+    }).Job;
+    const task = runTask(prepareTask(mainTask(job.TaskGroups[0]), { ports: {}, services: { [benchRpcServiceName("aide-02")]: [{ Address: "127.0.0.1", Port: port, Tags: [] }] } }));
+    running.push(task);
+    await waitFor("the bench running on the worker", async () => /benchmark 1\/\d+: prompt run/.test(task.log()), 30_000, task);
+    worker.child.kill("SIGKILL"); // what the kernel does to a task over its memory limit
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([task.exited, new Promise<"still running">((r) => { timer = setTimeout(() => r("still running"), 30_000); })]);
+    clearTimeout(timer);
+    expect(code).not.toBe(0);
+    expect(code).not.toBe("still running");
+    const lines = task.log().trim().split("\n");
+    expect(lines[lines.length - 1]).toBe(
+      "llama-bench: an RPC worker went away mid-run — if Nomad killed a bench worker for memory (nomad alloc status of aide-llm shows OOM), " +
+        "it can grow past its 128 MB reservation only with memory oversubscription on: nomad operator scheduler set-config -memory-oversubscription=true",
+    );
+    // bash's own notice of the aborted job stays out of the log
+    expect(task.log()).not.toMatch(/Aborted\s+timeout/);
+  });
+
   it("prints results that parse, with its layers on two RPC workers", async () => {
     const workers = [{ node: "aide-02", share: 1 }, { node: "aide-03", share: 1 }];
     const services: Record<string, { Address: string; Port: number; Tags: string[] }[]> = {};
