@@ -1,7 +1,9 @@
 // Test hosts on this machine: one network namespace per host, joined by a bridge that
 // itself lives in a namespace, on a private 10.x subnet that exists only inside these
-// namespaces (nothing is added to the machine's own network). teardown() removes them;
-// stale ones left by a killed run with the same prefix are removed first.
+// namespaces (nothing is added to the machine's own network). teardown() removes them.
+// Names carry the creating process id (<prefix>-<pid>-h1), so two test runs on one
+// machine (a developer's and CI's) never touch each other's hosts; stale ones left by a
+// killed run (its process gone) are removed first.
 import { execFileSync, execFile } from "node:child_process";
 import { promisify } from "node:util";
 
@@ -20,9 +22,17 @@ function ip(...args: string[]): void {
   execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+}
+
+/** This prefix's namespaces whose process is gone, or that this process made before. */
 function staleNamespaces(prefix: string): string[] {
   const out = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
-  return out.split("\n").map((l) => l.split(" ")[0]).filter((n) => n === `${prefix}-sw` || n.startsWith(`${prefix}-h`));
+  return out.split("\n").map((l) => l.split(" ")[0]).filter((n) => {
+    const m = new RegExp(`^${prefix}-(\\d+)-(sw|h\\d+)$`).exec(n);
+    return m !== null && (Number(m[1]) === process.pid || !alive(Number(m[1])));
+  });
 }
 
 /** A /24 in 10.200-250.x picked from the prefix, so parallel suites don't collide. */
@@ -39,7 +49,8 @@ export async function createNetnsHosts(count: number, opts: { prefix?: string } 
   for (const ns of staleNamespaces(prefix)) ip("netns", "del", ns);
 
   const base = subnetFor(prefix);
-  const sw = `${prefix}-sw`;
+  const owner = `${prefix}-${process.pid}`;
+  const sw = `${owner}-sw`;
   const hosts: NetnsHost[] = [];
   const made: string[] = [];
   const teardown = async () => {
@@ -54,7 +65,7 @@ export async function createNetnsHosts(count: number, opts: { prefix?: string } 
     ip("-n", sw, "link", "set", "br0", "up");
     ip("-n", sw, "link", "set", "lo", "up");
     for (let i = 1; i <= count; i++) {
-      const ns = `${prefix}-h${i}`;
+      const ns = `${owner}-h${i}`;
       const address = `${base}.${i + 1}`;
       ip("netns", "add", ns); made.push(ns);
       ip("-n", sw, "link", "add", `p${i}`, "type", "veth", "peer", "name", "eth0", "netns", ns);

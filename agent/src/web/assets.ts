@@ -29,6 +29,10 @@ async function build(): Promise<Record<string, StaticAsset>> {
   }).catch((error: Error) => {
     built = undefined;
     throw new Error(`could not bundle the web page's client (agent/src/web/client.ts): ${error.message}`);
+  }).finally(() => {
+    // The page is bundled once: stop esbuild's service process rather than leave it
+    // running for the agent's lifetime (under jest it also kept the runner from exiting).
+    void esbuild.stop();
   });
   const html = fs.readFileSync(path.join(__dirname, "page.html"), "utf8");
   return {

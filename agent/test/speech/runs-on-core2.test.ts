@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { build } from "esbuild";
+import { build, stop as stopEsbuild } from "esbuild";
 import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { spokenPcm } from "./audio";
 
@@ -18,7 +18,10 @@ let models: TinySpeechModels;
 beforeAll(async () => {
   models = await ensureTinySpeechModels();
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await stopEsbuild(); // its service process would keep jest from exiting
+});
 
 function runEmulated(script: string, timeoutMs: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
