@@ -45,16 +45,19 @@ export interface LlamaBenchJobArgs {
  * within the first bound: a worker is busy with another client; it is stopped and says so.
  * The whole run is bounded by coreutils `timeout`. A worker lost mid-run (llama-bench
  * killed by SIGPIPE, or llama.cpp's "Remote RPC server crashed") gets a line on the
- * likeliest cause: a bench worker killed for memory. stdout (the JSON) passes untouched; bash's own notice of a killed job is
- * kept out of the log. No `${` anywhere: Nomad would interpolate it in args. */
+ * likeliest cause: a bench worker killed for memory. stdout (the JSON) passes untouched;
+ * bash's own notice of a killed job (which quotes the script) is kept out of the log.
+ * No `${` anywhere: Nomad would interpolate it in args. */
 export const BOUNDED_BENCH_SCRIPT = [
   "answer=$1 total=$2; shift 2",
   // in the task's own directory (Nomad removes it with the allocation), else /tmp
   "dir=$NOMAD_TASK_DIR; [ -d \"$dir\" ] || dir=/tmp",
   "seen=$(mktemp -p \"$dir\" llama-bench-seen.XXXXXX) || exit 1",
   "trap 'rm -f \"$seen\"' EXIT",
+  // the log is fd 3 from here; bash's own notices of killed jobs go to /dev/null
+  "exec 3>&2 2>/dev/null",
   "timeout \"$total\" \"$@\" --progress 2> >(while IFS= read -r line; do",
-  "  printf '%s\\n' \"$line\" >&2",
+  "  printf '%s\\n' \"$line\" >&3",
   "  case $line in",
   "    *': starting') echo started >> \"$seen\" ;;",
   "    *'Remote RPC server crashed'*) echo lost >> \"$seen\" ;;",
@@ -64,17 +67,17 @@ export const BOUNDED_BENCH_SCRIPT = [
   "waited=0",
   "while ! grep -q started \"$seen\" && kill -0 \"$bench\" 2>/dev/null; do",
   "  if [ \"$waited\" -ge \"$answer\" ]; then",
-  "    kill \"$bench\"; wait \"$bench\" 2>/dev/null",
-  `    echo "llama-bench: no answer from the RPC workers within $answer s — a ggml-rpc-server serves one client at a time, and another client holds these (a llama-server, or a second llama-bench run); the bench must use its own workers, the ${benchRpcServiceName("<node>")} services of ${LLM_JOB_ID}: check that nothing else holds them and run ${BENCH_JOB_ID} again" >&2`,
+  "    kill \"$bench\"; wait \"$bench\"",
+  `    echo "llama-bench: no answer from the RPC workers within $answer s — a ggml-rpc-server serves one client at a time, and another client holds these (a llama-server, or a second llama-bench run); the bench must use its own workers, the ${benchRpcServiceName("<node>")} services of ${LLM_JOB_ID}: check that nothing else holds them and run ${BENCH_JOB_ID} again" >&3`,
   "    exit 124",
   "  fi",
   "  sleep 1; waited=$((waited + 1))",
   "done",
-  "wait \"$bench\" 2>/dev/null; code=$?",
+  "wait \"$bench\"; code=$?",
   "sleep 0.2 # the last lines through the reader",
-  `if [ "$code" = 124 ]; then echo "llama-bench: not finished within $total s — stopped (a slow node or a big model: raise the bound, the $total in ${BENCH_JOB_ID}'s args, and run it again)" >&2`,
+  `if [ "$code" = 124 ]; then echo "llama-bench: not finished within $total s — stopped (a slow node or a big model: raise the bound, the $total in ${BENCH_JOB_ID}'s args, and run it again)" >&3`,
   // 141: killed by SIGPIPE, writing to a worker that is gone; or llama.cpp said so and aborted
-  `elif [ "$code" = 141 ] || grep -q lost "$seen"; then echo "llama-bench: an RPC worker went away mid-run — if Nomad killed a bench worker for memory (nomad alloc status of ${LLM_JOB_ID} shows OOM), it can grow past its ${IDLE_RPC_WORKER_MB} MB reservation only with memory oversubscription on: nomad operator scheduler set-config -memory-oversubscription=true" >&2; fi`,
+  `elif [ "$code" = 141 ] || grep -q lost "$seen"; then echo "llama-bench: an RPC worker went away mid-run — if Nomad killed a bench worker for memory (nomad alloc status of ${LLM_JOB_ID} shows OOM), it can grow past its ${IDLE_RPC_WORKER_MB} MB reservation only with memory oversubscription on: nomad operator scheduler set-config -memory-oversubscription=true" >&3; fi`,
   "exit \"$code\"",
 ].join("\n");
 
