@@ -51,6 +51,9 @@ join_servers() { local a out=""; for a in $AIDE_NOMAD_SERVERS; do out="$out${out
     echo "  bootstrap_expect = 3"
     echo "  encrypt          = $(hcl "$AIDE_NOMAD_GOSSIP_KEY")"
     echo "  server_join { retry_join = [$(join_servers)] }"
+    # Lets a task grow past its reservation up to its MemoryMaxMB: the llama-bench RPC
+    # worker reserves little while idle and takes its layers' size only while a bench runs.
+    echo "  default_scheduler_config { memory_oversubscription_enabled = true }"
     echo "}"
   fi
   echo "client {"

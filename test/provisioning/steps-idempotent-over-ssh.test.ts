@@ -76,6 +76,7 @@ describe("the Nomad step over SSH", () => {
     expect(summary(first)).toMatch(/^nomad: create: [1-9]\d* change\(s\)$/);
     const hcl = fs.readFileSync(path.join(root(), "etc/nomad.d/nomad.hcl"), "utf8");
     expect(hcl).toContain("bootstrap_expect = 3");
+    expect(hcl).toContain("default_scheduler_config { memory_oversubscription_enabled = true }");
     expect(hcl).toContain(`encrypt          = "${GOSSIP}"`);
     expect(hcl).toContain('retry_join = ["192.168.1.101", "192.168.1.102", "192.168.1.103"]');
     expect(hcl).toContain('"aide.cpu_flags" = "sse4_1"');
