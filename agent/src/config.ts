@@ -147,7 +147,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const problem = s.apply(config, value);
     if (problem) problems.push(`${flag} ${JSON.stringify(value)} ${problem} (${s.help})`);
   }
-  if (config.vad.stopThreshold > config.vad.startThreshold) {
+  const stopGiven = env.VAD_STOP_THRESHOLD !== undefined || argv.some((a) => a === "--vad-stop-threshold" || a.startsWith("--vad-stop-threshold="));
+  if (!stopGiven) {
+    // Only the start threshold was tuned: the stop threshold follows it at the default ratio.
+    const ratio = DEFAULT_VAD_PARAMS.stopThreshold / DEFAULT_VAD_PARAMS.startThreshold;
+    config.vad.stopThreshold = Math.round(config.vad.startThreshold * ratio * 1000) / 1000;
+  } else if (config.vad.stopThreshold > config.vad.startThreshold) {
     problems.push(`VAD stop threshold ${config.vad.stopThreshold} is above the start threshold ${config.vad.startThreshold}: set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD`);
   }
   if (problems.length) throw new ConfigError(problems);

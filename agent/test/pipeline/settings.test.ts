@@ -30,6 +30,10 @@ describe("the agent's settings", () => {
     expect(text).toMatch(/--output-lead-ms "500" must be a whole number from 20 to 100/);
   });
 
+  it("lets the stop threshold follow a tuned start threshold unless it is set too", () => {
+    expect(loadConfig([], { VAD_START_THRESHOLD: "0.3" }).vad).toMatchObject({ startThreshold: 0.3, stopThreshold: 0.21 });
+  });
+
   it("refuses a stop threshold above the start threshold", () => {
     expect(() => loadConfig([], { VAD_START_THRESHOLD: "0.3", VAD_STOP_THRESHOLD: "0.5" })).toThrow(/set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD/);
   });
