@@ -101,3 +101,27 @@ describe("bad input from a client", () => {
     await stillTalks(staying);
   });
 });
+
+describe("a session that cannot start", () => {
+  it("tells the client why and closes it, and the server keeps serving", async () => {
+    let attempts = 0;
+    const server = await startAgentServer({
+      stages: () => {
+        if (attempts++ === 0) throw new Error("missing stt model tiny: run npm run models -- download");
+        return [new ToneBot(1000, 3)];
+      },
+    });
+    try {
+      const failed = await ScriptedClient.connect(server.wsUrl);
+      expect(await failed.closed()).toBe(1011);
+      expect(errors(failed)[0]).toMatch(/could not start a session: missing stt model tiny: run npm run models -- download/);
+      const next = await ScriptedClient.connect(server.wsUrl);
+      await next.ready();
+      next.sendText("hello");
+      await next.waitFor(() => next.audio.length > 0, 3000, "an answer");
+      next.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
