@@ -1,10 +1,11 @@
+// The agent's one port (page, /health, WebSocket) and pipecat's wire format. Sessions,
+// the client-facing stages and the link between them stay inside this room.
 export { startAgentServer } from "./server";
 export type { AgentServer, AgentServerOptions, StaticAsset } from "./server";
 export type { SessionContext, StageFactory, SessionOptions } from "./session";
-export { Session } from "./session";
-export { ClientInputTransport } from "./client-input";
-export { ClientOutputTransport } from "./client-output";
-export { ClientLink } from "./client-link";
-export type { ClientSocket } from "./client-link";
-export * from "./wire";
 export { ScriptedClient } from "./scripted-client";
+export {
+  CLIENT_INPUT_SAMPLE_RATE, CLIENT_OUTPUT_SAMPLE_RATE, RTVI_PROTOCOL_VERSION,
+  decodeClientMessage, decodeServerMessage, encodeAudio, encodeRtvi, WireError,
+} from "./wire";
+export type { RtviMessage, ClientMessage, ServerMessage } from "./wire";
