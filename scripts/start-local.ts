@@ -16,7 +16,7 @@ import { AgentConfig, ConfigError, configHelp, loadConfig } from "../agent/src/c
 import { startVoiceAgent } from "../agent/src/main";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
 import { LlamaServerSupervisor, freePort } from "./lib/llama";
-import { ensureTinyChatModel } from "./models/tiny";
+import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "./models/tiny";
 import { ensureTinySpeechModels } from "./models/tiny-speech";
 
 function say(line: string): void {
@@ -24,7 +24,7 @@ function say(line: string): void {
 }
 
 /** The path of the model directory's bundle for `role`, or why there is none. */
-function realModel(dir: string, role: "llm" | "stt" | "tts"): { path?: string; why?: string } {
+function realModel(dir: string, role: "llm" | "stt" | "tts" | "embedding"): { path?: string; why?: string } {
   try {
     const bundle = findBundle(dir, role);
     return { path: bundle.files.model ?? Object.values(bundle.files)[0] };
@@ -93,11 +93,32 @@ async function main(): Promise<void> {
   await llama.start();
   config.llmUrl = llama.url;
 
+  // Long-term memory's embeddings: a second, small llama-server (one thread, no prompt
+  // cache), unless EMBED_URL points elsewhere or memory is off.
+  let embed: LlamaServerSupervisor | undefined;
+  if (!config.embedUrl && config.memoryDir !== "off") {
+    const embedModel = realModel(dir, "embedding").path ?? (await ensureTinyEmbeddingModel());
+    embed = new LlamaServerSupervisor({
+      model: embedModel, threads: 1, port: await freePort(), parallel: 1, ctxSize: 512, cacheRamMiB: 0,
+      extraArgs: ["--embeddings", "--pooling", "mean"],
+    });
+    embed.on("failed", (e: Error) => say(`embeddings server could not be restarted yet: ${e.message.split("\n")[0]}`));
+    say(`starting the embeddings server for long-term memory with ${embedModel}`);
+    try {
+      await embed.start();
+      config.embedUrl = embed.url;
+    } catch (error) {
+      say(`long-term memory off: ${(error as Error).message}`);
+      embed = undefined;
+    }
+  }
+
   let agent: Awaited<ReturnType<typeof startVoiceAgent>>;
   try {
     agent = await startVoiceAgent(config, (line) => say(line));
   } catch (error) {
     await llama.stop();
+    await embed?.stop();
     const e = error as NodeJS.ErrnoException;
     if (e.code === "EADDRINUSE") throw new Error(`port ${config.port} is in use: pick another with npm start -- --port <port>`);
     throw error;
@@ -115,6 +136,7 @@ async function main(): Promise<void> {
     say("stopping");
     await agent.close().catch(() => {});
     await llama.stop().catch(() => {});
+    await embed?.stop().catch(() => {});
     process.exit(0);
   };
   process.once("SIGINT", () => void stop());

@@ -31,6 +31,10 @@ export interface AgentConfig {
   maxSessions: number;
   /** ONNX/sherpa threads for STT. */
   sttThreads: number;
+  /** Long-term memory's folder (undefined: $AIDE_CACHE/memory); "off" disables it. */
+  memoryDir?: string;
+  /** llama-server started with --embeddings --pooling mean; without it memory is off. */
+  embedUrl?: string;
 }
 
 interface Setting {
@@ -90,6 +94,20 @@ const SETTINGS: Setting[] = [
   },
   { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: "simultaneous conversations (default 8)", apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
   { env: "STT_THREADS", flag: "--stt-threads", help: "threads for speech recognition (default 2)", apply: numberIn(1, 64, (c, v) => { c.sttThreads = v; }) },
+  { env: "AIDE_MEMORY_DIR", flag: "--memory-dir", help: "long-term memory's folder (default $AIDE_CACHE/memory; off: no long-term memory)", apply: (c, v) => { c.memoryDir = v || undefined; return undefined; } },
+  {
+    env: "EMBED_URL", flag: "--embed-url", help: "llama-server with --embeddings --pooling mean, for long-term memory (none: memory off)",
+    apply: (c, v) => {
+      try {
+        const url = new URL(v);
+        if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
+      } catch {
+        return "must be a URL like http://127.0.0.1:8081";
+      }
+      c.embedUrl = v;
+      return undefined;
+    },
+  },
 ];
 
 export function defaultConfig(): AgentConfig {

@@ -6,7 +6,10 @@
  *
  *   node -r ts-node/register/transpile-only agent/src/main.ts --port 8090 --llm-url http://127.0.0.1:8080
  */
+import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { AgentConfig, ConfigError, configHelp, llmSettingsFromEnvFile, loadConfig } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
@@ -14,7 +17,7 @@ import { createSpeechToText } from "./services/stt";
 import { createTextToSpeech } from "./services/tts";
 import { SileroVad } from "./services/vad";
 import { AgentServer, startAgentServer } from "./transport";
-import { TwinService } from "./twin";
+import { LlamaServerEmbedder, LongTermMemory, TwinService } from "./twin";
 import { visionFromEnv } from "./vision";
 import { pageAssets } from "./web";
 
@@ -39,6 +42,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   // The camera, when there is one (AIDE_VISION_URL or AIDE_VISION_SOURCE; see agent/src/vision).
   const vision = await visionFromEnv();
   log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
+  const memory = await openLongTermMemory(config, log);
 
   let server: AgentServer;
   try {
@@ -60,6 +64,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         const brain = new TwinService({
           llm: { baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens },
           scene: vision?.scene,
+          // One index for the agent, one conversation id per session.
+          memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
           benchmark: config.benchmark,
           log,
         });
@@ -81,8 +87,29 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     async close() {
       await server.close();
       await vision?.stop();
+      await memory?.flush().catch(() => undefined); // what was acknowledged is on disk
     },
   };
+}
+
+/**
+ * Long-term memory: one index shared by every session (two indexes on one folder would
+ * each save their own copy). Needs an embeddings server; without one the agent still
+ * talks, with short-term memory only, and says so once.
+ */
+async function openLongTermMemory(config: AgentConfig, log: (line: string) => void): Promise<LongTermMemory | undefined> {
+  if (config.memoryDir === "off") {
+    log("memory: long-term memory off (AIDE_MEMORY_DIR=off)");
+    return undefined;
+  }
+  if (!config.embedUrl) {
+    log("memory: long-term memory off — no embeddings server; set EMBED_URL to a llama-server started with --embeddings --pooling mean (npm start does this)");
+    return undefined;
+  }
+  const dir = config.memoryDir ?? join(process.env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "memory");
+  const memory = await LongTermMemory.open({ dir, embedder: new LlamaServerEmbedder(config.embedUrl), conversationId: "agent", log });
+  log(`memory: long-term memory in ${dir} (${await memory.size()} memories), embeddings from ${config.embedUrl}`);
+  return memory;
 }
 
 /** "ok", or why the LLM server cannot be used right now (shown on /health). */

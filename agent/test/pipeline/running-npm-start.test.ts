@@ -15,18 +15,20 @@ describe("npm start", () => {
   let child: ChildProcess | undefined;
   let output = "";
   const emptyModels = fs.mkdtempSync(path.join(os.tmpdir(), "aide-no-models-"));
+  const memoryDir = fs.mkdtempSync(path.join(os.tmpdir(), "aide-memory-"));
 
   afterAll(async () => {
     if (child && child.exitCode === null) {
       child.kill("SIGKILL");
     }
     fs.rmSync(emptyModels, { recursive: true, force: true });
+    fs.rmSync(memoryDir, { recursive: true, force: true });
   });
 
   it("says loudly that it runs on tiny models, prints the page URL, answers a turn, and stops everything on Ctrl-C", async () => {
     child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/start-local.ts", "--port", "0", "--llm-max-tokens", "8"], {
       cwd: ROOT,
-      env: { ...process.env, AIDE_MODELS_DIR: emptyModels, LLAMA_THREADS: "1" },
+      env: { ...process.env, AIDE_MODELS_DIR: emptyModels, AIDE_MEMORY_DIR: memoryDir, LLAMA_THREADS: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout!.on("data", (d) => { output += d.toString(); });
@@ -50,14 +52,26 @@ describe("npm start", () => {
     client.sendText("Hello, who are you?");
     await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000);
     expect(client.audioMs()).toBeGreaterThan(200);
+    // Long-term memory is on (a second llama-server embeds) and keeps a statement on disk.
+    expect(output).toContain(`memory: long-term memory in ${memoryDir} (0 memories)`);
+    const since = client.messages.length;
+    client.sendText("My name is Ana and I like green tea.");
+    await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000, since);
+    const deadlineSaved = Date.now() + 10_000;
+    const saved = () => fs.existsSync(path.join(memoryDir, "index.json")) && fs.readFileSync(path.join(memoryDir, "index.json"), "utf8").includes("I like green tea");
+    while (!saved() && Date.now() < deadlineSaved) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(saved()).toBe(true);
     client.close();
 
     const llamaPort = Number(/LLM: http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    const embedPort = Number(/embeddings from http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    expect(embedPort).toBeGreaterThan(0);
     expect(llamaPort).toBeGreaterThan(0);
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child!.once("exit", (c) => resolve(c)));
     expect(code).toBe(0);
     // llama-server went with it: its port no longer answers.
     await expect(fetch(`http://127.0.0.1:${llamaPort}/health`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${embedPort}/health`)).rejects.toThrow();
   }, 180_000);
 });
