@@ -1,6 +1,4 @@
 /**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- *
  * Four Chromium pages talk to one agent at the same time; each session's brain answers
  * with its own name, so a page showing another session's words would be caught.
  */

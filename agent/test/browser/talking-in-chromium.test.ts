@@ -1,6 +1,4 @@
 /**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- *
  * The proof of compatibility: real Chromium runs Aide's page, which uses pipecat's own
  * client (@pipecat-ai/client-js + websocket-transport) against Aide's agent. The fake
  * microphone plays a WAV made by espeak-ng: a question, then — while the bot answers —

@@ -1,6 +1,4 @@
 /**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- *
  * Everything `npm start` assembles — Silero VAD, sherpa-onnx STT (generated model),
  * TwinService against a real llama-server (generated tiny model), espeak-ng — talked to
  * from real Chromium through pipecat's client. The answer is nonsense (tiny model); what

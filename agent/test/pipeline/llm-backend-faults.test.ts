@@ -1,6 +1,4 @@
 /**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- *
  * The whole agent (startVoiceAgent: the same assembly `npm start` runs) against a real
  * llama-server with the generated tiny model, which the test stops and starts again.
  */

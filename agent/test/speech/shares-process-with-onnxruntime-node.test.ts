@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- */
 // The agent runs two ONNX Runtimes in one process: sherpa-onnx's own (STT, TTS) and
 // onnxruntime-node (Silero VAD, YOLO vision). Different library names and versioned
 // symbols should keep them apart; this pins it by alternating real inferences on both

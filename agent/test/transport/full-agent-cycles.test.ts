@@ -1,6 +1,4 @@
 /**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- *
  * 200 connect/disconnect cycles against the whole assembled agent (a Silero state, an
  * STT/TTS stage and a TwinService per session), half of them vanishing while their
  * microphone audio is being processed: open handles and heap come back to where they were.

@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- */
 import { SileroVad, TurnDetector, DEFAULT_VAD_PARAMS, VAD_FRAME_SAMPLES } from "../../src/services/vad";
 import { Frame, Pipeline, TurnCounter, frame } from "../../src/pipeline";
 import { VadProcessor } from "../../src/processors";

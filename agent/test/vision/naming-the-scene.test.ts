@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- */
 // The detector names exactly the objects a model reports: the planted-object YOLOv8
 // models run through real ONNX Runtime, and every box, class and sentence is checked.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

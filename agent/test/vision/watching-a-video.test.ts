@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./agent/test/vision/onnx-environment.js
- */
 // The detector watches drawn videos and image directories through ffmpeg and the real
 // ONNX Runtime path, and reports the scene only when it really changes.
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";

@@ -2,7 +2,7 @@
 // from typed arrays made in Node's main realm, and onnxruntime-common's `instanceof
 // Float32Array` check then fails ("A float32 tensor's data must be type of function
 // Float32Array()"). Giving the test realm the main realm's typed arrays makes both one.
-// Use with a `@jest-environment ./onnx-environment.js` docblock at the top of a test.
+// jest.config.js makes it every suite's environment (all of them run in Node).
 const { TestEnvironment } = require("jest-environment-node");
 
 const SHARED = [
