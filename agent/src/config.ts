@@ -55,21 +55,25 @@ function numberIn(min: number, max: number, set: (c: AgentConfig, v: number) => 
   };
 }
 
+function httpUrl(example: string, set: (c: AgentConfig, v: string) => void) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    try {
+      const url = new URL(value);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
+    } catch {
+      return `must be a URL like ${example}`;
+    }
+    set(config, value);
+    return undefined;
+  };
+}
+
 const SETTINGS: Setting[] = [
   { env: "AIDE_HOST", flag: "--host", help: "interface to listen on (default 0.0.0.0)", apply: (c, v) => { if (!/^[\w.:-]+$/.test(v)) return "must be a host name or IP address"; c.host = v; return undefined; } },
   { env: "AIDE_PORT", flag: "--port", help: "port for the page, /health and /ws (default 8090)", apply: numberIn(0, 65535, (c, v) => { c.port = v; }) },
   {
     env: "LLM_BASE_URL", flag: "--llm-url", help: "OpenAI-compatible LLM server (default http://127.0.0.1:8080)",
-    apply: (c, v) => {
-      try {
-        const url = new URL(v);
-        if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
-      } catch {
-        return "must be a URL like http://192.168.1.101:8080";
-      }
-      c.llmUrl = v;
-      return undefined;
-    },
+    apply: httpUrl("http://192.168.1.101:8080", (c, v) => { c.llmUrl = v; }),
   },
   { env: "LLM_MODEL", flag: "--llm-model", help: "model name sent to the LLM server (optional)", apply: (c, v) => { c.llmModel = v || undefined; return undefined; } },
   {
@@ -97,16 +101,7 @@ const SETTINGS: Setting[] = [
   { env: "AIDE_MEMORY_DIR", flag: "--memory-dir", help: "long-term memory's folder (default $AIDE_CACHE/memory; off: no long-term memory)", apply: (c, v) => { c.memoryDir = v || undefined; return undefined; } },
   {
     env: "EMBED_URL", flag: "--embed-url", help: "llama-server with --embeddings --pooling mean, for long-term memory (none: memory off)",
-    apply: (c, v) => {
-      try {
-        const url = new URL(v);
-        if (url.protocol !== "http:" && url.protocol !== "https:") return "must be an http:// or https:// URL";
-      } catch {
-        return "must be a URL like http://127.0.0.1:8081";
-      }
-      c.embedUrl = v;
-      return undefined;
-    },
+    apply: httpUrl("http://127.0.0.1:8081", (c, v) => { c.embedUrl = v; }),
   },
 ];
 
