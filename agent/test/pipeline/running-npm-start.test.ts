@@ -19,7 +19,8 @@ describe("npm start", () => {
 
   afterAll(async () => {
     if (child && child.exitCode === null) {
-      child.kill("SIGKILL");
+      // The whole group: a failed run must not leave its llama-servers behind.
+      try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
     }
     fs.rmSync(emptyModels, { recursive: true, force: true });
     fs.rmSync(memoryDir, { recursive: true, force: true });
@@ -30,6 +31,7 @@ describe("npm start", () => {
       cwd: ROOT,
       env: { ...process.env, AIDE_MODELS_DIR: emptyModels, AIDE_MEMORY_DIR: memoryDir, LLAMA_THREADS: "1" },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group, so cleanup can reach llama-server too
     });
     child.stdout!.on("data", (d) => { output += d.toString(); });
     child.stderr!.on("data", (d) => { output += d.toString(); });
