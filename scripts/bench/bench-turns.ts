@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
-import { FrameProcessor, Pipeline, TurnCounter, frame, type Direction, type Frame } from "../../agent/src/pipeline";
+import { FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
 import { InterruptionProcessor, SttProcessor, TtsProcessor, VadProcessor } from "../../agent/src/processors";
 import { createSpeechToText } from "../../agent/src/services/stt";
 import { EspeakVoice, createTextToSpeech, resample } from "../../agent/src/services/tts";
@@ -83,20 +83,11 @@ async function utterance(text: string): Promise<Int16Array> {
   const voice = new EspeakVoice();
   const parts: Int16Array[] = [];
   for await (const chunk of voice.speak(text)) parts.push(chunk);
-  const speech = resample(concat(parts), voice.nativeRate, VAD_SAMPLE_RATE);
+  const speech = resample(concatPcm(parts), voice.nativeRate, VAD_SAMPLE_RATE);
   const silence = (ms: number) => new Int16Array((VAD_SAMPLE_RATE * ms) / 1000);
-  return concat([silence(300), speech, silence(1500)]);
+  return concatPcm([silence(300), speech, silence(1500)]);
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -19,7 +19,7 @@ const SSE42 = ["pcmpgtq", "pcmpestri", "pcmpestrm", "pcmpistri", "pcmpistrm", "c
 // Later than Core 2 too: POPCNT/LZCNT (Nehalem/ABM), MOVBE (Atom/Haswell), BMI1/2, ADX,
 // AES-NI, CLMUL, RDRAND/RDSEED, SHA.
 const LATER = [
-  "popcnt", "lzcnt", "movbe", "andn", "bextr", "blsi", "blsr", "blsmsk", "bzhi", "pdep", "pext", "sarx",
+  "popcnt", "lzcnt", "tzcnt", "movbe", "andn", "bextr", "blsi", "blsr", "blsmsk", "bzhi", "pdep", "pext", "sarx",
   "shlx", "shrx", "rorx", "mulx", "adcx", "adox", "aesenc", "aesenclast", "aesdec", "aesdeclast", "aesimc",
   "aeskeygenassist", "pclmulqdq", "rdrand", "rdseed", "sha1rnds4", "sha1nexte", "sha1msg1", "sha1msg2",
   "sha256rnds2", "sha256msg1", "sha256msg2",
@@ -57,7 +57,7 @@ export function classify(mnemonic: string, operands: string, profile: IsaProfile
   // pextrw to a register is SSE2; SSE4.1 added the memory-destination form.
   if (mnemonic === "pextrw" && !/,%[er]?[a-z0-9]+$/.test(operands.trim())) return "SSE4.1 (pextrw to memory)";
   if (SSE42.includes(mnemonic)) return "SSE4.2";
-  if (LATER.includes(mnemonic) || mnemonic === "tzcnt") return "newer than Core 2 (POPCNT/LZCNT/BMI/AES/...)";
+  if (LATER.includes(mnemonic)) return "newer than Core 2 (POPCNT/LZCNT/BMI/AES/...)";
   if (profile === "sse2" && SSSE3.includes(mnemonic)) return "SSSE3";
   return undefined;
 }

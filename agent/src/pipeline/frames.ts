@@ -115,3 +115,14 @@ export function frame<T extends FrameType>(type: T, ...args: FieldsArg<T>): Fram
 export function isSystemFrame(f: Frame): boolean {
   return f.kind === "system";
 }
+
+/** One PCM16 signal from consecutive chunks (an utterance, a clause's audio). */
+export function concatPcm(chunks: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
  * transcribes it when the user stops. A short pre-roll from before the start is kept,
  * because the VAD needs a few frames of speech before it is sure.
  */
-import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
+import { Direction, Frame, FrameProcessor, TurnCounter, concatPcm, frame } from "../pipeline";
 import type { SpeechToText } from "../services/stt";
 
 export interface SttProcessorOptions {
@@ -46,9 +46,7 @@ export class SttProcessor extends FrameProcessor {
 
   private finishUtterance(): void {
     this.inSpeech = false;
-    const utterance = new Int16Array(this.samples);
-    let at = 0;
-    for (const c of this.chunks) { utterance.set(c, at); at += c.length; }
+    const utterance = concatPcm(this.chunks);
     this.chunks = [];
     this.samples = 0;
     const sampleRate = this.sampleRate;

@@ -5,20 +5,11 @@ import { createTextToSpeech, TextToSpeech, MAX_CHUNK_MS } from "../../src/servic
 import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { ModelError } from "../../src/models/manifest";
 import { peakOf } from "./audio";
+import { concatPcm as joined } from "../../src/pipeline";
 
 async function collect(it: AsyncIterable<Int16Array>): Promise<Int16Array[]> {
   const out: Int16Array[] = [];
   for await (const c of it) out.push(c);
-  return out;
-}
-
-function joined(chunks: Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
   return out;
 }
 

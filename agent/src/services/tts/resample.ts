@@ -2,6 +2,7 @@
 // the transport sends 24 kHz. A windowed-sinc filter (not linear interpolation) so that
 // downsampling does not alias; phases are precomputed because rates are rational
 // (22050→24000 has 160 phases), which keeps it to a multiply-add per tap on a Core 2.
+import { concatPcm } from "../../pipeline/frames";
 
 const TAPS_EACH_SIDE = 16;
 /** Fraction of the lower Nyquist frequency kept; the rest is the filter's transition band. */
@@ -116,10 +117,5 @@ export class StreamResampler {
 export function resample(pcm: Int16Array, from: number, to: number): Int16Array {
   const r = new StreamResampler(from, to);
   if (from === to) return pcm.slice();
-  const a = r.push(pcm);
-  const b = r.flush();
-  const out = new Int16Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  return concatPcm([r.push(pcm), r.flush()]);
 }
