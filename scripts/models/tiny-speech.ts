@@ -12,7 +12,7 @@ import { aideCache } from "../lib/cache";
 import { fixedPhraseMoonshine, fixedPhraseRecognizer, toneVoice } from "./onnx/sherpa";
 import { ManifestEntry, MANIFEST_NAME, ModelFormat, ModelRole, writeManifest } from "../../agent/src/models/manifest";
 
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 
 /** What the generated recognizer says for any non-silent audio. */
 export const TINY_STT_PHRASE = "what can you see";
@@ -28,7 +28,8 @@ export interface TinySpeechModels {
   tts: { name: string; model: string; tokens: string; sampleRate: number };
 }
 
-function entry(
+/** Writes `files` under dir/role/name and returns their manifest entry (source "generated"). */
+export function generatedEntry(
   dir: string,
   role: ModelRole,
   name: string,
@@ -67,9 +68,9 @@ export function writeTinySpeechModels(dir: string): TinySpeechModels {
   writeManifest(dir, {
     version: 1,
     models: [
-      entry(dir, "stt", d.stt.name, "sherpa-nemo-ctc", { model: { file: "model.onnx", data: stt.model }, tokens: { file: "tokens.txt", data: stt.tokens } }, 16000),
-      entry(dir, "tts", d.tts.name, "piper-vits", { model: { file: "model.onnx", data: tts.model }, tokens: { file: "tokens.txt", data: tts.tokens } }, tts.sampleRate),
-      entry(
+      generatedEntry(dir, "stt", d.stt.name, "sherpa-nemo-ctc", { model: { file: "model.onnx", data: stt.model }, tokens: { file: "tokens.txt", data: stt.tokens } }, 16000),
+      generatedEntry(dir, "tts", d.tts.name, "piper-vits", { model: { file: "model.onnx", data: tts.model }, tokens: { file: "tokens.txt", data: tts.tokens } }, tts.sampleRate),
+      generatedEntry(
         dir,
         "stt",
         d.moonshine.name,
@@ -91,18 +92,25 @@ export function writeTinySpeechModels(dir: string): TinySpeechModels {
 /** The generated speech model directory, made once per generator version. */
 export async function ensureTinySpeechModels(): Promise<TinySpeechModels> {
   const dir = aideCache("models", "generated", `speech-v${GENERATOR_VERSION}`);
-  if (existsSync(join(dir, MANIFEST_NAME))) return describe(dir);
-  // Build beside it and rename, so parallel test files never see half a directory.
+  ensureGeneratedDir(dir, writeTinySpeechModels);
+  return describe(dir);
+}
+
+/**
+ * Makes `dir` with `write` unless its manifest is there. Builds beside it and renames,
+ * so parallel test files never see half a directory.
+ */
+export function ensureGeneratedDir(dir: string, write: (dir: string) => unknown): void {
+  if (existsSync(join(dir, MANIFEST_NAME))) return;
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  writeTinySpeechModels(tmp);
+  write(tmp);
   try {
     renameSync(tmp, dir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     if (!existsSync(join(dir, MANIFEST_NAME))) throw e;
   }
-  return describe(dir);
 }
 
 if (require.main === module) {

@@ -10,7 +10,7 @@
 //   fs.writeFileSync(path, g.toBytes({ metadata: { model_type: "demo" } }));
 import { onnx } from "onnx-proto";
 
-export type ElementType = "float" | "int64" | "int32" | "bool" | "uint8";
+export type ElementType = "float" | "int64" | "int32" | "bool" | "uint8" | "int8";
 /** A dimension: a fixed size, or a symbolic name for a dynamic one ("T", "batch"). */
 export type Dim = number | string;
 
@@ -20,6 +20,7 @@ const DATA_TYPE: Record<ElementType, onnx.TensorProto.DataType> = {
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** Node attribute values; arrays of integers become `ints`, of non-integers `floats`. */
@@ -78,6 +79,9 @@ export function tensorProto(name: string, t: TensorInit): onnx.ITensorProto {
     case "bool":
     case "uint8":
       raw = Uint8Array.from(t.values);
+      break;
+    case "int8":
+      raw = new Uint8Array(Int8Array.from(t.values).buffer);
       break;
   }
   return { ...base, rawData: raw };

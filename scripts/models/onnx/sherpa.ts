@@ -159,7 +159,53 @@ export interface FixedPhraseMoonshine {
 }
 
 /** Samples per Moonshine encoder frame (sherpa's decoder allows 6 tokens per 16000/384 frames). */
-const MOONSHINE_HOP = 384;
+export const MOONSHINE_HOP = 384;
+/** Moonshine's special tokens (sherpa's greedy search starts at 1 and stops at 2). */
+const MOONSHINE_SPECIALS = ["<unk>", "<s>", "</s>"];
+const MOONSHINE_EOS = 2;
+
+/** What a fixed-phrase Moonshine decoder says: its word pieces and the id it emits at each step. */
+export interface MoonshinePhrase {
+  words: string[];
+  /** tokens.txt symbols for ids 0..: the specials, then one "▁word" piece per distinct word. */
+  vocab: string[];
+  /** The id emitted at step seq_len - 1: the words in order, then </s>. */
+  steps: number[];
+}
+
+export function moonshinePhrase(phrase: string): MoonshinePhrase {
+  const words = phrase.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) throw new Error("fixed-phrase Moonshine: the phrase is empty");
+  const pieces = Array.from(new Set(words));
+  const vocab = [...MOONSHINE_SPECIALS, ...pieces.map((w) => `\u2581${w}`)];
+  const steps = [...words.map((w) => MOONSHINE_SPECIALS.length + pieces.indexOf(w)), MOONSHINE_EOS];
+  return { words, vocab, steps };
+}
+
+/** Mean |sample| of each whole 384-sample frame of `audio` (1, N): (1, T, 1); a partial last frame is dropped. */
+export function moonshineFrameLevels(g: OnnxGraph, audio: string): string {
+  const n = g.node("Gather", [g.node("Shape", [audio]), g.int64s([1], [])], { axis: 0 });
+  const whole = g.node("Mul", [g.node("Div", [n, g.constant("int64", [], [MOONSHINE_HOP])]), g.constant("int64", [], [MOONSHINE_HOP])]);
+  const cut = g.node("Slice", [audio, g.int64s([0]), g.node("Unsqueeze", [whole, g.int64s([0])]), g.int64s([1])]);
+  const frames = g.node("Reshape", [cut, g.int64s([1, -1, MOONSHINE_HOP])]);
+  return g.node("ReduceMean", [g.node("Abs", [frames])], { axes: [2], keepdims: 1 });
+}
+
+/**
+ * The decoder's phrase logits (1, V): the id for step `seqLen` - 1 when `level` (any
+ * shape; its max counts) is above `silenceLevel`, else </s>. Target logit 10, others -20.
+ */
+export function moonshinePhraseLogits(g: OnnxGraph, plan: MoonshinePhrase, level: string, seqLen: string, silenceLevel: number, vocabSize: number): string {
+  const onOff = g.floats([-20, 10]);
+  const depth = g.int64s([vocabSize], []);
+  const step = g.node("Sub", [g.node("Cast", [seqLen], { to: 7 }), g.int64s([1])]); // int64 (1)
+  const id = g.node("Gather", [g.int64s(plan.steps), g.node("Min", [step, g.int64s([plan.steps.length - 1])])], { axis: 0 });
+  const row = g.node("OneHot", [id, depth, onOff], { axis: -1 }); // (1, V)
+  const eosRow = g.node("OneHot", [g.int64s([MOONSHINE_EOS]), depth, onOff], { axis: -1 });
+  const loud = g.node("ReduceMax", [level], { keepdims: 0 });
+  const gate = g.node("Sigmoid", [g.node("Mul", [g.node("Sub", [loud, g.scalar(silenceLevel)]), g.scalar(2000)])]);
+  return g.node("Add", [g.node("Mul", [gate, row]), g.node("Mul", [g.node("Sub", [g.scalar(1), gate]), eosRow])]);
+}
 
 /**
  * Moonshine's four-graph bundle (offline-moonshine-model.cc, offline-moonshine-greedy-
@@ -169,25 +215,16 @@ const MOONSHINE_HOP = 384;
  * logits + states. Greedy search starts at token 1 and stops at 2 or after
  * T'·384/16000·6 tokens. This one spells `phrase` when any 24 ms frame's mean |sample|
  * is above `silenceLevel`, and stops at once otherwise; it needs about 1 s of audio
- * per 6 words.
+ * per 6 words. (moonshine-cost.ts makes one that also does the real model's work.)
  */
 export function fixedPhraseMoonshine(phrase: string, silenceLevel = 0.01): FixedPhraseMoonshine {
-  const words = phrase.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  if (words.length === 0) throw new Error("fixedPhraseMoonshine: the phrase is empty");
-  const pieces = Array.from(new Set(words));
-  const vocab = ["<unk>", "<s>", "</s>", ...pieces.map((w) => `\u2581${w}`)];
-  const V = vocab.length;
-  const EOS = 2;
+  const plan = moonshinePhrase(phrase);
+  const V = plan.vocab.length;
 
-  // preprocess: mean |sample| per 384-sample frame, (1, T, 1); a partial last frame is dropped.
+  // preprocess: the frame levels are the features, (1, T, 1).
   const pre = new OnnxGraph("moonshine_preprocess");
   const audio = pre.input("audio", "float", [1, "N"]);
-  const n = pre.node("Gather", [pre.node("Shape", [audio]), pre.int64s([1], [])], { axis: 0 });
-  const whole = pre.node("Mul", [pre.node("Div", [n, pre.constant("int64", [], [MOONSHINE_HOP])]), pre.constant("int64", [], [MOONSHINE_HOP])]);
-  const cut = pre.node("Slice", [audio, pre.int64s([0]), pre.node("Unsqueeze", [whole, pre.int64s([0])]), pre.int64s([1])]);
-  const frames = pre.node("Reshape", [cut, pre.int64s([1, -1, MOONSHINE_HOP])]);
-  const level = pre.node("ReduceMean", [pre.node("Abs", [frames])], { axes: [2], keepdims: 1 });
-  pre.output("features", "float", [1, "T", 1], level);
+  pre.output("features", "float", [1, "T", 1], moonshineFrameLevels(pre, audio));
 
   // encode: passes the frame levels through.
   const enc = new OnnxGraph("moonshine_encode");
@@ -195,24 +232,14 @@ export function fixedPhraseMoonshine(phrase: string, silenceLevel = 0.01): Fixed
   enc.input("features_len", "int32", [1]);
   enc.output("encoder_out", "float", [1, "T", 1], feats);
 
-  // decoders: row (seq_len - 1) of a table spells the phrase, then </s>; silence → </s>.
-  const rows = words.length + 1;
-  const table = new Array<number>(rows * V).fill(-20);
-  for (let r = 0; r < rows; r++) table[r * V + (r < words.length ? 3 + pieces.indexOf(words[r]) : EOS)] = 10;
-  const eosRow = new Array<number>(V).fill(-20);
-  eosRow[EOS] = 10;
   const decoder = (cached: boolean): Uint8Array => {
     const g = new OnnxGraph(cached ? "moonshine_cached_decode" : "moonshine_uncached_decode");
     g.input("tokens", "int32", [1, 1]);
     const encOut = g.input("encoder_out", "float", [1, "T", 1]);
     const seqLen = g.input("seq_len", "int32", [1]);
     const state = cached ? g.input("state_in", "float", [1]) : g.floats([0]);
-    const step = g.node("Sub", [g.node("Cast", [seqLen], { to: 7 }), g.int64s([1])]); // int64 (1)
-    const row = g.node("Gather", [g.floats(table, [rows, V]), g.node("Min", [step, g.int64s([rows - 1])])], { axis: 0 }); // (1, V)
-    const loud = g.node("ReduceMax", [encOut], { keepdims: 0 });
-    const gate = g.node("Sigmoid", [g.node("Mul", [g.node("Sub", [loud, g.scalar(silenceLevel)]), g.scalar(2000)])]);
-    const mixed = g.node("Add", [g.node("Mul", [gate, row]), g.node("Mul", [g.node("Sub", [g.scalar(1), gate]), g.floats(eosRow, [1, V])])]);
-    g.output("logits", "float", [1, 1, V], g.node("Reshape", [mixed, g.int64s([1, 1, V])]));
+    const logits = moonshinePhraseLogits(g, plan, encOut, seqLen, silenceLevel, V);
+    g.output("logits", "float", [1, 1, V], g.node("Reshape", [logits, g.int64s([1, 1, V])]));
     g.output("state_out", "float", [1], g.node("Identity", [state]));
     return g.toBytes();
   };
@@ -222,6 +249,6 @@ export function fixedPhraseMoonshine(phrase: string, silenceLevel = 0.01): Fixed
     encoder: enc.toBytes(),
     uncachedDecoder: decoder(false),
     cachedDecoder: decoder(true),
-    tokens: vocab.map((t, i) => `${t} ${i}`).join("\n") + "\n",
+    tokens: plan.vocab.map((t, i) => `${t} ${i}`).join("\n") + "\n",
   };
 }
