@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-server, ggml-rpc-server (the RPC worker), llama-bench and
-# llama-cli for one CPU profile, from the git bundle that node-llama-cpp ships.
+# Builds llama.cpp's llama-server, ggml-rpc-server (the RPC worker), llama-bench,
+# llama-cli and llama-quantize (the cluster lab makes its stand-in models' K-quants and
+# per-tensor types with it, as a real GGUF's were made) for one CPU profile, from the git
+# bundle that node-llama-cpp ships.
 #
 # The same script runs in CI here and on every Aide node (infra/ copies the bundle and
 # this script to the node), so a node builds exactly the source CI tested.
@@ -96,7 +98,7 @@ cmake_flags=(
   -DGGML_CCACHE=OFF
   "${isa_flags[@]}"
 )
-targets=(llama-server ggml-rpc-server llama-bench llama-cli)
+targets=(llama-server ggml-rpc-server llama-bench llama-cli llama-quantize)
 stamp="source=$source_id profile=$profile flags=${cmake_flags[*]}"
 
 if [ -f "$prefix/.aide-build" ] && [ "$(cat "$prefix/.aide-build")" = "$stamp" ]; then

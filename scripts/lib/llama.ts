@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { EventEmitter } from "node:events";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
-export type LlamaBinaryName = "llama-server" | "ggml-rpc-server" | "llama-bench" | "llama-cli";
+export type LlamaBinaryName = "llama-server" | "ggml-rpc-server" | "llama-bench" | "llama-cli" | "llama-quantize";
 
 const REPO = resolve(__dirname, "..", "..");
 const prefixes = new Map<LlamaProfile, string>();
@@ -116,7 +116,7 @@ export function canConnectIn(netns: string | undefined, host: string, port: numb
 }
 
 /** GET url; 200 → true. Inside a namespace it goes through curl run there. */
-async function httpOk(url: string, netns?: string): Promise<boolean> {
+export async function httpOk(url: string, netns?: string): Promise<boolean> {
   if (!netns) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(1000) });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { llamaPrefix } from "../../scripts/lib/llama";
 import { classify, scanBinary, summarize } from "../../scripts/lib/isa-scan";
 
-const BINARIES = ["llama-server", "ggml-rpc-server", "llama-bench", "llama-cli"];
+const BINARIES = ["llama-server", "ggml-rpc-server", "llama-bench", "llama-cli", "llama-quantize"];
 
 describe("the core2 build of llama.cpp", () => {
   it.each(BINARIES)("%s has no AVX, AVX-512, SSE4.1, SSE4.2, POPCNT or BMI instructions", async (name) => {
