@@ -79,14 +79,16 @@ function rng(seed: number): () => number {
   };
 }
 
-function hash(s: string): number {
+/** FNV-1a of a tensor name: each tensor gets its own stream from one model seed. */
+export function hash(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
   return h >>> 0;
 }
 
 /** Uniform values in [-scale, scale); `rowScale(row)` lets some rows be louder. */
-function randomValues(seed: number, rowLen: number, scale: number, rowScale?: (row: number) => number) {
+export function randomValues(seed: number, rowLen: number, scale: number, rowScale?: (row: number) => number) {
+  if (!rowScale) return uniformValues(seed, scale);
   const next = rng(seed);
   let pos = 0;
   return (count: number) => {
@@ -99,7 +101,25 @@ function randomValues(seed: number, rowLen: number, scale: number, rowScale?: (r
   };
 }
 
-const ones = (count: number) => new Float32Array(count).fill(1);
+/** randomValues without row scales: mulberry32 inlined with its state in a local, the
+ * same numbers ~3x faster (full-size stand-ins draw billions of them). */
+function uniformValues(seed: number, scale: number) {
+  let state = seed >>> 0;
+  return (count: number) => {
+    const out = new Float32Array(count);
+    let a = state;
+    for (let i = 0; i < count; i++) {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), a | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+    }
+    state = a;
+    return out;
+  };
+}
+
+export const ones = (count: number): Float32Array => new Float32Array(count).fill(1);
 
 export function llamaTensors(shape: LlamaShape, vocab: Vocab): TensorSpec[] {
   const { embedding: e, feedForward: ff, weightType } = shape;
