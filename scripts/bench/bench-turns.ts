@@ -23,31 +23,10 @@ import { createSpeechToText } from "../../agent/src/services/stt";
 import { EspeakVoice, createTextToSpeech, resample } from "../../agent/src/services/tts";
 import { SileroVad, VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
 import { ensureTinySpeechModels } from "../models/tiny-speech";
+import { LINES } from "../lab/lines";
 import { LatencyReporter, LATENCY_FIGURES, type TurnLatency } from "../../agent/src/metrics";
 import { LlamaServerEmbedder, LongTermMemory, NodeLlamaCppEmbedder, TwinService, type Embedder, type TwinTurnInfo } from "../../agent/src/twin";
 
-const LINES = [
-  "hello, my name is Ana and I live by the sea",
-  "what should I cook tonight",
-  "I have fish, lemons and some potatoes",
-  "how long should the potatoes boil",
-  "my sister Marta is coming for dinner",
-  "she does not eat garlic",
-  "what wine goes with fish",
-  "thanks, that sounds good",
-  "remind me what my sister can't eat",
-  "I also need to buy bread tomorrow",
-  "what time does the bakery usually open",
-  "my car is parked on level three",
-  "tell me a short joke",
-  "ok",
-  "where did I park the car",
-  "I work as a nurse at the city hospital",
-  "what day is it today",
-  "I prefer short answers",
-  "what is my name",
-  "good night",
-];
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -10,7 +10,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Task, Template } from "../../../nomad-jobs";
+import type { Task, Template } from "../../nomad-jobs";
 
 export interface ServiceInstance { Address: string; Port: number; Tags: string[] }
 export type ServiceRegistry = Record<string, ServiceInstance[]>;
@@ -44,7 +44,7 @@ function parseTemplate(src: string): Node[] {
       } else if (action === ".Address" || action === ".Port") {
         nodes.push({ kind: "field", name: action.slice(1) as "Address" | "Port" });
       } else {
-        throw new Error(`template action {{ ${action} }} is not one this Nomad stand-in renders — teach test/jobs/support/nomad-runtime.ts, or keep the job's template to the known forms`);
+        throw new Error(`template action {{ ${action} }} is not one this Nomad stand-in renders — teach scripts/lib/nomad-runtime.ts, or keep the job's template to the known forms`);
       }
     }
     if (terminators.length) throw new Error(`template ends inside a block: missing {{ ${terminators[0]} }}`);
@@ -169,11 +169,13 @@ export interface RunningTask {
 
 /** Spawns a prepared task like raw_exec: its working directory is the task root; PATH and
  * HOME come from the client (here: this process). stdout/stderr are kept for the test. */
-export function runTask(prepared: PreparedTask, opts: { netns?: string } = {}): RunningTask {
-  // `ip netns exec` execs the command, so the child is the task itself (signals reach it)
+export function runTask(prepared: PreparedTask, opts: { netns?: string; wrapper?: string[] } = {}): RunningTask {
+  // `ip netns exec` execs the command, so the child is the task itself (signals reach it).
+  // A wrapper (the cluster lab's CPU budget) goes between and execs the task in turn.
+  const argv = [...(opts.wrapper ?? []), prepared.command, ...prepared.args];
   const [command, args] = opts.netns
-    ? ["ip", ["netns", "exec", opts.netns, prepared.command, ...prepared.args]]
-    : [prepared.command, prepared.args];
+    ? ["ip", ["netns", "exec", opts.netns, ...argv]]
+    : [argv[0], argv.slice(1)];
   const child = spawn(command, args, {
     cwd: prepared.taskRoot,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...prepared.env },

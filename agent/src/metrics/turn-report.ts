@@ -16,6 +16,10 @@ export interface TurnLatency {
   llmTimeToFirstToken?: number;
   ttsTimeToFirstAudio?: number;
   totalPipelineLatency?: number;
+  /** When each mark was stamped, as Unix epoch milliseconds (performance.timeOrigin +
+   * the mark), so a process on the same machine (the cluster lab) can place this turn's
+   * stages on its own timeline. */
+  at?: Partial<Record<MetricsMark, number>>;
 }
 
 export const LATENCY_FIGURES = [
@@ -58,7 +62,8 @@ export class TurnMarks {
 
   report(turnId: number): TurnLatency {
     const marks = this.turns.get(turnId) ?? {};
-    const report: TurnLatency = { turnId };
+    const report: TurnLatency = { turnId, at: {} };
+    for (const [mark, t] of Object.entries(marks) as [MetricsMark, number][]) report.at![mark] = performance.timeOrigin + t;
     for (const [key, , end, start] of LATENCY_FIGURES) {
       const a = marks[start];
       const b = marks[end];

@@ -35,6 +35,14 @@ describe("benchmark report", () => {
           llmTimeToFirstToken: expect.closeTo(0.2766, 6),
           ttsTimeToFirstAudio: expect.closeTo(0.1002, 6),
           totalPipelineLatency: expect.closeTo(0.61234567, 6),
+          // Epoch milliseconds, so another process on the machine can line the marks up.
+          at: {
+            "user-stopped-speaking": expect.closeTo(performance.timeOrigin + 1000, 3),
+            "transcript-final": expect.closeTo(performance.timeOrigin + 1123.4, 3),
+            "llm-first-token": expect.closeTo(performance.timeOrigin + 1400, 3),
+            "tts-first-audio": expect.closeTo(performance.timeOrigin + 1500.2, 3),
+            "bot-started-speaking": expect.closeTo(performance.timeOrigin + 1612.34567, 3),
+          },
           text: printed[0],
         },
       },
@@ -54,7 +62,7 @@ describe("benchmark report", () => {
     quiet.observe(mark(1, "user-stopped-speaking", 0));
     quiet.observe(mark(1, "bot-started-speaking", 2500));
     expect(printed).toEqual([]);
-    expect(reports).toEqual([{ turnId: 1, totalPipelineLatency: 2.5 }]);
+    expect(reports).toEqual([{ turnId: 1, totalPipelineLatency: 2.5, at: { "user-stopped-speaking": performance.timeOrigin, "bot-started-speaking": performance.timeOrigin + 2500 } }]);
   });
 });
 

@@ -1,0 +1,165 @@
+// The cluster lab's tap on the LLM: an HTTP pass-through in front of llama-server that
+// notes, for every chat completion, when it was asked, when its first token and its end
+// came back, and llama-server's own timings (prompt tokens evaluated, prompt and
+// generation ms). It runs in the LLM head's network namespace but outside the node's CPU
+// budget (it is the lab's instrument, not part of Aide), and adds one loopback hop.
+//
+// A turn the bench wants to go through describe_scene is forced here: random weights never
+// choose a tool, so `POST /lab/force-tool?name=describe_scene` makes the next chat
+// completion that offers tools use `tool_choice: "required"` — llama-server then
+// constrains the output to a tool call with its own grammar, so the call costs what a
+// real one costs. Three more things make it a call with random weights: this llama.cpp's
+// "required" grammar still lets text come before "<tool_call>\n" (random weights fill it
+// with newlines until max_tokens), so the assistant turn is prefilled with that marker;
+// whitespace-only tokens, which the grammar allows between JSON tokens and random weights
+// favour, are banned (ids given at start, from the model's vocabulary); and the tool's
+// name tokens get +100, since it takes no named tool_choice and the grammar alone would
+// let random weights pick any offered tool.
+//
+//   node -r ts-node/register/transpile-only scripts/lab/llm-tap.ts LISTEN_HOST:PORT UPSTREAM_URL LOG.jsonl [BANNED_IDS.json]
+import { appendFileSync, readFileSync } from "node:fs";
+import * as http from "node:http";
+
+export interface TapRecord {
+  path: string;
+  /** Unix epoch ms. */
+  asked: number;
+  firstToken?: number;
+  ended: number;
+  status: number;
+  forcedTool: boolean;
+  promptTokens?: number;
+  promptMs?: number;
+  predictedTokens?: number;
+  predictedMs?: number;
+  cachedTokens?: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+interface SseTimings { prompt_n?: number; prompt_ms?: number; predicted_n?: number; predicted_ms?: number; cache_n?: number }
+
+/** Reads llama-server's SSE chunks as they pass: the first token and the final timings. */
+function watchStream(record: TapRecord): (chunk: Buffer) => void {
+  let pending = "";
+  return (chunk) => {
+    pending += chunk.toString("utf8");
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") continue;
+      try {
+        const event = JSON.parse(data) as { choices?: { delta?: { content?: string; tool_calls?: unknown[] } }[]; timings?: SseTimings };
+        const delta = event.choices?.[0]?.delta;
+        if (record.firstToken === undefined && (delta?.content || delta?.tool_calls?.length)) record.firstToken = now();
+        if (event.timings) applyTimings(record, event.timings);
+      } catch {
+        // not JSON: llama-server's error lines pass through untouched
+      }
+    }
+  };
+}
+
+function applyTimings(record: TapRecord, t: SseTimings): void {
+  record.promptTokens = t.prompt_n;
+  record.promptMs = t.prompt_ms;
+  record.predictedTokens = t.predicted_n;
+  record.predictedMs = t.predicted_ms;
+  record.cachedTokens = t.cache_n;
+}
+
+/** Ids of tokens that decode to whitespace only (GPT-2 byte-level BPE spells space,
+ * newline, tab and CR as Ġ Ċ ĉ č). */
+export function whitespaceTokenIds(tokens: string[]): number[] {
+  return tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : []));
+}
+
+export function startLlmTap(listen: { host: string; port: number }, upstream: string, logFile: string, opts: { bannedWhenForcing?: number[] } = {}): Promise<http.Server> {
+  const target = new URL(upstream);
+  let forceNext: string | undefined;
+  const server = http.createServer((req, res) => {
+    if (req.method === "POST" && req.url?.startsWith("/lab/force-tool")) {
+      const name = new URL(req.url, "http://tap").searchParams.get("name");
+      if (!name || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+        res.writeHead(400, { "content-type": "text/plain" }).end("name the tool to force: POST /lab/force-tool?name=describe_scene");
+        return;
+      }
+      forceNext = name;
+      res.writeHead(204).end();
+      return;
+    }
+    const body: Buffer[] = [];
+    req.on("data", (b: Buffer) => body.push(b));
+    req.on("end", () => {
+      let payload = Buffer.concat(body);
+      const record: TapRecord = { path: req.url ?? "/", asked: now(), ended: 0, status: 0, forcedTool: false };
+      const chat = req.method === "POST" && (req.url ?? "").includes("/chat/completions");
+      if (chat && forceNext) {
+        const json = JSON.parse(payload.toString("utf8")) as { tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
+        if (json.tools?.length && json.tool_choice !== "none") {
+          json.tool_choice = "required";
+          json.messages = [...(json.messages ?? []), { role: "assistant", content: "<tool_call>\n" }];
+          json.logit_bias = [...(Array.isArray(json.logit_bias) ? json.logit_bias : []), ...(opts.bannedWhenForcing ?? []).map((id) => [id, false]), [forceNext, 100]];
+          payload = Buffer.from(JSON.stringify(json));
+          record.forcedTool = true;
+          forceNext = undefined;
+        }
+      }
+      const headers = { ...req.headers, host: target.host, "content-length": String(payload.length) };
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (upRes) => {
+        record.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        const watch = chat ? watchStream(record) : undefined;
+        const whole: Buffer[] = [];
+        upRes.on("data", (b: Buffer) => {
+          watch?.(b);
+          if (chat) whole.push(b);
+          res.write(b);
+        });
+        upRes.on("end", () => {
+          record.ended = now();
+          if (chat && record.promptTokens === undefined) {
+            // A non-streaming answer carries its timings in the one JSON body.
+            try {
+              const json = JSON.parse(Buffer.concat(whole).toString("utf8")) as { timings?: SseTimings };
+              if (json.timings) applyTimings(record, json.timings);
+              record.firstToken ??= record.ended;
+            } catch { /* SSE already parsed, or not JSON */ }
+          }
+          res.end();
+          if (chat) appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+        });
+      });
+      up.on("error", (error) => {
+        if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
+        res.end(`lab LLM tap: upstream ${upstream} failed: ${error.message}`);
+      });
+      // The agent closing the stream (barge-in) must cancel the completion upstream too.
+      res.on("close", () => { if (!res.writableFinished) up.destroy(); });
+      up.end(payload);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => resolve(server));
+  });
+}
+
+if (require.main === module) {
+  const [listen, upstream, logFile, banned] = process.argv.slice(2);
+  const m = /^(.+):(\d+)$/.exec(listen ?? "");
+  if (!m || !upstream || !logFile) {
+    process.stderr.write("usage: llm-tap.ts LISTEN_HOST:PORT UPSTREAM_URL LOG.jsonl [BANNED_IDS.json]\n");
+    process.exit(2);
+  }
+  const bannedWhenForcing = banned ? (JSON.parse(readFileSync(banned, "utf8")) as number[]) : [];
+  startLlmTap({ host: m[1], port: Number(m[2]) }, upstream, logFile, { bannedWhenForcing })
+    .then(() => process.stdout.write(`lab LLM tap on ${listen} → ${upstream}\n`))
+    .catch((error) => {
+      process.stderr.write(`lab LLM tap: ${(error as Error).message}\n`);
+      process.exit(1);
+    });
+}

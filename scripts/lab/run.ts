@@ -1,0 +1,242 @@
+// The cluster lab's run, in the order a reader would check it: the models, the emulated
+// nodes, the calibration (printed with every run), what each stand-in costs there next to
+// the real model's published figure, then each placement's conversation, the timeline
+// picture, and the summary lines.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { concatPcm } from "../../agent/src/pipeline";
+import { EspeakVoice, resample } from "../../agent/src/services/tts";
+import { VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
+import { readManifest, writeManifest } from "../../agent/src/models/manifest";
+import { readModelFacts } from "../../infra/planner";
+import { aideCache } from "../lib/cache";
+import { ensureStandIn } from "../models/standins";
+import { ensureFullCostSpeechModels } from "../models/standin-speech";
+import { ensurePiperMediumCostVoice } from "../models/standin-voice";
+import { demoScene, writeYoloModel } from "../models/onnx/yolo";
+import { calibrate, calibrationNote, describeCalibration, labThreads, type Calibration } from "./calibration";
+import { createLabCluster, type LabCluster, type LabNode } from "./cluster";
+import type { ConversationResult, ConversationScript, ScriptTurn } from "./conversation";
+import { whitespaceTokenIds, type TapRecord } from "./llm-tap";
+import { readGgufHeader } from "../models/gguf/reader";
+import { CONVERSATION, LAB_PHRASE } from "./lines";
+import { PHONE, PLACEMENTS, startPlacement, type LabModels, type Placement } from "./placements";
+import { dominantStage, EMULATED, formatPlacement, laterTurns, percentile, summaryLine, turnFigures, type NodeCpu, type PlacementReport } from "./report";
+import { standInCosts } from "./standin-costs";
+import { timelineSvg, turnRows, type TimelinePanel } from "./timeline-svg";
+
+export interface LabRunOptions {
+  placements?: string[];
+  turns?: number;
+  /** Skip calibration and use this node budget (cores of this machine). */
+  nodeBudget?: number;
+  out: string;
+  log: (line: string) => void;
+}
+
+const NODES = ["n1", "n2", "n3"];
+const LINK_RATE = "1gbit";
+const TS_NODE = require.resolve("ts-node/register/transpile-only");
+
+async function labModels(scratch: string, log: (line: string) => void): Promise<LabModels> {
+  const started = Date.now();
+  const llm = await ensureStandIn("qwen2.5-1.5b", log);
+  const embeddings = await ensureStandIn("minilm-l6", log);
+  const stt = await ensureFullCostSpeechModels(LAB_PHRASE);
+  const voice = await ensurePiperMediumCostVoice();
+  // One model directory with both, as `npm run models -- download` would leave it.
+  const speechDir = join(scratch, "speech");
+  mkdirSync(speechDir, { recursive: true });
+  symlinkSync(join(stt.dir, "stt"), join(speechDir, "stt"));
+  symlinkSync(join(voice.dir, "tts"), join(speechDir, "tts"));
+  writeManifest(speechDir, { version: 1, models: [...readManifest(stt.dir).models, ...readManifest(voice.dir).models] });
+  const yolo = aideCache("models", "generated", "yolov8n-cost-planted-640.onnx");
+  if (!existsSync(yolo)) writeYoloModel(yolo, demoScene(640, 8.7));
+  const video = aideCache("bench", "vision-testsrc-640x480-10fps-20s.avi");
+  if (!existsSync(video)) {
+    mkdirSync(join(video, ".."), { recursive: true });
+    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10:duration=20", "-c:v", "mjpeg", "-q:v", "4", video]);
+  }
+  const llmFacts = readModelFacts(llm);
+  const whitespaceIds = join(scratch, "whitespace-token-ids.json");
+  writeFileSync(whitespaceIds, JSON.stringify(whitespaceTokenIds(readGgufHeader(llm).metadata["tokenizer.ggml.tokens"].value as string[])));
+  log(`models ready in ${((Date.now() - started) / 1000).toFixed(0)} s: LLM ${llm}, embeddings ${embeddings}, speech ${speechDir} (STT says "${LAB_PHRASE}" for any speech)`);
+  return { llm, llmFacts, embeddings, speechDir, yolo, video, whitespaceIds };
+}
+
+/** Speech without espeak-ng's own leading and trailing silence, so "the user stopped
+ * speaking" is the last audible sample, not the end of a quiet tail. */
+export function trimSilence(pcm: Int16Array): Int16Array {
+  let peak = 0;
+  for (const v of pcm) peak = Math.max(peak, Math.abs(v));
+  const floor = peak * 0.02;
+  let a = 0;
+  let b = pcm.length;
+  while (a < b && Math.abs(pcm[a]) <= floor) a++;
+  while (b > a && Math.abs(pcm[b - 1]) <= floor) b--;
+  return pcm.subarray(a, b);
+}
+
+/** The conversation's lines as 16 kHz speech (espeak-ng), once per run. */
+export async function speechFiles(dir: string, lines: string[]): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const voice = new EspeakVoice();
+  const files: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    const parts: Int16Array[] = [];
+    for await (const chunk of voice.speak(line)) parts.push(chunk);
+    const pcm = trimSilence(resample(concatPcm(parts), voice.nativeRate, VAD_SAMPLE_RATE));
+    const file = join(dir, `line-${i + 1}.raw`);
+    writeFileSync(file, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    files.push(file);
+  }
+  return files;
+}
+
+/** Every 500 ms, each node's CPU seconds: the report's per-node use over a conversation. */
+function cpuSampler(lab: LabCluster, nodes: LabNode[]) {
+  const samples: { at: number; cpu: number[] }[] = [];
+  const take = () => samples.push({ at: Date.now(), cpu: nodes.map((n) => lab.cpuSeconds(n)) });
+  take();
+  const timer = setInterval(take, 500);
+  return {
+    stop: () => { clearInterval(timer); take(); },
+    between(from: number, to: number): number[] {
+      const inside = samples.filter((s) => s.at >= from && s.at <= to);
+      const a = inside[0] ?? samples[0];
+      const b = inside[inside.length - 1] ?? samples[samples.length - 1];
+      return nodes.map((_, i) => b.cpu[i] - a.cpu[i]);
+    },
+  };
+}
+
+export function runConversation(lab: LabCluster, script: ConversationScript, dir: string, log: (line: string) => void): Promise<ConversationResult> {
+  const scriptFile = join(dir, "script.json");
+  const resultFile = join(dir, "result.json");
+  writeFileSync(scriptFile, JSON.stringify(script));
+  const phone = lab.node(PHONE);
+  const proc = lab.spawn(phone, [process.execPath, "-r", TS_NODE, join(__dirname, "conversation.ts"), scriptFile, resultFile]);
+  let shown = 0;
+  const timer = setInterval(() => {
+    const lines = proc.log().split("\n");
+    for (const l of lines.slice(shown, -1)) log(`    ${l}`);
+    shown = Math.max(shown, lines.length - 1);
+  }, 1000);
+  return proc.exited.then((code) => {
+    clearInterval(timer);
+    for (const l of proc.log().split("\n").slice(shown)) if (l.trim()) log(`    ${l}`);
+    if (code !== 0 || !existsSync(resultFile)) throw new Error(`the conversation ended with ${code}: ${proc.log().slice(-1500)}`);
+    return JSON.parse(readFileSync(resultFile, "utf8")) as ConversationResult;
+  });
+}
+
+function readTap(file: string): TapRecord[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as TapRecord);
+}
+
+export async function runLab(o: LabRunOptions): Promise<void> {
+  const { log } = o;
+  const chosen: Placement[] = o.placements ? o.placements.map((name) => {
+    const p = PLACEMENTS.find((x) => x.name === name);
+    if (!p) throw new Error(`unknown placement '${name}': choose from ${PLACEMENTS.map((x) => x.name).join(", ")}`);
+    return p;
+  }) : PLACEMENTS;
+  const runStarted = Date.now();
+  const scratch = join(o.out, "run");
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  log(`bench:cluster — ${chosen.length} placement(s), every figure ${EMULATED}; results and picture in ${o.out}`);
+  const models = await labModels(scratch, log);
+  const script = CONVERSATION.slice(0, o.turns ?? CONVERSATION.length);
+  const pcm = await speechFiles(join(scratch, "speech-lines"), script.map((t) => t.line));
+
+  const lab = await createLabCluster([...NODES.map((name) => ({ name, cpuBudget: 1 })), { name: PHONE, cpuBudget: 2 }], { prefix: "aidebc", linkRate: LINK_RATE });
+  try {
+    const nodes = NODES.map((n) => lab.node(n));
+    log(`emulated cluster: ${NODES.join(", ")} + ${PHONE} (the household's phone and the lab's LLM tap, no budget) on a ${LINK_RATE}/s shaped bridge (tbf on each veth; no added latency: a LAN's ~0.2 ms is modelled as none)`);
+
+    // Calibration, on n1 before anything else runs.
+    let calibration: Calibration;
+    if (o.nodeBudget !== undefined) {
+      calibration = { quadBudget: o.nodeBudget * 2, nodeBudget: o.nodeBudget, runs: [], crossCheck: { model: "(skipped: --node-budget given)", budget: o.nodeBudget, threads: labThreads(o.nodeBudget), tokS: NaN, profile: "sse2", published: NaN, ratio: NaN, ok: false } };
+      log(`calibration skipped: --node-budget ${o.nodeBudget} given (not calibrated in this run)`);
+    } else {
+      const calib = { calibration: await ensureStandIn("llama-3.2-3b", log), crossCheck: await ensureStandIn("tinyllama-1.1b", log) };
+      calibration = await calibrate({
+        models: calib,
+        maxBudget: 2,
+        log,
+        withBudget: async (budget, fn) => {
+          lab.setBudget(nodes[0], budget);
+          return fn(["ip", "netns", "exec", nodes[0].ns, ...lab.wrapper(nodes[0])]);
+        },
+      });
+    }
+    const calibrationLines = describeCalibration(calibration);
+    for (const l of calibrationLines) log(l);
+    for (const n of nodes) lab.setBudget(n, calibration.nodeBudget);
+    const note = calibrationNote(calibration);
+
+    for (const line of await standInCosts({ lab, node: nodes[0], models, tsNode: TS_NODE })) log(line);
+
+    const reports: PlacementReport[] = [];
+    const placementNodes: Record<string, { agent: string; llm: string[] }> = {};
+    for (const p of chosen) {
+      log("");
+      log(`placement ${p.name}: ${p.describe}`);
+      const dir = join(scratch, p.name);
+      mkdirSync(dir, { recursive: true });
+      const started = await startPlacement(p, lab, models, dir, log);
+      const sampler = cpuSampler(lab, nodes);
+      let conversation: ConversationResult;
+      try {
+        const turns: ScriptTurn[] = script.map((t, i) => ({ ...t, pcmFile: pcm[i] }));
+        conversation = await runConversation(lab, {
+          wsUrl: started.wsUrl,
+          forceToolUrl: started.forceToolUrl,
+          turns,
+          pauseMs: 1200,
+          bargeInAfterMs: 1500,
+          turnTimeoutMs: 8 * 60_000,
+        }, dir, log);
+      } finally {
+        sampler.stop();
+        await started.stop();
+      }
+      const llm = readTap(started.tapLog);
+      const used = sampler.between(conversation.startedAt, conversation.endedAt);
+      const wall = (conversation.endedAt - conversation.startedAt) / 1000;
+      const cpu: NodeCpu[] = nodes.map((n, i) => ({ node: n.name, budget: n.budget, cpuSeconds: used[i], wallSeconds: wall, role: started.roles[n.name] ?? "idle" }));
+      const report: PlacementReport = { name: p.name, describe: p.describe, turns: turnFigures(conversation, llm), cpu, llm, conversation };
+      reports.push(report);
+      placementNodes[p.name] = { agent: p.agent, llm: started.llmNodes };
+      writeFileSync(join(o.out, `${p.name}.json`), JSON.stringify({ report, calibration }, null, 1));
+      log(formatPlacement(report, note));
+      log(`  the wait is dominated by ${dominantStage(report)}`);
+    }
+
+    // The picture: the same turn (the median later turn of the first placement) in each placement.
+    const ref = reports[0];
+    const candidates = laterTurns(ref.turns).filter((t) => t.voiceToVoice !== undefined && t.kind === "spoken");
+    const median = percentile(candidates.map((t) => t.voiceToVoice!), 50);
+    const pick = candidates.find((t) => t.voiceToVoice === median)?.index ?? 1;
+    const panels: TimelinePanel[] = reports.map((r) => {
+      const turn = r.conversation.turns[pick];
+      const next = r.conversation.turns[pick + 1]?.speechStart ?? Number.POSITIVE_INFINITY;
+      const llm = r.llm.filter((x) => x.asked >= turn.speechEnd && x.asked < next);
+      return { title: `${r.name}: ${r.describe}`, rows: turnRows(turn, llm, placementNodes[r.name]), wait: r.turns[pick]?.voiceToVoice };
+    });
+    const svg = join(o.out, "timeline.svg");
+    writeFileSync(svg, timelineSvg(`Turn ${pick + 1} ("${script[pick].line}") — ${EMULATED}`, panels, `${note}. Bars from the phone's clock, the agent's marks and the LLM tap (one machine, one clock).`));
+    log("");
+    log("calibration (again, beside the figures):");
+    for (const l of calibrationLines) log(l);
+    log(`timeline of one turn: ${svg}`);
+    log(`raw results: ${o.out}/<placement>.json; the run took ${((Date.now() - runStarted) / 60000).toFixed(1)} min`);
+    for (const r of reports) log(summaryLine(r));
+  } finally {
+    await lab.teardown();
+  }
+}
