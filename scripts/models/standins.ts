@@ -101,6 +101,13 @@ interface StandInBase {
   chatTemplate?: { sourceFile: string } | { text: string };
   quantization: Quantization;
   seed: number;
+  /** Random weights favour whatever tokens happen to be loud — for the Qwen stand-in, the
+   * newline — and a voice agent fed newlines says nothing. Set: English word tokens
+   * ("Ġword") get 4x louder embedding rows (tied: the output head too), so greedy output
+   * is spaced words the TTS speaks in 8-word clauses. Same shapes and types, same cost. */
+  speaksWords?: boolean;
+  /** Bumped when one stand-in's bytes change, so only that one is made again. */
+  revision?: number;
 }
 interface DecoderStandIn extends StandInBase { arch: DecoderArch; config: DecoderConfig }
 interface BertStandIn extends StandInBase { arch: "bert"; config: BertConfig }
@@ -118,7 +125,7 @@ export const STANDINS = {
     eosToken: "<|im_end|>", addBos: false, addedTokens: QWEN2_5_ADDED_TOKENS,
     // Every Qwen2.5 Instruct size ships this same template (with tools, <tool_call>).
     chatTemplate: { sourceFile: "models/templates/Qwen-Qwen2.5-7B-Instruct.jinja" },
-    quantization: "Q4_0", seed: 1525,
+    quantization: "Q4_0", seed: 1525, speaksWords: true, revision: 3,
   },
   // The published run we calibrate against: Ollama's llama3.2:3b, which is Q4_K_M.
   "llama-3.2-3b": {
@@ -158,7 +165,7 @@ function spec(name: string): StandIn {
 
 export function standInPath(name: StandInName): string {
   const s = spec(name);
-  return aideCache("models", "generated", `${name}-standin-v${STANDIN_VERSION}-${llamaSourceCommit().slice(0, 12)}-${s.quantization.toLowerCase()}.gguf`);
+  return aideCache("models", "generated", `${name}-standin-v${STANDIN_VERSION}${s.revision ? `.${s.revision}` : ""}-${llamaSourceCommit().slice(0, 12)}-${s.quantization.toLowerCase()}.gguf`);
 }
 
 /** Every tokenizer.* key of the vocabulary file, with the stand-in's overrides. */
@@ -199,6 +206,17 @@ function tokenizerMetadata(s: StandIn): Record<string, GgufValue> {
   return md;
 }
 
+/** Row scales that make random weights say words: lowercase English words with a leading
+ * space (GPT-2 byte-level BPE: "Ġword") 4x, whitespace-only tokens 0.1x. With tied
+ * embeddings the residual stream carries the input token's own row, so the token just
+ * read gets a large logit: a loud newline repeats forever (seen: the Qwen stand-in
+ * answered only newlines after the tools prompt's "assistant\n"). */
+function speakingRows(tokens: string[]): (row: number) => number {
+  const words = new Set(tokens.flatMap((t, id) => (/^Ġ[a-z]{3,}$/.test(t) ? [id] : [])));
+  const blank = new Set(tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : [])));
+  return (row) => (words.has(row) ? 4 : blank.has(row) ? 0.1 : 1);
+}
+
 /** Writes a stand-in with every matrix as `matrices` (our writer: f32, f16, q8_0, q4_0). */
 export async function writeStandIn(name: StandInName, path: string, matrices: GgmlType, seed = spec(name).seed): Promise<void> {
   const s = spec(name);
@@ -211,7 +229,11 @@ export async function writeStandIn(name: StandInName, path: string, matrices: Gg
     tensors = bertTensors(s.config, weights);
   } else {
     md = decoderMetadata(s.arch, s.config, label, matrices);
-    tensors = decoderTensors(s.arch, s.config, weights);
+    const vocab = tokenizerMetadata(s);
+    const scale = s.speaksWords ? speakingRows(vocab["tokenizer.ggml.tokens"].value as string[]) : undefined;
+    tensors = decoderTensors(s.arch, s.config, { ...weights, embeddingRowScale: scale });
+    await writeGguf(path, { ...md, ...vocab }, tensors);
+    return;
   }
   await writeGguf(path, { ...md, ...tokenizerMetadata(s) }, tensors);
 }

@@ -39,6 +39,9 @@ export interface Weights {
   /** Type of the 2-D weight matrices; 1-D norms and biases are f32 as the converter writes them. */
   matrices: GgmlType;
   seed: number;
+  /** Louder or quieter token embedding rows (by token id): with tied embeddings they are
+   * also the output head, so this decides which tokens random weights say. */
+  embeddingRowScale?: (row: number) => number;
 }
 
 /** 1 / sqrt(fan-in) keeps activations bounded through dozens of random layers. */
@@ -97,7 +100,9 @@ export function decoderTensors(arch: DecoderArch, c: DecoderConfig, w: Weights):
     tensors.push({ name: "rope_freqs.weight", dims: [factors.length], type: GgmlType.F32, values: () => factors });
   }
   // Embeddings of unit scale: row lookups, not a projection.
-  tensors.push(t.matrix("token_embd.weight", [e, c.vocab_size], 1));
+  tensors.push(w.embeddingRowScale
+    ? { name: "token_embd.weight", dims: [e, c.vocab_size], type: w.matrices, values: randomValues(w.seed ^ hash("token_embd.weight"), e, 1, w.embeddingRowScale) }
+    : t.matrix("token_embd.weight", [e, c.vocab_size], 1));
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const b = `blk.${l}`;
     tensors.push(t.ones(`${b}.attn_norm.weight`, e), t.matrix(`${b}.attn_q.weight`, [e, q]));
