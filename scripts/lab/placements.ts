@@ -24,6 +24,8 @@ export interface Placement {
    * pipelines across them. */
   llm: { plan: "planner"; nodes: string[] } | { plan: "split"; nodes: string[] } | { plan: "pipeline"; nodes: string[]; microBatch: number };
   memory?: boolean;
+  /** Run only when named (--placements): not in the default comparison. */
+  optIn?: boolean;
 }
 
 /** The lab's extra host: the household's phone (the conversation) and the LLM tap. */
@@ -33,7 +35,7 @@ export const PLACEMENTS: Placement[] = [
   { name: "one-node", describe: "(a) everything on one node", agent: "n1", llm: { plan: "planner", nodes: ["n1"] } },
   { name: "jobs-today", describe: "(b) as the jobs place it today: the agent and speech on n1, the planner puts the LLM alone on another node", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
-  { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 } },
+  { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
 
 /** An emulated node as the planner sees it: 2 cores at 2.66 GHz, 8 GB. */

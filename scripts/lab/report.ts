@@ -55,6 +55,9 @@ export interface PlacementReport {
   /** The tap records in order, for the timeline. */
   llm: TapRecord[];
   conversation: ConversationResult;
+  /** Share of the conversation in which the nodes together used (nearly) all of this
+   * machine's cores: then a node may have got less than its budget (figures pessimistic). */
+  saturated?: number;
 }
 
 export function percentile(values: number[], p: number): number | undefined {
@@ -136,6 +139,9 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   }
   const barge = r.turns.map((t) => t.bargeInStop).filter((x): x is number => x !== undefined);
   if (barge.length) lines.push(`  barge-ins: the bot went quiet ${barge.map((b) => s(b)).join(", ")} s after the user began talking over it`);
+  if (r.saturated !== undefined) {
+    lines.push(`  this machine was saturated ${(r.saturated * 100).toFixed(0)} % of the conversation (nodes together ≥ 95 % of its cores): ${r.saturated > 0.05 ? "in those moments a node may have had less than its budget, so figures there are pessimistic" : "the budgets held"}`);
+  }
   lines.push(`  CPU per node over the conversation (share of its budget):`);
   for (const c of r.cpu) {
     const used = c.cpuSeconds / Math.max(1e-9, c.wallSeconds);

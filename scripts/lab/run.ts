@@ -4,6 +4,7 @@
 // picture, and the summary lines.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { concatPcm } from "../../agent/src/pipeline";
 import { EspeakVoice, resample } from "../../agent/src/services/tts";
@@ -36,6 +37,7 @@ export interface LabRunOptions {
 }
 
 const NODES = ["n1", "n2", "n3"];
+const MACHINE_CORES = cpus().length;
 const LINK_RATE = "1gbit";
 const TS_NODE = require.resolve("ts-node/register/transpile-only");
 
@@ -94,19 +96,32 @@ export async function speechFiles(dir: string, lines: string[]): Promise<string[
   return files;
 }
 
-/** Every 500 ms, each node's CPU seconds: the report's per-node use over a conversation. */
+/** Every 500 ms, each node's CPU seconds: the report's per-node use over a conversation,
+ * and how often the nodes together wanted more than this machine has. */
 function cpuSampler(lab: LabCluster, nodes: LabNode[]) {
   const samples: { at: number; cpu: number[] }[] = [];
   const take = () => samples.push({ at: Date.now(), cpu: nodes.map((n) => lab.cpuSeconds(n)) });
   take();
   const timer = setInterval(take, 500);
+  const inside = (from: number, to: number) => {
+    const s = samples.filter((x) => x.at >= from && x.at <= to);
+    return s.length >= 2 ? s : samples;
+  };
   return {
     stop: () => { clearInterval(timer); take(); },
     between(from: number, to: number): number[] {
-      const inside = samples.filter((s) => s.at >= from && s.at <= to);
-      const a = inside[0] ?? samples[0];
-      const b = inside[inside.length - 1] ?? samples[samples.length - 1];
-      return nodes.map((_, i) => b.cpu[i] - a.cpu[i]);
+      const s = inside(from, to);
+      return nodes.map((_, i) => s[s.length - 1].cpu[i] - s[0].cpu[i]);
+    },
+    /** Share of the half-seconds in which the nodes together used ≥ 95 % of the machine. */
+    saturated(from: number, to: number): number {
+      const s = inside(from, to);
+      let busy = 0;
+      for (let k = 1; k < s.length; k++) {
+        const used = s[k].cpu.reduce((a, c, i) => a + c - s[k - 1].cpu[i], 0) / ((s[k].at - s[k - 1].at) / 1000);
+        if (used >= 0.95 * MACHINE_CORES) busy++;
+      }
+      return s.length > 1 ? busy / (s.length - 1) : 0;
     },
   };
 }
@@ -142,7 +157,7 @@ export async function runLab(o: LabRunOptions): Promise<void> {
     const p = PLACEMENTS.find((x) => x.name === name);
     if (!p) throw new Error(`unknown placement '${name}': choose from ${PLACEMENTS.map((x) => x.name).join(", ")}`);
     return p;
-  }) : PLACEMENTS;
+  }) : PLACEMENTS.filter((p) => !p.optIn);
   const runStarted = Date.now();
   const scratch = join(o.out, "run");
   rmSync(scratch, { recursive: true, force: true });
@@ -189,7 +204,7 @@ export async function runLab(o: LabRunOptions): Promise<void> {
       const dir = join(scratch, p.name);
       mkdirSync(dir, { recursive: true });
       const started = await startPlacement(p, lab, models, dir, log);
-      const sampler = cpuSampler(lab, nodes);
+      const sampler = cpuSampler(lab, [...nodes, lab.node(PHONE)]);
       let conversation: ConversationResult;
       try {
         const turns: ScriptTurn[] = script.map((t, i) => ({ ...t, pcmFile: pcm[i] }));
@@ -209,7 +224,8 @@ export async function runLab(o: LabRunOptions): Promise<void> {
       const used = sampler.between(conversation.startedAt, conversation.endedAt);
       const wall = (conversation.endedAt - conversation.startedAt) / 1000;
       const cpu: NodeCpu[] = nodes.map((n, i) => ({ node: n.name, budget: n.budget, cpuSeconds: used[i], wallSeconds: wall, role: started.roles[n.name] ?? "idle" }));
-      const report: PlacementReport = { name: p.name, describe: p.describe, turns: turnFigures(conversation, llm), cpu, llm, conversation };
+      const saturated = sampler.saturated(conversation.startedAt, conversation.endedAt);
+      const report: PlacementReport = { name: p.name, describe: p.describe, turns: turnFigures(conversation, llm), cpu, llm, conversation, saturated };
       reports.push(report);
       placementNodes[p.name] = { agent: p.agent, llm: started.llmNodes };
       writeFileSync(join(o.out, `${p.name}.json`), JSON.stringify({ report, calibration }, null, 1));

@@ -20,6 +20,12 @@ const run = promisify(execFile);
 /** YOLOv8n at 640: 80.4 ms per image, ONNX on CPU (Ultralytics' YOLOv8 detection table, "Speed CPU ONNX", Amazon EC2 P4d). */
 const YOLOV8N_PUBLISHED = { ms: 80.4, where: "ONNX Runtime on an Amazon EC2 P4d's CPU (Ultralytics' YOLOv8 detection table)" };
 
+/** The ONNX stand-ins cannot be held to a Core 2's instructions the way llama.cpp's core2
+ * build is: ONNX Runtime picks its kernels from CPUID at run time. */
+export const ORT_ISA_CAVEAT =
+  "STT, TTS and vision run ONNX Runtime, which picks this CPU's AVX2/AVX-512 kernels at run time where a Core 2 gets SSE ones, " +
+  "so their figures here are optimistic: for GEMM-bound work llama.cpp's own builds differ by 3x (generation) to 8x (prompt) between core2 and native on this kind of machine (npm run bench:llm)";
+
 async function llamaBench(model: string, args: string[]): Promise<{ pp?: number; tg?: number }> {
   const { stdout } = await run(llamaBinary("llama-bench", "core2"), ["-m", model, ...args, "-r", "1", "-o", "json"], { maxBuffer: 16 << 20, timeout: 10 * 60_000 });
   const rows = JSON.parse(stdout.slice(stdout.indexOf("["))) as { avg_ts: number; n_prompt: number; n_gen: number }[];
@@ -45,6 +51,7 @@ async function probe(llm: string, embed: string, yolo: string): Promise<string[]
   const ms = (performance.now() - t0) / 3;
   await model.close();
   lines.push(`  vision, YOLOv8n-cost stand-in at ${model.inputSize}, 1 thread: ${ms.toFixed(0)} ms per frame — published: YOLOv8n ${YOLOV8N_PUBLISHED.ms} ms on ${YOLOV8N_PUBLISHED.where}`);
+  lines.push(`  caveat: ${ORT_ISA_CAVEAT}`);
   return lines;
 }
 
