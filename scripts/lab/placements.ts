@@ -28,6 +28,9 @@ export interface Placement {
   optIn?: boolean;
 }
 
+/** Tokens a lab reply may have (LLM_MAX_TOKENS of the agent). */
+export const LAB_REPLY_TOKENS = 24;
+
 /** The lab's extra host: the household's phone (the conversation) and the LLM tap. */
 export const PHONE = "phone";
 
@@ -207,9 +210,10 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     run(visionTask, agentNode);
     addRole(p.agent, "vision");
     const agentTask = prepareTask(taskOf(agentSpec, "voice-agent", "agent"), { ports: { http: { ip: agentNode.address, port: agentPort }, vision: { ip: agentNode.address, port: visionPort } }, services: agentServices });
-    // The lab's replies are capped (random weights never stop by themselves), and memory
-    // gets the embeddings server the cluster job does not start yet.
-    agentTask.env.LLM_MAX_TOKENS = "32";
+    // The lab's replies are capped (random weights never stop by themselves) at 24 tokens,
+    // a two-sentence spoken answer, so 22 turns in three placements fit the run's 25
+    // minutes; memory gets the embeddings server the cluster job does not start yet.
+    agentTask.env.LLM_MAX_TOKENS = String(LAB_REPLY_TOKENS);
     agentTask.env.AIDE_MEMORY_DIR = embedUrl ? join(scratch, `${p.name}-memory`) : "off";
     if (embedUrl) agentTask.env.EMBED_URL = embedUrl;
     mkdirSync(join(scratch, `${p.name}-memory`), { recursive: true });

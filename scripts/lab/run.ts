@@ -212,7 +212,7 @@ export async function runLab(o: LabRunOptions): Promise<void> {
           wsUrl: started.wsUrl,
           forceToolUrl: started.forceToolUrl,
           turns,
-          pauseMs: 1200,
+          pauseMs: 800,
           bargeInAfterMs: 1500,
           turnTimeoutMs: 8 * 60_000,
         }, dir, log);

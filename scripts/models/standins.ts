@@ -125,7 +125,7 @@ export const STANDINS = {
     eosToken: "<|im_end|>", addBos: false, addedTokens: QWEN2_5_ADDED_TOKENS,
     // Every Qwen2.5 Instruct size ships this same template (with tools, <tool_call>).
     chatTemplate: { sourceFile: "models/templates/Qwen-Qwen2.5-7B-Instruct.jinja" },
-    quantization: "Q4_0", seed: 1525, speaksWords: true, revision: 3,
+    quantization: "Q4_0", seed: 1525, speaksWords: true, revision: 4,
   },
   // The published run we calibrate against: Ollama's llama3.2:3b, which is Q4_K_M.
   "llama-3.2-3b": {
@@ -206,13 +206,15 @@ function tokenizerMetadata(s: StandIn): Record<string, GgufValue> {
   return md;
 }
 
-/** Row scales that make random weights say words: lowercase English words with a leading
- * space (GPT-2 byte-level BPE: "Ġword") 4x, whitespace-only tokens 0.1x. With tied
+/** Row scales that make random weights say words: lowercase English words of 3 to 6
+ * letters with a leading space (GPT-2 byte-level BPE: "Ġword"; English averages ~4.7
+ * letters, so a capped answer takes as long to speak as a real one) 4x, whitespace-only
+ * tokens 0.1x. With tied
  * embeddings the residual stream carries the input token's own row, so the token just
  * read gets a large logit: a loud newline repeats forever (seen: the Qwen stand-in
  * answered only newlines after the tools prompt's "assistant\n"). */
 function speakingRows(tokens: string[]): (row: number) => number {
-  const words = new Set(tokens.flatMap((t, id) => (/^Ġ[a-z]{3,}$/.test(t) ? [id] : [])));
+  const words = new Set(tokens.flatMap((t, id) => (/^Ġ[a-z]{3,6}$/.test(t) ? [id] : [])));
   const blank = new Set(tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : [])));
   return (row) => (words.has(row) ? 4 : blank.has(row) ? 0.1 : 1);
 }
