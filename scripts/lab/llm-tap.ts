@@ -33,6 +33,8 @@ export interface TapRecord {
   predictedTokens?: number;
   predictedMs?: number;
   cachedTokens?: number;
+  /** The agent closed the stream before the end (the completion was cancelled). */
+  cancelled?: boolean;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -109,36 +111,52 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
         }
       }
       const headers = { ...req.headers, host: target.host, "content-length": String(payload.length) };
+      // Noted once, however the completion ends: whole, or cut off by the agent closing the
+      // stream (a barge-in, or its reader letting go right after [DONE]).
+      let noted = false;
+      const note = (whole: Buffer[]) => {
+        if (noted || !chat) return;
+        noted = true;
+        record.ended = now();
+        if (record.promptTokens === undefined && whole.length) {
+          // A non-streaming answer carries its timings in the one JSON body.
+          try {
+            const json = JSON.parse(Buffer.concat(whole).toString("utf8")) as { timings?: SseTimings };
+            if (json.timings) applyTimings(record, json.timings);
+            record.firstToken ??= record.ended;
+          } catch { /* SSE already parsed, or not JSON */ }
+        }
+        appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+      };
+      const whole: Buffer[] = [];
       const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (upRes) => {
         record.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         const watch = chat ? watchStream(record) : undefined;
-        const whole: Buffer[] = [];
         upRes.on("data", (b: Buffer) => {
           watch?.(b);
           if (chat) whole.push(b);
           res.write(b);
         });
         upRes.on("end", () => {
-          record.ended = now();
-          if (chat && record.promptTokens === undefined) {
-            // A non-streaming answer carries its timings in the one JSON body.
-            try {
-              const json = JSON.parse(Buffer.concat(whole).toString("utf8")) as { timings?: SseTimings };
-              if (json.timings) applyTimings(record, json.timings);
-              record.firstToken ??= record.ended;
-            } catch { /* SSE already parsed, or not JSON */ }
-          }
+          note(whole);
           res.end();
-          if (chat) appendFileSync(logFile, `${JSON.stringify(record)}\n`);
         });
+        upRes.on("close", () => note(whole));
       });
       up.on("error", (error) => {
+        note(whole);
         if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
         res.end(`lab LLM tap: upstream ${upstream} failed: ${error.message}`);
       });
       // The agent closing the stream (barge-in) must cancel the completion upstream too.
-      res.on("close", () => { if (!res.writableFinished) up.destroy(); });
+      res.on("close", () => {
+        if (!res.writableFinished) {
+          record.cancelled = true;
+          up.destroy();
+          note(whole);
+        }
+      });
       up.end(payload);
     });
   });

@@ -107,6 +107,8 @@ describe("the lab's LLM tap", () => {
     ac.abort();
     await new Promise((r) => setTimeout(r, 400));
     expect(up.closedEarly).toBe(1);
+    // ...and is still noted, as cancelled.
+    expect(records()).toEqual([expect.objectContaining({ cancelled: true, forcedTool: false })]);
   });
 });
 
