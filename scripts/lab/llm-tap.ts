@@ -35,6 +35,8 @@ export interface TapRecord {
   cachedTokens?: number;
   /** The agent closed the stream before the end (the completion was cancelled). */
   cancelled?: boolean;
+  /** When no timings came: the end of what came, to see why. */
+  tail?: string;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -126,6 +128,7 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
             record.firstToken ??= record.ended;
           } catch { /* SSE already parsed, or not JSON */ }
         }
+        if (record.promptTokens === undefined && whole.length) record.tail = Buffer.concat(whole).toString("utf8").slice(-600);
         appendFileSync(logFile, `${JSON.stringify(record)}\n`);
       };
       const whole: Buffer[] = [];
