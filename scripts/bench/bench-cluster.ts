@@ -15,6 +15,7 @@
 //   npm run bench:cluster -- --placements jobs-today,rpc-split --turns 12
 //   npm run bench:cluster -- --node-budget 0.42     skip calibration, use this budget (printed as given)
 //   npm run bench:cluster -- --out DIR              where the timeline picture and raw results go
+//   npm run bench:cluster -- --report DIR           print a finished run's report again from DIR
 //
 // Needs root (namespaces, cgroups, tc): without it, one line saying so and exit 2.
 // No added network latency: netem does not exist on this kernel, and a LAN's ~0.2 ms
@@ -23,9 +24,9 @@ import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labPreflight } from "../lab/cluster";
-import { runLab } from "../lab/run";
+import { reportFrom, runLab } from "../lab/run";
 
-const HELP = readFileSync(__filename, "utf8").split("\n").slice(0, 22).map((l) => l.replace(/^\/\/ ?/, "")).join("\n");
+const HELP = readFileSync(__filename, "utf8").split("\n").filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith("//"))).map((l) => l.replace(/^\/\/ ?/, "")).join("\n");
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,6 +36,11 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const saved = arg("report");
+  if (saved) {
+    reportFrom(saved, (line) => process.stdout.write(`${line}\n`));
     return;
   }
   const reason = labPreflight();

@@ -101,6 +101,16 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
       let payload = Buffer.concat(body);
       const record: TapRecord = { path: req.url ?? "/", asked: now(), ended: 0, status: 0, forcedTool: false };
       const chat = req.method === "POST" && (req.url ?? "").includes("/chat/completions");
+      if (chat) {
+        // Timings in every chunk (llama-server's timings_per_token), so a completion the
+        // agent cuts off (the user spoke again) still tells how many prompt tokens it
+        // evaluated; the agent reads the last timings it sees, as before.
+        const json = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
+        if (json.stream) {
+          json.timings_per_token = true;
+          payload = Buffer.from(JSON.stringify(json));
+        }
+      }
       if (chat && forceNext) {
         const json = JSON.parse(payload.toString("utf8")) as { tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
         if (json.tools?.length && json.tool_choice !== "none") {

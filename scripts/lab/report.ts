@@ -42,6 +42,9 @@ export interface TurnFigures {
   /** Generation speed of the turn's completions (tokens/s). */
   genTokS?: number;
   toolCall: boolean;
+  /** The user spoke again while this answer was still being generated (a barge-in, or
+   * the bot had gone quiet mid-answer because speech outran generation). */
+  answerCut?: boolean;
   /** A line spoken over the bot: how long until the bot's audio stopped. */
   bargeInStop?: number;
   error?: string;
@@ -93,7 +96,10 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       llmTimeToFirstToken: t.report?.llmTimeToFirstToken,
       ttsTimeToFirstAudio: t.report?.ttsTimeToFirstAudio,
       totalPipelineLatency: t.report?.totalPipelineLatency,
-      promptTokens: mine.length ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), 0) : undefined,
+      // llama-server reports timings in its last chunk: a completion cut off before it (the
+      // user spoke again) has none, and then the turn's count is unknown, not 0.
+      promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), 0) : undefined,
+      answerCut: mine.some((r) => r.cancelled),
       genTokS: genMs > 0 ? genTokens / (genMs / 1000) : undefined,
       toolCall: mine.some((r) => r.forcedTool),
       bargeInStop: t.interruptedBotAudioEnd !== undefined && conversation.turns[i + 1] ? (t.interruptedBotAudioEnd - conversation.turns[i + 1].speechStart) / 1000 : undefined,
@@ -113,7 +119,8 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   lines.push(`  every figure: ${EMULATED}; ${calibration}`);
   lines.push("  turn kind            VAD-end  transcript  LLM-asked  1st-token  1st-audio(v2v)  prompt-tok  gen-tok/s  note");
   for (const t of r.turns) {
-    const note = [t.index === 0 || (r.turns[t.index - 1] && r.turns[t.index - 1].session !== t.session) ? "first turn of a session" : "", t.toolCall ? "describe_scene" : "", t.bargeInStop !== undefined ? `talked over: bot quiet ${s(t.bargeInStop)} s after the user began` : "", t.error ?? ""].filter(Boolean).join("; ");
+    const note = [t.index === 0 || (r.turns[t.index - 1] && r.turns[t.index - 1].session !== t.session) ? "first turn of a session" : "", t.toolCall ? "describe_scene" : "",
+      t.answerCut && r.turns[t.index + 1]?.kind !== "barge-in" ? "still generating when the user spoke again" : "", t.bargeInStop !== undefined ? `talked over: bot quiet ${s(t.bargeInStop)} s after the user began` : "", t.error ?? ""].filter(Boolean).join("; ");
     lines.push(`  ${String(t.index + 1).padStart(4)} ${t.kind.padEnd(15)} ${s(t.vadEnd).padStart(7)} ${s(t.transcript).padStart(11)} ${s(t.llmAsked).padStart(10)} ${s(t.firstToken).padStart(10)} ${s(t.voiceToVoice).padStart(15)} ${String(t.promptTokens ?? "n/a").padStart(11)} ${s(t.genTokS, 1).padStart(10)}  ${note}`);
   }
   const rest = laterTurns(r.turns);
@@ -137,6 +144,8 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   for (const t of firstTurns(r.turns)) {
     lines.push(`  first turn of session ${t.session}: voice-to-voice ${s(t.voiceToVoice)} s, LLM first token ${s(t.firstToken)} s, ${t.promptTokens ?? "n/a"} prompt tokens evaluated`);
   }
+  const cut = r.turns.filter((t, i) => t.answerCut && r.turns[i + 1]?.kind !== "barge-in");
+  if (cut.length) lines.push(`  answers still being generated when the user spoke again without talking over the bot (it had gone quiet mid-answer, speech outrunning generation): ${cut.length} of ${r.turns.length} (turns ${cut.map((t) => t.index + 1).join(", ")}); their prompt counts are unknown (llama-server reports them at the end)`);
   const barge = r.turns.map((t) => t.bargeInStop).filter((x): x is number => x !== undefined);
   if (barge.length) lines.push(`  barge-ins: the bot went quiet ${barge.map((b) => s(b)).join(", ")} s after the user began talking over it`);
   if (r.saturated !== undefined) {

@@ -3,7 +3,7 @@
 // the real model's published figure, then each placement's conversation, the timeline
 // picture, and the summary lines.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { concatPcm } from "../../agent/src/pipeline";
@@ -226,33 +226,71 @@ export async function runLab(o: LabRunOptions): Promise<void> {
       const cpu: NodeCpu[] = nodes.map((n, i) => ({ node: n.name, budget: n.budget, cpuSeconds: used[i], wallSeconds: wall, role: started.roles[n.name] ?? "idle" }));
       const saturated = sampler.saturated(conversation.startedAt, conversation.endedAt);
       const report: PlacementReport = { name: p.name, describe: p.describe, turns: turnFigures(conversation, llm), cpu, llm, conversation, saturated };
-      reports.push(report);
       placementNodes[p.name] = { agent: p.agent, llm: started.llmNodes };
-      writeFileSync(join(o.out, `${p.name}.json`), JSON.stringify({ report, calibration }, null, 1));
+      reports.push(report);
+      writeFileSync(join(o.out, `${p.name}.json`), JSON.stringify({ report, calibration, nodes: placementNodes[p.name], lines: script.map((t) => t.line) } satisfies SavedPlacement));
       log(formatPlacement(report, note));
       log(`  the wait is dominated by ${dominantStage(report)}`);
     }
 
-    // The picture: the same turn (the median later turn of the first placement) in each placement.
-    const ref = reports[0];
-    const candidates = laterTurns(ref.turns).filter((t) => t.voiceToVoice !== undefined && t.kind === "spoken");
-    const median = percentile(candidates.map((t) => t.voiceToVoice!), 50);
-    const pick = candidates.find((t) => t.voiceToVoice === median)?.index ?? 1;
-    const panels: TimelinePanel[] = reports.map((r) => {
-      const turn = r.conversation.turns[pick];
-      const next = r.conversation.turns[pick + 1]?.speechStart ?? Number.POSITIVE_INFINITY;
-      const llm = r.llm.filter((x) => x.asked >= turn.speechEnd && x.asked < next);
-      return { title: `${r.name}: ${r.describe}`, rows: turnRows(turn, llm, placementNodes[r.name]), wait: r.turns[pick]?.voiceToVoice };
-    });
-    const svg = join(o.out, "timeline.svg");
-    writeFileSync(svg, timelineSvg(`Turn ${pick + 1} ("${script[pick].line}") — ${EMULATED}`, panels, `${note}. Bars from the phone's clock, the agent's marks and the LLM tap (one machine, one clock).`));
     log("");
-    log("calibration (again, beside the figures):");
-    for (const l of calibrationLines) log(l);
-    log(`timeline of one turn: ${svg}`);
-    log(`raw results: ${o.out}/<placement>.json; the run took ${((Date.now() - runStarted) / 60000).toFixed(1)} min`);
+    printClosing(reports, placementNodes, script.map((t) => t.line), calibration, o.out, log);
+    log(`raw results: ${o.out}/<placement>.json (npm run bench:cluster -- --report ${o.out} prints this again); the run took ${((Date.now() - runStarted) / 60000).toFixed(1)} min`);
     for (const r of reports) log(summaryLine(r));
   } finally {
     await lab.teardown();
   }
+}
+
+interface SavedPlacement {
+  report: PlacementReport;
+  calibration: Calibration;
+  nodes: { agent: string; llm: string[] };
+  lines: string[];
+}
+
+/** The calibration again, the timeline picture of one turn in every placement, its path. */
+function printClosing(reports: PlacementReport[], placementNodes: Record<string, { agent: string; llm: string[] }>, lines: string[], calibration: Calibration, out: string, log: (line: string) => void): void {
+  const note = calibrationNote(calibration);
+  // The picture: the same turn (the median later turn of the first placement) in each placement.
+  const ref = reports[0];
+  const candidates = laterTurns(ref.turns).filter((t) => t.voiceToVoice !== undefined && t.kind === "spoken");
+  const median = percentile(candidates.map((t) => t.voiceToVoice!), 50);
+  const pick = candidates.find((t) => t.voiceToVoice === median)?.index ?? 1;
+  const panels: TimelinePanel[] = reports.map((r) => {
+    const turn = r.conversation.turns[pick];
+    const next = r.conversation.turns[pick + 1]?.speechStart ?? Number.POSITIVE_INFINITY;
+    const llm = r.llm.filter((x) => x.asked >= turn.speechEnd && x.asked < next);
+    return { title: `${r.name}: ${r.describe}`, rows: turnRows(turn, llm, placementNodes[r.name]), wait: r.turns[pick]?.voiceToVoice };
+  });
+  const svg = join(out, "timeline.svg");
+  writeFileSync(svg, timelineSvg(`Turn ${pick + 1} ("${lines[pick]}") — ${EMULATED}`, panels, `${note}. Bars from the phone's clock, the agent's marks and the LLM tap (one machine, one clock).`));
+  log("calibration (again, beside the figures):");
+  for (const l of describeCalibration(calibration)) log(l);
+  log(`timeline of one turn: ${svg}`);
+}
+
+/** Prints a finished run's report again from its saved results (figures recomputed). */
+export function reportFrom(dir: string, log: (line: string) => void): void {
+  const saved = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as SavedPlacement)
+    .filter((s) => s.report?.conversation)
+    .sort((a, b) => a.report.conversation.startedAt - b.report.conversation.startedAt);
+  if (!saved.length) throw new Error(`no bench:cluster results in ${dir} (<placement>.json)`);
+  const reports = saved.map((s) => ({ ...s.report, turns: turnFigures(s.report.conversation, s.report.llm) }));
+  // Results saved before nodes and lines were kept: from the placement's line and CPU roles.
+  for (const s of saved) {
+    s.nodes ??= {
+      agent: PLACEMENTS.find((p) => p.name === s.report.name)?.agent ?? "n1",
+      llm: s.report.cpu.filter((c) => /llama-server|ggml-rpc-server/.test(c.role) && !/embeddings only/.test(c.role) || /ggml-rpc-server/.test(c.role)).map((c) => c.node),
+    };
+    s.lines ??= CONVERSATION.map((t) => t.line);
+  }
+  const note = calibrationNote(saved[0].calibration);
+  for (const r of reports) {
+    log(formatPlacement(r, note));
+    log(`  the wait is dominated by ${dominantStage(r)}`);
+    log("");
+  }
+  printClosing(reports, Object.fromEntries(saved.map((s) => [s.report.name, s.nodes])), saved[0].lines, saved[0].calibration, dir, log);
+  for (const r of reports) log(summaryLine(r));
 }
