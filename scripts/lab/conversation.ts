@@ -177,7 +177,10 @@ export async function playConversation(script: ConversationScript, log: (line: s
         const report = await c.waitForMessage(isReport, script.turnTimeoutMs, messagesBefore);
         record.report = report.data as TurnLatency;
         // The report goes out as the first audio does: the packet itself may land just after.
-        const heard = await c.waitFor(() => c.audio.slice(audioBefore).find((a) => performance.timeOrigin + a.at > spoken.end), 5000, "the answer's first audio").catch(() => undefined);
+        // This answer's first audio: not the previous answer resuming after the user spoke
+        // into its pause (it arrives before this answer's bot-started-speaking mark).
+        const started = record.report.at?.["bot-started-speaking"] ?? spoken.end;
+        const heard = await c.waitFor(() => c.audio.slice(audioBefore).find((a) => performance.timeOrigin + a.at > Math.max(spoken.end, started - 5)), 5000, "the answer's first audio").catch(() => undefined);
         if (heard) record.firstAudio = performance.timeOrigin + heard.at;
         const transcript = c.messages.slice(messagesBefore).find((m) => m.message.type === "user-transcription" && (m.message.data as { final?: boolean })?.final);
         record.transcript = (transcript?.message.data as { text?: string } | undefined)?.text;

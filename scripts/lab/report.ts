@@ -91,7 +91,9 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       transcript: since(at["transcript-final"]),
       llmAsked: since(mine[0]?.asked),
       firstToken: since(at["llm-first-token"] ?? firstTokenAt),
-      voiceToVoice: since(t.firstAudio),
+      // Audio that arrived before this turn's answer started (the previous answer resuming
+      // after the user spoke into its pause) is not this turn's first word.
+      voiceToVoice: since(t.firstAudio !== undefined && at["bot-started-speaking"] !== undefined && t.firstAudio < at["bot-started-speaking"] ? at["bot-started-speaking"] : t.firstAudio),
       sttLatency: t.report?.sttLatency,
       llmTimeToFirstToken: t.report?.llmTimeToFirstToken,
       ttsTimeToFirstAudio: t.report?.ttsTimeToFirstAudio,
