@@ -50,6 +50,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       host: config.host,
       port: config.port,
       maxSessions: config.maxSessions,
+      maxSessionsPerAddress: config.maxSessionsPerAddress,
       assets: await pageAssets(),
       session: { output: { leadMs: config.outputLeadMs } },
       log,

@@ -14,6 +14,7 @@
  * - downstream — data/control frames travelling downstream, and scheduled tasks. An
  *               `interruption` (or `cancel`) empties it at once, aborts `this.signal`, and
  *               drops any data/control frame the stale in-flight item still pushes.
+ *               A `cancel` empties the system lane too: the session is ending.
  * - upstream  — data/control frames travelling upstream (e.g. `bot-spoken-text`). Never
  *               emptied by interruptions: they report what already happened.
  *
@@ -178,6 +179,9 @@ export abstract class FrameProcessor {
     if (cancel) {
       this.cancelled = true;
       this.upstreamLane.clear();
+      // Queued system frames (mostly microphone audio) are for a session that is ending:
+      // handling them would only keep a core busy after the client has gone.
+      this.systemLane.clear();
     }
     try {
       this.onInterruption();
