@@ -32,6 +32,8 @@ export class ClientInputTransport extends FrameProcessor {
   private readonly maxMessageBytes: number;
   private readonly turns: TurnCounter;
   private botSpeaking = false;
+  /** A typed turn went out and its answer has not finished yet. */
+  private answerOwed = false;
   /** Each distinct complaint is sent once per session, not once per 32 ms chunk. */
   private readonly toldClient = new Set<string>();
   private badMessages = 0;
@@ -91,9 +93,14 @@ export class ClientInputTransport extends FrameProcessor {
         return;
       case "metrics": return this.client.onMetrics(f);
       // The brain consumes transcriptions, so STT sends the page its copy upstream.
-      case "transcription": return this.showTranscript(f.text, f.final);
+      case "transcription":
+        if (f.final) this.answerOwed = true;
+        return this.showTranscript(f.text, f.final);
       case "bot-started-speaking": this.botSpeaking = true; return;
       case "bot-stopped-speaking": this.botSpeaking = false; return;
+      // The answer to a typed turn is over once its text has all been synthesized (the
+      // TTS stage sends llm-response-end back upstream); its audio is tracked by botSpeaking.
+      case "llm-response-end": this.answerOwed = false; return;
       default: return;
     }
   }
@@ -127,11 +134,16 @@ export class ClientInputTransport extends FrameProcessor {
     return this.droppedAudioMs;
   }
 
-  /** Typed text is a whole user turn; it interrupts the bot like speech would. */
+  /**
+   * Typed text is a whole user turn. It supersedes whatever is in flight — the bot's speech
+   * and any answer still being worked out — as speech does: a burst of 300 messages asks
+   * one question (the last), not 300.
+   */
   private receiveText(text: string): void {
     const trimmed = text.trim();
     if (!trimmed) return this.complain("empty-text", "empty text message ignored");
-    if (this.botSpeaking) this.push(frame("interruption"));
+    if (this.botSpeaking || this.answerOwed) this.push(frame("interruption"));
+    this.answerOwed = true;
     this.showTranscript(trimmed, true);
     const turnId = this.turns.begin();
     // A typed turn is final the moment it arrives: both marks at once (STT latency 0).

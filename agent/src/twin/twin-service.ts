@@ -114,6 +114,8 @@ export class TwinService extends FrameProcessor {
   readonly tools: ToolRegistry;
   private readonly systemPrompt: string;
   private reply: ReplyState | undefined;
+  /** The reply the last interruption cut: the words of its cut clause that were heard belong to it. */
+  private cutReply: ReplyState | undefined;
   /** Seen bot-started-speaking: this pipeline plays audio, so a reply is heard only as reported. */
   private audioOut = false;
   private readonly log: (line: string) => void;
@@ -132,7 +134,7 @@ export class TwinService extends FrameProcessor {
       await this.respond(f);
       return;
     }
-    if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text);
+    if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
     if (f.type === "bot-started-speaking") this.audioOut = true;
     this.push(f, direction);
   }
@@ -140,6 +142,7 @@ export class TwinService extends FrameProcessor {
   protected onInterruption(): void {
     const state = this.reply;
     if (!state || state.interrupted) return;
+    this.cutReply = state;
     // Without audio out (a text-only pipeline) a finished reply was delivered whole.
     if (state.ended && !this.audioOut) return;
     state.interrupted = true;
@@ -150,8 +153,9 @@ export class TwinService extends FrameProcessor {
     await this.options.memory?.longTerm?.flush();
   }
 
-  private heard(text: string): void {
-    const state = this.reply;
+  private heard(text: string, partial = false): void {
+    // The heard part of a cut clause comes after the interruption, maybe after the next turn began.
+    const state = partial ? this.cutReply : this.reply;
     if (!state) return;
     state.heard.push(text);
     this.settleReply(state);
