@@ -148,6 +148,59 @@ describe("layer planner with a slow node", () => {
   });
 });
 
+describe("layer planner on facts that are odd or missing", () => {
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1 };
+  const seedNode = (i: number, facts: Partial<NodeFacts> = {}): NodeFacts => ({ ...SEED[0], name: `aide-0${i}`, address: `192.168.1.10${i}`, ...facts });
+
+  it("never plans NaN layers or threads for a node that reports 0 or NaN speed", () => {
+    const nodes = [seedNode(1, { cores: NaN }), seedNode(2, { cpuMHz: 0 }), seedNode(3)];
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      const plan = planLayers(LLAMA2_13B, nodes, { ...opts, backend });
+      expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(40);
+      for (const share of plan.shares) {
+        expect(Number.isInteger(share.layers) && share.layers >= 1).toBe(true);
+        expect(Number.isInteger(share.threads) && share.threads >= 1).toBe(true);
+      }
+      if (backend === "llamacpp-rpc") expect(Number.isInteger(llamaCppSplit(plan).offloadedLayers)).toBe(true);
+      expect(plan.explanation.join("\n")).toMatch(/speed unknown for aide-01 \(cores NaN, 3000 MHz\), aide-02 \(cores 2, 0 MHz\): counted as the slowest node's/);
+    }
+  });
+
+  it("gives no layer to a node without room, and never makes it the head, however fast it is", () => {
+    const tight = seedNode(4, { cores: 8, availableMemoryBytes: 1.5 * GiB }); // 0.5 GiB free after headroom
+    const nodes = [...SEED, tight];
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      const plan = planLayers(LLAMA2_13B, [tight, ...SEED], { ...opts, backend });
+      expect(plan.shares.map((x) => x.node)).not.toContain("aide-04");
+      expect(plan.head).not.toBe("aide-04");
+      for (const share of plan.shares) expect(share.memoryBytes).toBeLessThanOrEqual(freeOf(nodes.find((n) => n.name === share.node)!));
+      expect(plan.explanation.join("\n")).toMatch(/leaves out aide-04: no room for a layer \(0\.50 GiB free/);
+    }
+  });
+
+  it("plans around a node whose memory is unknown instead of refusing the model", () => {
+    const plan = planLayers(LLAMA2_13B, [...SEED, seedNode(4, { memoryBytes: NaN, availableMemoryBytes: undefined })], opts);
+    expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(40);
+    expect(plan.shares.map((x) => x.node)).not.toContain("aide-04");
+    expect(plan.explanation.join("\n")).toContain("memory unknown for aide-04: no layers planned there");
+  });
+
+  it("asks for a node that really is enough when the model does not fit", () => {
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      let message = "";
+      try { planLayers(LLAMA3_70B, SEED, { ...opts, backend }); } catch (e) { message = (e as Error).message; }
+      const asked = Number(/add a node with ≥ ([\d.]+) GiB of RAM/.exec(message)?.[1]);
+      expect(asked).toBeGreaterThan(0);
+      // The new node as the slowest (the last worker) and as the fastest (the head).
+      for (const cores of [1, 8]) {
+        const added = seedNode(9, { name: "added", cores, memoryBytes: asked * GiB, availableMemoryBytes: asked * GiB });
+        const plan = planLayers(LLAMA3_70B, [...SEED, added], { ...opts, backend, minSpeedFraction: 0 });
+        expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(80);
+      }
+    }
+  });
+});
+
 describe("reading a model's GGUF metadata", () => {
   it("gets layer count, per-layer bytes and KV size from the file (node-llama-cpp's reader)", async () => {
     const path = await ensureTinyChatModel();
