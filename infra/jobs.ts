@@ -27,6 +27,8 @@ const NODE_HEADROOM = 1.5 * GiB;
 /** The agent's process (VAD, STT, TTS, WebSocket) and the vision detector beside it. */
 const AGENT_MEMORY_MB = 1536;
 const VISION_MEMORY_MB = 600;
+/** The most host RAM the head's prompt cache takes (npm start gives its llama-server the same). */
+const MAX_PROMPT_CACHE_MIB = 1024;
 /** Node.js as infra/scripts/nodejs.sh installs it. */
 const NODE_BINARY = "/opt/aide/node/bin/node";
 
@@ -96,9 +98,13 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
     return primaCppJob({ ...common, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
   }
   const split = llamaCppSplit(plan);
+  // The prompt cache lives in what the plan leaves of the head's budget, and is reserved with it.
+  const cacheRamMiB = Math.max(0, Math.min(MAX_PROMPT_CACHE_MIB, Math.floor((split.head.freeBytes - split.head.memoryBytes) / MiB)));
+  const head = role(split.head);
   return llamaCppRpcJob({
     ...common,
-    head: role(split.head),
+    head: { ...head, memoryMB: head.memoryMB + cacheRamMiB },
+    cacheRamMiB,
     workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
     offloadedLayers: split.offloadedLayers,
   });

@@ -64,6 +64,8 @@ export interface LayerShare {
   layers: number;
   /** RAM this node's part needs (weights + KV + buffers). */
   memoryBytes: number;
+  /** RAM the node has for it: available − headroom − other Aide tasks (its budget). */
+  freeBytes: number;
   threads: number;
 }
 
@@ -154,7 +156,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     return {
       mode: "single",
       head: single.name,
-      shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, threads: threads(single) }],
+      shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, freeBytes: free(single), threads: threads(single) }],
       explanation,
     };
   }
@@ -231,7 +233,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     : chosen;
   const shares = order.map((n) => {
     const l = layers[chosen.indexOf(n)];
-    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), threads: threads(n) };
+    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), freeBytes: free(n), threads: threads(n) };
   });
   explanation.push(
     `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free: ` +

@@ -32,6 +32,12 @@ export interface LlamaCppRpcJobArgs extends LlmServingArgs {
   offloadedLayers: number;
   /** Where each worker keeps its tensor cache (`ggml-rpc-server -c`). */
   rpcCacheDir?: string;
+  /**
+   * The head's host-RAM prompt cache in MiB (`--cache-ram`), inside its memoryMB. Default 0
+   * (none): llama-server's own default is 8192 MiB, more than an 8 GB node has, so a caller
+   * that knows the head's spare RAM passes it (infra/jobs.ts does, from the layer plan).
+   */
+  cacheRamMiB?: number;
 }
 
 export const rpcServiceName = (node: string): string => `${LLM_SERVICE}-rpc-${node}`;
@@ -158,6 +164,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     }
   }
   const cacheDir = checkPath("RPC tensor cache directory", args.rpcCacheDir ?? `${NODE_STATE_DIR}/llama-rpc-cache`);
+  const cacheRamMiB = checkCount("head prompt cache (MiB)", args.cacheRamMiB ?? 0, 0);
 
   const workerGroups: TaskGroup[] = args.workers.map((w) => ({
     Name: `rpc-${w.node}`,
@@ -213,6 +220,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
         "-c", String(args.contextSize * args.parallel), // the context is shared by the slots
         "-np", String(args.parallel),
         "--cache-prompt", // the agent keeps its prompt prefix fixed so each turn evaluates only new tokens
+        "--cache-ram", String(cacheRamMiB), // bounded by the head's spare RAM: the 8192 MiB default would push an 8 GB node into swap
         "--jinja", // the model's own chat template, needed for tool calls
         "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
         ...split,
