@@ -147,8 +147,9 @@ export class LongTermMemory implements MemoryStore {
     }
   }
 
-  /** While saving fails, the newest `maxWaiting` memories wait; older ones go. */
+  /** While saving fails, the newest `maxWaiting` memories wait; older ones go. (A burst while saves work is fine.) */
   private trimWaiting(): void {
+    if (this.failing === undefined) return;
     const maxWaiting = this.options.maxWaiting ?? 200;
     if (this.queued.length > maxWaiting) this.queued.splice(0, this.queued.length - maxWaiting);
   }
