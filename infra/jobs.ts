@@ -98,12 +98,15 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
     return primaCppJob({ ...common, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
   }
   const split = llamaCppSplit(plan);
+  // The head may move to a standby node (single mode): its reservation must fit there too.
+  const standby = plan.mode === "single" ? plan.standby ?? [] : [];
   // The prompt cache lives in what the plan leaves of the head's budget, and is reserved with it.
-  const cacheRamMiB = Math.max(0, Math.min(MAX_PROMPT_CACHE_MIB, Math.floor((split.head.freeBytes - split.head.memoryBytes) / MiB)));
+  const spare = Math.min(...[split.head.freeBytes, ...standby.map((s) => s.freeBytes)].map((free) => free - split.head.memoryBytes));
+  const cacheRamMiB = Math.max(0, Math.min(MAX_PROMPT_CACHE_MIB, Math.floor(spare / MiB)));
   const head = role(split.head);
   return llamaCppRpcJob({
     ...common,
-    head: { ...head, memoryMB: head.memoryMB + cacheRamMiB },
+    head: { ...head, memoryMB: head.memoryMB + cacheRamMiB, standby: standby.map((s) => s.node) },
     cacheRamMiB,
     workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
     offloadedLayers: split.offloadedLayers,

@@ -75,6 +75,12 @@ export interface LayerPlan {
   head: string;
   /** Shares in the backend's order: llama.cpp head first then RPC workers; prima.cpp ring order. */
   shares: LayerShare[];
+  /**
+   * Single mode: the other nodes that could serve the model alone (each holds the model
+   * file and has the room), most suitable first — where it goes when the head's desktop
+   * dies. Absent or empty: nowhere.
+   */
+  standby?: Array<{ node: string; freeBytes: number }>;
   /** Every decision, as sentences for `pulumi preview`. */
   explanation: string[];
 }
@@ -153,9 +159,16 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   if (single) {
     explanation.push(`runs on ${single.name} alone: it has ${gib(free(single))} free for the ${gib(needSingle)} needed, and one node means no network hop per token` +
       (avoid.has(single.name) ? ` (${single.name} also runs the voice agent; no other node has room)` : ""));
+    // The agent's node only when no other has room: the LLM would take its cores from speech.
+    const roomy = ranked.filter((n) => n !== single && free(n) >= needSingle);
+    const standby = roomy.some((n) => !avoid.has(n.name)) ? roomy.filter((n) => !avoid.has(n.name)) : roomy;
+    explanation.push(standby.length
+      ? `if ${single.name} goes down, Nomad moves the LLM to ${standby.map((n) => n.name).join(" or ")} (every node holds the model file; ${standby.length === 1 ? "it has" : "they have"} the room)`
+      : `no other node has ${gib(needSingle)} free: if ${single.name} goes down the assistant is mute until it is back — a smaller model or a node with more RAM gives the LLM somewhere to go`);
     return {
       mode: "single",
       head: single.name,
+      standby: standby.map((n) => ({ node: n.name, freeBytes: free(n) })),
       shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, freeBytes: free(single), threads: threads(single) }],
       explanation,
     };

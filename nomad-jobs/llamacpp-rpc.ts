@@ -6,7 +6,7 @@
 // long as it runs, so a benchmark sent to them would wait forever.
 import {
   checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
-  NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
+  NODE_STATE_DIR, onAnyNode, onNode, preferNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, Resources, Task, TaskGroup, Template } from "./types";
 
@@ -24,7 +24,12 @@ export interface LlamaNodeRole {
 /** binDir holds llama-server and ggml-rpc-server; modelPath is on the head only (the
  * workers receive their layers over RPC). */
 export interface LlamaCppRpcJobArgs extends LlmServingArgs {
-  head: LlamaNodeRole;
+  /**
+   * `standby`: other nodes that hold the model and have room to serve it alone. With no
+   * workers the head may run on any of them (its own node preferred), so when its desktop
+   * dies Nomad moves it there instead of leaving the assistant mute.
+   */
+  head: LlamaNodeRole & { standby?: string[] };
   /** In `--tensor-split` order; empty when the model runs on the head alone. */
   workers: Array<LlamaNodeRole & { share: number }>;
   /** `-ngl`: layers sent to the workers, counting the output head as one (llama.cpp does;
@@ -157,6 +162,9 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     checkCount(`threads on ${role.node}`, role.threads);
   }
   for (const w of args.workers) checkWorkerServiceNames(w.node);
+  for (const node of args.head.standby ?? []) checkName("standby node name", node);
+  // A split head stays put: its workers' layers were sized for this plan.
+  const headNodes = args.workers.length === 0 ? [args.head.node, ...(args.head.standby ?? [])] : [args.head.node];
   if (args.workers.length > 0) {
     checkCount("offloaded layers", args.offloadedLayers);
     for (const w of args.workers) {
@@ -205,7 +213,8 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
   const headGroup: TaskGroup = {
     Name: "head",
     Count: 1,
-    Constraints: [onNode(args.head.node)],
+    Constraints: [onAnyNode(headNodes)],
+    ...(headNodes.length > 1 ? { Affinities: [preferNode(args.head.node)] } : {}),
     Networks: [httpPortOf(args)],
     RestartPolicy: SERVER_RESTART,
     Tasks: [...(args.workers.length > 0 ? [waitForWorkersTask(args.workers.map((w) => w.node))] : []), rawExecTask({

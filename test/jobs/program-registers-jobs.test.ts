@@ -75,8 +75,17 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(plan.explanation.join("\n")).toContain("runs on aide-02 alone");
     const llm = jobs(llama)["aide-llm"].inputs.spec.Job;
     expect(llm.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["head"]);
-    expect(llm.TaskGroups[0].Constraints[0].RTarget).toBe("aide-02");
+    expect(llm.TaskGroups[0].Constraints[0].RTarget.split(",")[0]).toBe("aide-02");
     expect(llm.TaskGroups[0].Tasks[0].Config.args).toEqual(expect.arrayContaining(["-m", "/var/lib/aide/models/tiny.gguf", "-t", "2"]));
+  });
+
+  it("lets the LLM move to another node that holds the model and has room when its desktop dies, preferring its own", () => {
+    const plan = llama.outputs.layerPlan as { head: string; standby: Array<{ node: string }>; explanation: string[] };
+    expect(plan.standby.map((s) => s.node)).toEqual(["aide-03"]); // not the agent's node while another has room
+    expect(plan.explanation.join("\n")).toContain("if aide-02 goes down, Nomad moves the LLM to aide-03 (every node holds the model file; it has the room)");
+    const head = jobs(llama)["aide-llm"].inputs.spec.Job.TaskGroups[0];
+    expect(head.Constraints).toEqual([{ LTarget: "${node.unique.name}", Operand: "set_contains_any", RTarget: "aide-02,aide-03" }]);
+    expect(head.Affinities).toEqual([{ LTarget: "${node.unique.name}", Operand: "=", RTarget: "aide-02", Weight: 100 }]);
   });
 
   it("bounds llama-server's prompt cache by what the plan leaves free on the head, and reserves it", () => {

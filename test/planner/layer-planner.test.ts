@@ -62,6 +62,16 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(llamaCppSplit(plan)).toMatchObject({ offloadedLayers: 0, tensorSplit: [], workers: [] });
   });
 
+  it("names where the LLM goes when its desktop dies — never the agent's node while another has room — or says there is nowhere", () => {
+    const plan = planLayers(QWEN25_7B, SEED, opts);
+    expect(plan.standby).toEqual([{ node: "aide-03", freeBytes: freeOf(SEED[2]) }]);
+    expect(plan.explanation).toContain("if aide-02 goes down, Nomad moves the LLM to aide-03 (every node holds the model file; it has the room)");
+    const tight = [SEED[0], SEED[1], { ...SEED[2], availableMemoryBytes: 3 * GiB }];
+    const alone = planLayers(QWEN25_7B, tight, opts);
+    expect(alone.standby).toEqual([]);
+    expect(alone.explanation.join("\n")).toMatch(/no other node has 5\.08 GiB free: if aide-02 goes down the assistant is mute until it is back/);
+  });
+
   it("splits a 13B model with a 4k context across nodes, within each node's RAM", () => {
     const plan = planLayers(LLAMA2_13B, SEED, opts);
     expect(plan.mode).toBe("split");
