@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID,
+  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
@@ -13,7 +13,7 @@ import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts, workerFallbacks,
 } from "./planner";
 
 const MiB = 2 ** 20;
@@ -82,7 +82,7 @@ export function agentNode(config: AideConfig): NodeConfig {
   return config.nodes.find((n) => n.webcam) ?? config.servers[0];
 }
 
-export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>): NomadJobSpec {
+export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>, fallbacks: WorkerFallback[] = []): NomadJobSpec {
   const common = {
     datacenters: [config.nomad.datacenter],
     binDir: `${ENGINE_PREFIX}/bin`,
@@ -107,6 +107,7 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
   return llamaCppRpcJob({
     ...common,
     head: { ...head, memoryMB: head.memoryMB + cacheRamMiB, standby: standby.map((s) => s.node) },
+    fallbacks,
     cacheRamMiB,
     workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
     offloadedLayers: split.offloadedLayers,
@@ -174,17 +175,21 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
       const nodes: PlannerNode[] = config.nodes.map((n) => ({
         name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
       }));
-      const plan = planLayers(model, nodes, {
+      const planOptions = {
         backend: config.backend,
         contextSize: LLM_CONTEXT,
         parallel: LLM_PARALLEL,
         headroomBytes: NODE_HEADROOM,
         reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
         avoid: [agentAt.name],
-      });
+      };
+      const plan = planLayers(model, nodes, planOptions);
+      // The head's plan for each worker that stays gone, made now by the same rules.
+      const fallbacks = workerFallbacks(model, nodes, planOptions, plan);
       const bench = benchJobSpec(config, plan, f);
-      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, bench.why].join("\n  ")}`);
-      return { plan, llm: llmJobSpec(config, plan, f), bench: bench.spec };
+      const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
+      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
+      return { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
     } catch (e) {
       pulumi.log.error(`layer plan: ${(e as Error).message}`);
       return { plan: undefined, llm: undefined, bench: undefined };

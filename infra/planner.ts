@@ -11,6 +11,7 @@
 //   node can hold.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import type { WorkerFallback } from "../nomad-jobs";
 
 const GiB = 1024 ** 3;
 const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
@@ -304,6 +305,35 @@ export function llamaCppSplit(plan: LayerPlan): { head: LayerShare; workers: Lay
     offloadedLayers: workers.reduce((s, w) => s + w.layers, 0) + 1,
     tensorSplit: workers.map((w, i) => w.layers + (i === workers.length - 1 ? 1 : 0)),
   };
+}
+
+/**
+ * For each worker of a llama.cpp split: the plan over the head and the other workers
+ * without it, by the planner's own rules — usable when the head stays the head and every
+ * other worker keeps its place (its ggml-rpc-server is the one already running) — or why
+ * the model cannot run without it. Computed when the plan is, run by the head as it starts.
+ */
+export function workerFallbacks(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions, plan: LayerPlan): WorkerFallback[] {
+  if (plan.mode !== "split" || options.backend !== "llamacpp-rpc") return [];
+  const { workers } = llamaCppSplit(plan);
+  return workers.map((gone): WorkerFallback => {
+    const rest = plan.shares.filter((s) => s !== gone).map((s) => nodes.find((n) => n.name === s.node)!);
+    const needs = `${gone.node} held ${gone.layers} layers, ${gib(gone.memoryBytes)}`;
+    let replan: LayerPlan;
+    try {
+      replan = planLayers(model, rest, options);
+    } catch (error) {
+      const more = /add a node with ≥ [\d.]+ GiB of RAM/.exec((error as Error).message)?.[0];
+      return { missing: gone.node, why: `${needs}, and the model does not fit on the rest: bring ${gone.node} back${more ? `, or ${more} and run pulumi up` : ""}` };
+    }
+    const stayed = workers.filter((w) => w !== gone).map((w) => w.node);
+    const split = llamaCppSplit(replan);
+    if (replan.head !== plan.head || split.workers.map((w) => w.node).join() !== stayed.join()) {
+      if (replan.mode === "single" && replan.head === plan.head) return { missing: gone.node, offloadedLayers: 0, tensorSplit: [] };
+      return { missing: gone.node, why: `${needs}; without it the planner would place the model differently (${replan.shares.map((x) => `${x.node} ${x.layers}`).join(", ")}): run pulumi up to redeploy` };
+    }
+    return { missing: gone.node, offloadedLayers: split.offloadedLayers, tensorSplit: split.tensorSplit };
+  });
 }
 
 /** prima.cpp's `-lw`: one layer count per rank, in ring order. */

@@ -5,7 +5,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts,
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
 } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
@@ -89,6 +89,21 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(split.offloadedLayers).toBe(40 - split.head.layers + 1);
     expect(split.tensorSplit).toEqual(split.workers.map((w, i) => w.layers + (i === split.workers.length - 1 ? 1 : 0)));
     expect(plan.explanation.join("\n")).toContain("splits 40 layers over 2 nodes because no single node has");
+  });
+
+  it("plans for each worker that stays gone: over the rest when the model fits, else says what the missing node held", () => {
+    const plan = planLayers(LLAMA2_13B, SEED, opts);
+    const [gone] = workerFallbacks(LLAMA2_13B, SEED, opts, plan);
+    expect(gone).toMatchObject({ missing: "aide-03" });
+    expect("why" in gone && gone.why).toMatch(/^aide-03 held \d+ layers, [\d.]+ GiB, and the model does not fit on the rest: bring aide-03 back, or add a node with ≥ [\d.]+ GiB of RAM and run pulumi up$/);
+    // A plan with room to spare (made when aide-02 had less RAM free): without aide-01 the rest still holds it.
+    const slack = planLayers(LLAMA2_13B, SEED, { ...opts, avoid: [] });
+    const roomy = { ...slack, shares: [...slack.shares, { ...slack.shares[1], node: "aide-01", address: "192.168.1.101", layers: 1 }] };
+    roomy.shares[0] = { ...roomy.shares[0], layers: roomy.shares[0].layers - 1 };
+    const fallbacks = workerFallbacks(LLAMA2_13B, SEED, { ...opts, avoid: [] }, roomy);
+    const without01 = fallbacks.find((f) => f.missing === "aide-01")!;
+    const again = llamaCppSplit(slack);
+    expect(without01).toEqual({ missing: "aide-01", offloadedLayers: again.offloadedLayers, tensorSplit: again.tensorSplit });
   });
 
   it("gives the same split to prima.cpp in the stack's ring order, as its -lw", () => {
