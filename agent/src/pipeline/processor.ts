@@ -90,6 +90,10 @@ export abstract class FrameProcessor {
   private readonly systemLane: Lane;
   private readonly downstreamLane: Lane;
   private readonly upstreamLane: Lane;
+  /** Interruptions (or a cancel) queued in the system lane and not yet handled. */
+  private interruptionsQueued = 0;
+  /** Downstream data/control frames pushed meanwhile: they go out after the interruption. */
+  private heldBehindInterruption: Frame[] = [];
 
   constructor(name?: string) {
     this.name = name ?? this.constructor.name;
@@ -123,7 +127,10 @@ export abstract class FrameProcessor {
 
   /** Entry point used by the neighbours (and by the pipeline's edges). */
   queueFrame(frame: Frame, direction: Direction = "downstream"): void {
-    if (frame.type === "interruption" || frame.type === "cancel") this.interruptNow(frame.type === "cancel");
+    if (frame.type === "interruption" || frame.type === "cancel") {
+      this.interruptNow(frame.type === "cancel");
+      this.interruptionsQueued++;
+    }
     if (frame.kind === "system") {
       this.systemLane.add({ frame, direction });
       return;
@@ -140,6 +147,13 @@ export abstract class FrameProcessor {
       // belongs to the answer the user talked over: it must not reach the speaker.
       const started = this.downstreamLane.inFlightGeneration;
       if (direction === "downstream" && started !== undefined && started !== this.generation) return;
+      // A frame of the new answer must not overtake the interruption that made room for it:
+      // arriving first, it would be dropped by that interruption one stage further on
+      // (seen with 300 typed turns in a burst: the last one was never answered).
+      if (direction === "downstream" && this.interruptionsQueued > 0) {
+        this.heldBehindInterruption.push(frame);
+        return;
+      }
     }
     const target = direction === "downstream" ? this.next : this.prev;
     target?.queueFrame(frame, direction);
@@ -176,6 +190,8 @@ export abstract class FrameProcessor {
     this.controller.abort();
     this.controller = new AbortController();
     this.downstreamLane.clear();
+    // Held frames came before this interruption: they belong to the answer it ends.
+    this.heldBehindInterruption = [];
     if (cancel) {
       this.cancelled = true;
       this.upstreamLane.clear();
@@ -199,7 +215,17 @@ export abstract class FrameProcessor {
       // An interruption aborted this work: that is the expected way for it to end.
       if (generation !== this.generation || isAbortError(error)) return;
       this.reportError(error);
+    } finally {
+      if ("frame" in work && (work.frame.type === "interruption" || work.frame.type === "cancel")) this.interruptionHandled();
     }
+  }
+
+  /** The interruption went on (or was swallowed): frames held behind it follow, in order. */
+  private interruptionHandled(): void {
+    if (--this.interruptionsQueued > 0 || this.cancelled) return;
+    const held = this.heldBehindInterruption;
+    this.heldBehindInterruption = [];
+    for (const f of held) this.next?.queueFrame(f, "downstream");
   }
 
   private reportError(error: unknown): void {
