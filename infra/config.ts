@@ -205,6 +205,31 @@ function parseJson(problems: ConfigProblem[], raw: RawConfig, key: string, examp
   }
 }
 
+/** `aide-NN`, the first such name no node uses (nor any fix already suggested). */
+function unusedName(taken: Set<string>): string {
+  for (let k = 1; ; k++) {
+    const name = `aide-${String(k).padStart(2, "0")}`;
+    if (!taken.has(name)) {
+      taken.add(name);
+      return name;
+    }
+  }
+}
+
+/** The next address after the highest in use, in its /24: a guess the user can correct. */
+function unusedAddress(taken: Set<string>): string {
+  const used = [...taken].filter((a) => IPV4.test(a)).map((a) => a.split(".").map(Number));
+  const base = used.length ? used.reduce((hi, a) => (a[3] > hi[3] ? a : hi)) : [192, 168, 1, 100];
+  for (let last = base[3] + 1; last < 255; last++) {
+    const address = `${base[0]}.${base[1]}.${base[2]}.${last}`;
+    if (!taken.has(address)) {
+      taken.add(address);
+      return address;
+    }
+  }
+  return "<an unused address>";
+}
+
 function parseNodes(problems: ConfigProblem[], raw: RawConfig): NodeConfig[] {
   const value = parseJson(problems, raw, "nodes", "a list of nodes");
   if (value === null) return [];
@@ -216,14 +241,15 @@ function parseNodes(problems: ConfigProblem[], raw: RawConfig): NodeConfig[] {
     });
     return [];
   }
-  if (value.length < MIN_NODES || value.length > MAX_NODES) {
-    problems.push({
-      key: "nodes",
-      problem: `${value.length} node(s) listed; Aide needs ${MIN_NODES} to ${MAX_NODES}`,
-      fix: value.length < MIN_NODES ? `${setCmd(`nodes[${value.length}].name`, `aide-0${value.length + 1}`)} (and its address)` : `pulumi config rm --path 'nodes[${value.length - 1}]'`,
-    });
+  // Checked like nodes[i].user, which it is the default of: it reaches ssh as the login.
+  const sshUser = raw("sshUser");
+  let defaultUser = "root";
+  if (sshUser !== undefined && sshUser !== "") {
+    if (UNIX_USER.test(sshUser)) defaultUser = sshUser;
+    else problems.push({ key: "sshUser", problem: `${JSON.stringify(sshUser)} is not a Unix user name (the login on every node)`, fix: setCmd("sshUser", "root") });
   }
-  const defaultUser = raw("sshUser") ?? "root";
+  /** Unknown roles, fixed once we know whether the cluster is short of servers. */
+  const unknownRoles: Array<{ node: number; index: number; role: unknown }> = [];
   const nodes = value.map((entry, i): NodeConfig => {
     const p = `nodes[${i}]`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
@@ -243,13 +269,14 @@ function parseNodes(problems: ConfigProblem[], raw: RawConfig): NodeConfig[] {
     } else {
       rolesRaw.forEach((role, j) => {
         if (role === "server") roles.unshift("server");
-        else if (role !== "client")
-          problems.push({ key: `${p}.roles[${j}]`, problem: `unknown role ${JSON.stringify(role)} (roles are "server" and "client")`, fix: setCmd(`${p}.roles[${j}]`, "server") });
+        else if (role !== "client") unknownRoles.push({ node: i, index: j, role });
       });
     }
     return { name, address, user, port, roles: [...new Set(roles)], webcam };
   });
 
+  const names = new Set(nodes.map((n) => n.name).filter(Boolean));
+  const addresses = new Set(nodes.map((n) => n.address).filter(Boolean));
   for (const field of ["name", "address"] as const) {
     const seen = new Map<string, number>();
     nodes.forEach((n, i) => {
@@ -260,31 +287,68 @@ function parseNodes(problems: ConfigProblem[], raw: RawConfig): NodeConfig[] {
         problems.push({
           key: `nodes[${i}].${field}`,
           problem: `${JSON.stringify(n[field])} is already used by nodes[${first}]; each node needs its own ${field}`,
-          fix: setCmd(`nodes[${i}].${field}`, field === "name" ? `aide-${String(i + 1).padStart(2, "0")}` : `<unused address>`),
+          fix: setCmd(`nodes[${i}].${field}`, field === "name" ? unusedName(names) : unusedAddress(addresses)),
         });
     });
   }
 
+  // Too few nodes: the fix adds complete ones (name and address; roles come below).
+  const added: number[] = [];
+  if (value.length < MIN_NODES) {
+    for (let k = value.length; k < MIN_NODES; k++) added.push(k);
+    problems.push({
+      key: "nodes",
+      problem: `${value.length} node(s) listed; Aide needs ${MIN_NODES} to ${MAX_NODES}`,
+      fix: added.map((k) => `${setCmd(`nodes[${k}].name`, unusedName(names))} && ${setCmd(`nodes[${k}].address`, unusedAddress(addresses))}`).join(" && ") +
+        "   (your desktops' names and addresses)",
+    });
+  } else if (value.length > MAX_NODES) {
+    problems.push({
+      key: "nodes",
+      problem: `${value.length} node(s) listed; Aide needs ${MIN_NODES} to ${MAX_NODES}`,
+      fix: Array.from({ length: value.length - MAX_NODES }, (_, k) => `pulumi config rm --path 'nodes[${value.length - 1 - k}]'`).join(" && "),
+    });
+  }
+
+  // Exactly three servers: promote non-servers (first those whose unknown role can become
+  // "server"), then the nodes the count fix adds; or demote the extra ones.
   const servers = nodes.filter((n) => n.roles.includes("server"));
-  if (nodes.length > 0 && servers.length !== NOMAD_SERVER_COUNT) {
-    const fix =
-      servers.length < NOMAD_SERVER_COUNT
-        ? nodes
-            .map((n, i) => ({ n, i }))
-            .filter(({ n }) => !n.roles.includes("server"))
-            .slice(0, NOMAD_SERVER_COUNT - servers.length)
-            .map(({ i }) => setCmd(`nodes[${i}].roles[0]`, "server"))
-            .join(" && ")
-        : nodes
-            .map((n, i) => ({ n, i }))
-            .filter(({ n }) => n.roles.includes("server"))
-            .slice(NOMAD_SERVER_COUNT)
-            .map(({ i }) => `pulumi config rm --path 'nodes[${i}].roles'`)
-            .join(" && ");
+  const promote = new Map<number, number>(); // node index → the role index to set to "server"
+  if (servers.length < NOMAD_SERVER_COUNT) {
+    const firstUnknown = (i: number) => unknownRoles.find((u) => u.node === i)?.index;
+    const candidates = [
+      ...nodes.map((n, i) => i).filter((i) => !nodes[i].roles.includes("server")),
+      ...added,
+    ];
+    for (const i of candidates.slice(0, NOMAD_SERVER_COUNT - servers.length)) promote.set(i, firstUnknown(i) ?? 0);
+  }
+  for (const u of unknownRoles) {
+    const role = promote.get(u.node) === u.index ? "server" : "client";
+    problems.push({ key: `nodes[${u.node}].roles[${u.index}]`, problem: `unknown role ${JSON.stringify(u.role)} (roles are "server" and "client")`, fix: setCmd(`nodes[${u.node}].roles[${u.index}]`, role) });
+  }
+  if (servers.length !== NOMAD_SERVER_COUNT && (nodes.length > 0 || added.length > 0)) {
+    const fix = servers.length < NOMAD_SERVER_COUNT
+      ? [...promote].map(([i, j]) => setCmd(`nodes[${i}].roles[${j}]`, "server")).join(" && ")
+      : nodes
+          .map((n, i) => ({ n, i }))
+          .filter(({ n }) => n.roles.includes("server"))
+          .slice(NOMAD_SERVER_COUNT)
+          .map(({ i }) => `pulumi config rm --path 'nodes[${i}].roles'`)
+          .join(" && ");
     problems.push({
       key: "nodes[*].roles",
       problem: `${servers.length} node(s) have the role "server"; a Nomad cluster needs exactly ${NOMAD_SERVER_COUNT} (seed §3.4)`,
       fix,
+    });
+  }
+
+  // The agent job may land on any webcam node, and the planner reserves its memory on the first.
+  const cameras = nodes.map((n, i) => ({ n, i })).filter(({ n }) => n.webcam);
+  for (const { i } of cameras.slice(1)) {
+    problems.push({
+      key: `nodes[${i}].webcam`,
+      problem: `nodes[${cameras[0].i}] already has the webcam; Aide watches one camera, on one node`,
+      fix: setCmd(`nodes[${i}].webcam`, "false"),
     });
   }
   return nodes;

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID,
+  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
@@ -13,7 +13,7 @@ import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts, workerFallbacks,
 } from "./planner";
 
 const MiB = 2 ** 20;
@@ -27,6 +27,8 @@ const NODE_HEADROOM = 1.5 * GiB;
 /** The agent's process (VAD, STT, TTS, WebSocket) and the vision detector beside it. */
 const AGENT_MEMORY_MB = 1536;
 const VISION_MEMORY_MB = 600;
+/** The most host RAM the head's prompt cache takes (npm start gives its llama-server the same). */
+const MAX_PROMPT_CACHE_MIB = 1024;
 /** Node.js as infra/scripts/nodejs.sh installs it. */
 const NODE_BINARY = "/opt/aide/node/bin/node";
 
@@ -80,7 +82,7 @@ export function agentNode(config: AideConfig): NodeConfig {
   return config.nodes.find((n) => n.webcam) ?? config.servers[0];
 }
 
-export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>): NomadJobSpec {
+export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<string, NodeFacts>, fallbacks: WorkerFallback[] = []): NomadJobSpec {
   const common = {
     datacenters: [config.nomad.datacenter],
     binDir: `${ENGINE_PREFIX}/bin`,
@@ -96,9 +98,17 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
     return primaCppJob({ ...common, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
   }
   const split = llamaCppSplit(plan);
+  // The head may move to a standby node (single mode): its reservation must fit there too.
+  const standby = plan.mode === "single" ? plan.standby ?? [] : [];
+  // The prompt cache lives in what the plan leaves of the head's budget, and is reserved with it.
+  const spare = Math.min(...[split.head.freeBytes, ...standby.map((s) => s.freeBytes)].map((free) => free - split.head.memoryBytes));
+  const cacheRamMiB = Math.max(0, Math.min(MAX_PROMPT_CACHE_MIB, Math.floor(spare / MiB)));
+  const head = role(split.head);
   return llamaCppRpcJob({
     ...common,
-    head: role(split.head),
+    head: { ...head, memoryMB: head.memoryMB + cacheRamMiB, standby: standby.map((s) => s.node) },
+    fallbacks,
+    cacheRamMiB,
     workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
     offloadedLayers: split.offloadedLayers,
   });
@@ -165,17 +175,21 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
       const nodes: PlannerNode[] = config.nodes.map((n) => ({
         name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
       }));
-      const plan = planLayers(model, nodes, {
+      const planOptions = {
         backend: config.backend,
         contextSize: LLM_CONTEXT,
         parallel: LLM_PARALLEL,
         headroomBytes: NODE_HEADROOM,
         reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
         avoid: [agentAt.name],
-      });
+      };
+      const plan = planLayers(model, nodes, planOptions);
+      // The head's plan for each worker that stays gone, made now by the same rules.
+      const fallbacks = workerFallbacks(model, nodes, planOptions, plan);
       const bench = benchJobSpec(config, plan, f);
-      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, bench.why].join("\n  ")}`);
-      return { plan, llm: llmJobSpec(config, plan, f), bench: bench.spec };
+      const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
+      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
+      return { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
     } catch (e) {
       pulumi.log.error(`layer plan: ${(e as Error).message}`);
       return { plan: undefined, llm: undefined, bench: undefined };

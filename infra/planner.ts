@@ -11,6 +11,7 @@
 //   node can hold.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import type { WorkerFallback } from "../nomad-jobs";
 
 const GiB = 1024 ** 3;
 const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
@@ -64,6 +65,8 @@ export interface LayerShare {
   layers: number;
   /** RAM this node's part needs (weights + KV + buffers). */
   memoryBytes: number;
+  /** RAM the node has for it: available − headroom − other Aide tasks (its budget). */
+  freeBytes: number;
   threads: number;
 }
 
@@ -73,6 +76,12 @@ export interface LayerPlan {
   head: string;
   /** Shares in the backend's order: llama.cpp head first then RPC workers; prima.cpp ring order. */
   shares: LayerShare[];
+  /**
+   * Single mode: the other nodes that could serve the model alone (each holds the model
+   * file and has the room), most suitable first — where it goes when the head's desktop
+   * dies. Absent or empty: nowhere.
+   */
+  standby?: Array<{ node: string; freeBytes: number }>;
   /** Every decision, as sentences for `pulumi preview`. */
   explanation: string[];
 }
@@ -89,11 +98,26 @@ export class ModelDoesNotFitError extends Error {
   }
 }
 
-function speedOf(nodes: NodeFacts[]): { speed: (n: NodeFacts) => number; basis: string } {
-  if (nodes.every((n) => n.memoryBandwidthGBps && n.memoryBandwidthGBps > 0)) {
-    return { speed: (n) => n.memoryBandwidthGBps!, basis: "measured memory bandwidth (GB/s)" };
+const positive = (v: number | undefined): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
+
+/**
+ * Each node's speed. A node whose facts give no usable speed (0 or NaN cores or clock)
+ * counts as the slowest node that has one, so it never skews the split (NaN layers).
+ */
+function speedOf(nodes: NodeFacts[]): { speed: (n: NodeFacts) => number; basis: string; unknown: string[] } {
+  if (nodes.every((n) => positive(n.memoryBandwidthGBps))) {
+    return { speed: (n) => n.memoryBandwidthGBps!, basis: "measured memory bandwidth (GB/s)", unknown: [] };
   }
-  return { speed: (n) => n.cores * (n.cpuMHz ?? 2000) / 1000, basis: "cores × GHz (no bandwidth measured on every node)" };
+  const raw = (n: NodeFacts) => n.cores * (n.cpuMHz ?? 2000) / 1000;
+  const known = nodes.map(raw).filter(positive);
+  const slowest = known.length ? Math.min(...known) : 1;
+  const unknown = nodes.filter((n) => !positive(raw(n))).map((n) => `${n.name} (cores ${n.cores}, ${n.cpuMHz ?? "?"} MHz)`);
+  return { speed: (n) => (positive(raw(n)) ? raw(n) : slowest), basis: "cores × GHz (no bandwidth measured on every node)", unknown };
+}
+
+/** RAM a node has for Aide before headroom: what was available, else its total; 0 when neither is known. */
+function knownMemory(n: NodeFacts): number {
+  return [n.availableMemoryBytes, n.memoryBytes].find(positive) ?? 0;
 }
 
 export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions): LayerPlan {
@@ -112,10 +136,11 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   const kv = kvPerLayer * model.layerCount;
   const perLayer = layerWeights / model.layerCount + kvPerLayer;
   const needSingle = weights + kv + HEAD_BUFFER_BYTES;
-  const { speed, basis } = speedOf(nodes);
+  const { speed, basis, unknown } = speedOf(nodes);
   const fastest = Math.max(...nodes.map(speed));
-  const free = (n: NodeFacts) => Math.max(0, (n.availableMemoryBytes ?? n.memoryBytes) - headroom - (options.reservedBytes?.[n.name] ?? 0));
-  const threads = (n: NodeFacts) => (avoid.has(n.name) && n.cores > 1 ? n.cores - 1 : n.cores);
+  const free = (n: NodeFacts) => Math.max(0, knownMemory(n) - headroom - (options.reservedBytes?.[n.name] ?? 0));
+  const cores = (n: NodeFacts) => (Number.isInteger(n.cores) && n.cores > 0 ? n.cores : 1);
+  const threads = (n: NodeFacts) => (avoid.has(n.name) && cores(n) > 1 ? cores(n) - 1 : cores(n));
   const stackOrder = new Map(nodes.map((n, i) => [n.name, i]));
   // fast first; the avoided nodes last; between equals the one with more room, then the stack's order
   const ranked = [...nodes].sort((a, b) =>
@@ -127,15 +152,25 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     `node speed from ${basis}; free RAM = available − ${gib(headroom)} headroom − other Aide tasks: ` +
       nodes.map((n) => `${n.name} ${gib(free(n))} @ ${speed(n).toFixed(1)}`).join(", "),
   ];
+  if (unknown.length) explanation.push(`speed unknown for ${unknown.join(", ")}: counted as the slowest node's`);
+  const memoryUnknown = nodes.filter((n) => knownMemory(n) === 0).map((n) => n.name);
+  if (memoryUnknown.length) explanation.push(`memory unknown for ${memoryUnknown.join(", ")}: no layers planned there (its facts step reports RAM)`);
 
   const single = ranked.find((n) => free(n) >= needSingle);
   if (single) {
     explanation.push(`runs on ${single.name} alone: it has ${gib(free(single))} free for the ${gib(needSingle)} needed, and one node means no network hop per token` +
       (avoid.has(single.name) ? ` (${single.name} also runs the voice agent; no other node has room)` : ""));
+    // The agent's node only when no other has room: the LLM would take its cores from speech.
+    const roomy = ranked.filter((n) => n !== single && free(n) >= needSingle);
+    const standby = roomy.some((n) => !avoid.has(n.name)) ? roomy.filter((n) => !avoid.has(n.name)) : roomy;
+    explanation.push(standby.length
+      ? `if ${single.name} goes down, Nomad moves the LLM to ${standby.map((n) => n.name).join(" or ")} (every node holds the model file; ${standby.length === 1 ? "it has" : "they have"} the room)`
+      : `no other node has ${gib(needSingle)} free: if ${single.name} goes down the assistant is mute until it is back — a smaller model or a node with more RAM gives the LLM somewhere to go`);
     return {
       mode: "single",
       head: single.name,
-      shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, threads: threads(single) }],
+      standby: standby.map((n) => ({ node: n.name, freeBytes: free(n) })),
+      shares: [{ node: single.name, address: single.address, layers: model.layerCount, memoryBytes: needSingle, freeBytes: free(single), threads: threads(single) }],
       explanation,
     };
   }
@@ -155,26 +190,46 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   const holdable = (chosen: NodeFacts[]) => chosen.reduce((s, c) => s + capacity(c, chosen), 0);
   const chosen: NodeFacts[] = [];
   const dropped: string[] = [];
+  /** Nodes that cannot hold one layer beside what their place needs (as head: the embeddings). */
+  const noRoom = new Map<string, string>();
+  // Every chosen node holds at least one layer: a node without room must not get one
+  // (nor become the head) just because it is fast.
+  const join = (n: NodeFacts): boolean => {
+    const next = [...chosen, n];
+    const short = next.find((c) => capacity(c, next) < 1);
+    if (short) {
+      if (short === n) noRoom.set(n.name, `${gib(free(n))} free, and one layer there needs ${gib(perLayer + fixedBytes(n, next))}`);
+      return false;
+    }
+    noRoom.delete(n.name);
+    chosen.push(n);
+    return true;
+  };
   let fits = false;
   for (const n of ranked) {
     if (speed(n) < minFraction * fastest) { dropped.push(n.name); continue; }
-    chosen.push(n);
-    if (holdable(chosen) >= model.layerCount) { fits = true; break; }
+    if (join(n) && holdable(chosen) >= model.layerCount) { fits = true; break; }
   }
   if (!fits) {
     // the slow nodes join only because the model needs their RAM
     for (const name of dropped.splice(0)) {
-      chosen.push(nodes.find((n) => n.name === name)!);
-      if (holdable(chosen) >= model.layerCount) { fits = true; break; }
+      if (join(nodes.find((n) => n.name === name)!) && holdable(chosen) >= model.layerCount) { fits = true; break; }
     }
   }
   if (!fits) {
     const all = holdable(ranked);
+    // The node to add may become the head (the embeddings and buffers) or the last RPC
+    // worker (the output head): ask for the larger, rounded up, so it is really enough.
+    const newNodeFixed = Math.max(
+      model.otherBytes + HEAD_BUFFER_BYTES + (options.backend === "primacpp" ? outputBytes : 0),
+      WORKER_BUFFER_BYTES + (options.backend === "llamacpp-rpc" ? outputBytes : 0),
+    );
+    const addNode = Math.ceil((((model.layerCount - all) * perLayer + newNodeFixed + headroom) / GiB) * 100) / 100;
     throw new ModelDoesNotFitError(
       `model ${model.name} does not fit in the cluster's RAM: it needs ${gib(needSingle)} (${model.layerCount} layers of ${gib(perLayer)} each with their KV cache, ` +
       `plus ${gib(model.otherBytes + outputBytes)} embeddings/output), and the ${nodes.length} node(s) can hold ${all} of ${model.layerCount} layers ` +
       `(free after ${gib(headroom)} headroom: ${nodes.map((n) => `${n.name} ${gib(free(n))}`).join(", ")}). ` +
-      `Fix: choose a smaller model or quantization (pulumi config set --path model.url …), a shorter context, or add a node with ≥ ${gib(Math.max(0, (model.layerCount - all) * perLayer + WORKER_BUFFER_BYTES + headroom))} of RAM.` +
+      `Fix: choose a smaller model or quantization (pulumi config set --path model.url …), a shorter context, or add a node with ≥ ${addNode.toFixed(2)} GiB of RAM.` +
       (options.backend === "primacpp" ? " (prima.cpp could page weights from disk, but at these nodes' disk speeds that costs seconds per token, so Aide plans within RAM.)" : ""),
     );
   }
@@ -182,7 +237,8 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   const layers = splitLayers(model.layerCount, chosen.map((n) => ({ weight: speed(n), cap: capacity(n, chosen) })));
   for (const n of ranked) {
     if (chosen.includes(n)) continue;
-    explanation.push(speed(n) < minFraction * fastest
+    const full = noRoom.get(n.name);
+    explanation.push(full ? `leaves out ${n.name}: no room for a layer (${full})` : speed(n) < minFraction * fastest
       ? `leaves out ${n.name}: ${speed(n).toFixed(1)} is below ${Math.round(minFraction * 100)}% of the fastest (${fastest.toFixed(1)}), and the model fits without it`
       : `leaves out ${n.name}: the nodes chosen before it (faster, or as fast with more RAM) already hold the model, and each extra node adds a hop per token`);
   }
@@ -191,7 +247,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     : chosen;
   const shares = order.map((n) => {
     const l = layers[chosen.indexOf(n)];
-    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), threads: threads(n) };
+    return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), freeBytes: free(n), threads: threads(n) };
   });
   explanation.push(
     `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free: ` +
@@ -227,7 +283,7 @@ function splitLayers(total: number, nodes: Array<{ weight: number; cap: number }
   // a chosen node with 0 layers would exit at start (prima: "No layer is assigned to me"):
   // take one from the largest share
   for (let i = 0; i < out.length; i++) {
-    if (out[i] === 0) {
+    if (out[i] === 0 && nodes[i].cap >= 1) {
       const donor = out.indexOf(Math.max(...out));
       if (out[donor] > 1) { out[donor]--; out[i] = 1; }
     }
@@ -249,6 +305,35 @@ export function llamaCppSplit(plan: LayerPlan): { head: LayerShare; workers: Lay
     offloadedLayers: workers.reduce((s, w) => s + w.layers, 0) + 1,
     tensorSplit: workers.map((w, i) => w.layers + (i === workers.length - 1 ? 1 : 0)),
   };
+}
+
+/**
+ * For each worker of a llama.cpp split: the plan over the head and the other workers
+ * without it, by the planner's own rules — usable when the head stays the head and every
+ * other worker keeps its place (its ggml-rpc-server is the one already running) — or why
+ * the model cannot run without it. Computed when the plan is, run by the head as it starts.
+ */
+export function workerFallbacks(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions, plan: LayerPlan): WorkerFallback[] {
+  if (plan.mode !== "split" || options.backend !== "llamacpp-rpc") return [];
+  const { workers } = llamaCppSplit(plan);
+  return workers.map((gone): WorkerFallback => {
+    const rest = plan.shares.filter((s) => s !== gone).map((s) => nodes.find((n) => n.name === s.node)!);
+    const needs = `${gone.node} held ${gone.layers} layers, ${gib(gone.memoryBytes)}`;
+    let replan: LayerPlan;
+    try {
+      replan = planLayers(model, rest, options);
+    } catch (error) {
+      const more = /add a node with ≥ [\d.]+ GiB of RAM/.exec((error as Error).message)?.[0];
+      return { missing: gone.node, why: `${needs}, and the model does not fit on the rest: bring ${gone.node} back${more ? `, or ${more} and run pulumi up` : ""}` };
+    }
+    const stayed = workers.filter((w) => w !== gone).map((w) => w.node);
+    const split = llamaCppSplit(replan);
+    if (replan.head !== plan.head || split.workers.map((w) => w.node).join() !== stayed.join()) {
+      if (replan.mode === "single" && replan.head === plan.head) return { missing: gone.node, offloadedLayers: 0, tensorSplit: [] };
+      return { missing: gone.node, why: `${needs}; without it the planner would place the model differently (${replan.shares.map((x) => `${x.node} ${x.layers}`).join(", ")}): run pulumi up to redeploy` };
+    }
+    return { missing: gone.node, offloadedLayers: split.offloadedLayers, tensorSplit: split.tensorSplit };
+  });
 }
 
 /** prima.cpp's `-lw`: one layer count per rank, in ring order. */

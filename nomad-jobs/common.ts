@@ -1,6 +1,6 @@
 // Pieces every Aide job shares: durations, pinning to a node, checked names, the
 // raw_exec task shape and the restart behaviour of long-running servers.
-import { Constraint, NomadJobSpec, Port, RestartPolicy, Service, Task, TaskGroup, Template } from "./types";
+import { Affinity, Constraint, NomadJobSpec, Port, RestartPolicy, Service, Task, TaskGroup, Template } from "./types";
 
 /** Nomad's API takes durations in nanoseconds. */
 export const seconds = (s: number): number => Math.round(s * 1e9);
@@ -16,6 +16,17 @@ export const LLM_JOB_ID = "aide-llm";
 /** Keeps a group on one named node (the name Nomad's client registered, `name` in its config). */
 export function onNode(node: string): Constraint {
   return { LTarget: "${node.unique.name}", Operand: "=", RTarget: node };
+}
+
+/** On any of these nodes (Nomad client names): where a task may go when its node dies. */
+export function onAnyNode(nodes: string[]): Constraint {
+  if (nodes.length === 1) return onNode(nodes[0]);
+  return { LTarget: "${node.unique.name}", Operand: "set_contains_any", RTarget: nodes.join(",") };
+}
+
+/** Prefer this node while it is up. */
+export function preferNode(node: string): Affinity {
+  return { LTarget: "${node.unique.name}", Operand: "=", RTarget: node, Weight: 100 };
 }
 
 // Names end up in service names, template text and command lines: keep them to the

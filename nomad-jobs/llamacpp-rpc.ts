@@ -6,7 +6,7 @@
 // long as it runs, so a benchmark sent to them would wait forever.
 import {
   checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
-  NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART,
+  NODE_STATE_DIR, onAnyNode, onNode, preferNode, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, Resources, Task, TaskGroup, Template } from "./types";
 
@@ -24,7 +24,12 @@ export interface LlamaNodeRole {
 /** binDir holds llama-server and ggml-rpc-server; modelPath is on the head only (the
  * workers receive their layers over RPC). */
 export interface LlamaCppRpcJobArgs extends LlmServingArgs {
-  head: LlamaNodeRole;
+  /**
+   * `standby`: other nodes that hold the model and have room to serve it alone. With no
+   * workers the head may run on any of them (its own node preferred), so when its desktop
+   * dies Nomad moves it there instead of leaving the assistant mute.
+   */
+  head: LlamaNodeRole & { standby?: string[] };
   /** In `--tensor-split` order; empty when the model runs on the head alone. */
   workers: Array<LlamaNodeRole & { share: number }>;
   /** `-ngl`: layers sent to the workers, counting the output head as one (llama.cpp does;
@@ -32,7 +37,25 @@ export interface LlamaCppRpcJobArgs extends LlmServingArgs {
   offloadedLayers: number;
   /** Where each worker keeps its tensor cache (`ggml-rpc-server -c`). */
   rpcCacheDir?: string;
+  /**
+   * The head's host-RAM prompt cache in MiB (`--cache-ram`), inside its memoryMB. Default 0
+   * (none): llama-server's own default is 8192 MiB, more than an 8 GB node has, so a caller
+   * that knows the head's spare RAM passes it (infra/jobs.ts does, from the layer plan).
+   */
+  cacheRamMiB?: number;
+  /**
+   * What the head does when one worker stays gone (infra/planner.ts workerFallbacks: the
+   * planner's split over the others, or why there is none). Without it, it waits.
+   */
+  fallbacks?: WorkerFallback[];
+  /** How long a missing worker is waited for before the head plans without it (default 120 s). */
+  workerWaitSeconds?: number;
 }
+
+/** What the llama.cpp head does when one RPC worker of its plan stays gone. */
+export type WorkerFallback =
+  | { missing: string; offloadedLayers: number; tensorSplit: number[] }
+  | { missing: string; why: string };
 
 export const rpcServiceName = (node: string): string => `${LLM_SERVICE}-rpc-${node}`;
 /** The worker reserved for llama-bench on a node. Its own prefix ("aide-rpc-", not
@@ -76,31 +99,87 @@ export function rpcServersTemplate(workerNodes: string[], service: (node: string
   };
 }
 
+/** Shell function `gaps LIST`: which workers ($AIDE_RPC_WORKERS, in plan order) have an
+ * address in the rendered LLAMA_ARG_RPC list → $live (their addresses), $gone (names),
+ * $gone_at (1-based positions). No ${...} forms: Nomad interpolates those in task args. */
+const RPC_GAPS_SH = [
+  "gaps() {",
+  "  live=; gone=; gone_at=; n=0",
+  "  for w in $AIDE_RPC_WORKERS; do",
+  "    n=$((n + 1))",
+  "    a=$(printf '%s,\\n' \"$1\" | cut -d, -f\"$n\")",
+  "    if [ -n \"$a\" ]; then live=\"$live,$a\"; else gone=\"$gone $w\"; gone_at=\"$gone_at $n\"; fi",
+  "  done",
+  "  live=$(printf '%s' \"$live\" | sed 's/^,//'); gone=$(echo $gone); gone_at=$(echo $gone_at)",
+  "}",
+  "rendered() { sed -n 's/^LLAMA_ARG_RPC=//p' local/rpc-servers.env 2>/dev/null; }",
+].join("\n");
+
 /** Holds the head back until every worker has registered: llama-server started with a
  * gap in its list aborts ("Failed to parse endpoint"), and a first deploy would otherwise
  * crash-loop it until the workers are up. Reads its own copy of the workers template
- * (Nomad keeps re-rendering it) and prints what it still waits for. */
+ * (Nomad keeps re-rendering it) and prints what it still waits for. With
+ * $AIDE_WORKER_WAIT_S it stops waiting after that long, naming who is missing: the head
+ * then plans without them if it can. */
 export const WAIT_FOR_WORKERS_SCRIPT = [
-  "f=local/rpc-servers.env",
+  RPC_GAPS_SH,
+  "waited=0",
   "while :; do",
-  "  list=$(sed -n 's/^LLAMA_ARG_RPC=//p' \"$f\" 2>/dev/null)",
+  "  list=$(rendered)",
   "  case \",$list,\" in *,,*) ;; *) echo \"all RPC workers registered: $list\"; exit 0 ;; esac",
+  "  if [ -n \"$AIDE_WORKER_WAIT_S\" ] && [ \"$waited\" -ge \"$AIDE_WORKER_WAIT_S\" ]; then",
+  "    gaps \"$list\"; echo \"RPC worker(s) $gone not registered after $waited s: the head starts without them if the model fits on the rest\"; exit 0",
+  "  fi",
   "  echo \"waiting for every RPC worker to register (so far: $list)\"",
-  "  sleep 3",
+  "  sleep 3; waited=$((waited + 3))",
   "done",
 ].join("\n");
 
-export function waitForWorkersTask(workerNodes: string[], service: (node: string) => string = rpcServiceName): Task {
+export function waitForWorkersTask(workerNodes: string[], service: (node: string) => string = rpcServiceName, waitSeconds?: number): Task {
   return rawExecTask({
     name: "wait-for-rpc-workers",
     command: "/bin/sh",
     args: ["-c", WAIT_FOR_WORKERS_SCRIPT],
+    env: { AIDE_RPC_WORKERS: workerNodes.join(" "), ...(waitSeconds !== undefined ? { AIDE_WORKER_WAIT_S: String(waitSeconds) } : {}) },
     templates: [{ ...rpcServersTemplate(workerNodes, service), ChangeMode: "noop" }],
     prestart: true,
     cpuMHz: 20,
     memoryMB: 64,
   });
 }
+
+/** Starts llama-server (its path, then its arguments ending with the plan's
+ * `-ngl N --tensor-split S`), from local/head.sh (a file, so `pulumi preview` shows the
+ * head's arguments, not this script). When
+ * one worker is still gone after $AIDE_WORKER_WAIT_S it swaps that split for the one the
+ * planner made for the rest ($AIDE_SPLIT_WITHOUT_<position>; "alone": the head by itself),
+ * or exits saying which worker is missing and what it needs ($AIDE_WHY_WITHOUT_<position>).
+ * Nomad restarts the head when the workers' list changes, so a worker that comes back
+ * brings the full plan back. */
+export const HEAD_SCRIPT = [
+  "prog=$1; shift",
+  RPC_GAPS_SH,
+  "gaps \"$LLAMA_ARG_RPC\"",
+  "waited=0",
+  "while [ -n \"$gone\" ] && [ \"$waited\" -lt \"$AIDE_WORKER_WAIT_S\" ]; do",
+  "  echo \"waiting for RPC worker(s) $gone\"; sleep 3; waited=$((waited + 3)); gaps \"$(rendered)\"",
+  "done",
+  "[ -z \"$gone\" ] && exec \"$prog\" \"$@\"",
+  "case \"$gone_at\" in",
+  "  *' '*) split=; why=\"more than one worker is gone: bring them back\" ;;",
+  "  *) eval \"split=\\$AIDE_SPLIT_WITHOUT_$gone_at; why=\\$AIDE_WHY_WITHOUT_$gone_at\" ;;",
+  "esac",
+  "if [ -z \"$split\" ]; then echo \"RPC worker $gone is gone: $why\" >&2; exit 1; fi",
+  "over=$live; [ -n \"$over\" ] || over=\"the head alone\"",
+  "echo \"RPC worker $gone is gone: re-planned over the rest ($over): $split\"",
+  // drop the plan's last four arguments (-ngl N --tensor-split S)
+  "n=$#; i=0",
+  "for a do i=$((i + 1)); if [ \"$i\" -le $((n - 4)) ]; then set -- \"$@\" \"$a\"; fi; done",
+  "shift \"$n\"",
+  "if [ \"$split\" = alone ]; then unset LLAMA_ARG_RPC; exec \"$prog\" \"$@\"; fi",
+  "export LLAMA_ARG_RPC=\"$live\"",
+  "exec \"$prog\" \"$@\" $split",
+].join("\n");
 
 /** Starts the program in "$0" with SIGPIPE ignored (kept across exec): ggml-rpc-server
  * does not ignore it, so a client that went away while queued (a bounded llama-bench
@@ -151,6 +230,9 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     checkCount(`threads on ${role.node}`, role.threads);
   }
   for (const w of args.workers) checkWorkerServiceNames(w.node);
+  for (const node of args.head.standby ?? []) checkName("standby node name", node);
+  // A split head stays put: its workers' layers were sized for this plan.
+  const headNodes = args.workers.length === 0 ? [args.head.node, ...(args.head.standby ?? [])] : [args.head.node];
   if (args.workers.length > 0) {
     checkCount("offloaded layers", args.offloadedLayers);
     for (const w of args.workers) {
@@ -158,6 +240,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     }
   }
   const cacheDir = checkPath("RPC tensor cache directory", args.rpcCacheDir ?? `${NODE_STATE_DIR}/llama-rpc-cache`);
+  const cacheRamMiB = checkCount("head prompt cache (MiB)", args.cacheRamMiB ?? 0, 0);
 
   const workerGroups: TaskGroup[] = args.workers.map((w) => ({
     Name: `rpc-${w.node}`,
@@ -195,29 +278,47 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
         "--tensor-split", args.workers.map((w) => String(w.share)).join(","), // per worker, in LLAMA_ARG_RPC order
       ]
     : [];
+  const workerNodes = args.workers.map((w) => w.node);
+  const waitSeconds = checkCount("worker wait (s)", args.workerWaitSeconds ?? 120, 0);
+  // One env pair per worker position: the split without it, or why there is none.
+  const fallbackEnv: Record<string, string> = {};
+  for (const f of args.fallbacks ?? []) {
+    const at = workerNodes.indexOf(f.missing) + 1;
+    if (at === 0) throw new Error(`fallback for '${f.missing}', which is not one of this job's workers (${workerNodes.join(", ")})`);
+    if ("why" in f) fallbackEnv[`AIDE_WHY_WITHOUT_${at}`] = f.why;
+    else fallbackEnv[`AIDE_SPLIT_WITHOUT_${at}`] = f.offloadedLayers === 0 ? "alone" : `-ngl ${checkCount("offloaded layers", f.offloadedLayers)} --tensor-split ${f.tensorSplit.join(",")}`;
+  }
+  const serverArgs = [
+    "-m", args.modelPath,
+    "--alias", args.modelAlias,
+    "--host", "${NOMAD_IP_http}",
+    "--port", "${NOMAD_PORT_http}",
+    "-t", String(args.head.threads), // explicit: the default would take every core
+    "-c", String(args.contextSize * args.parallel), // the context is shared by the slots
+    "-np", String(args.parallel),
+    "--cache-prompt", // the agent keeps its prompt prefix fixed so each turn evaluates only new tokens
+    "--cache-ram", String(cacheRamMiB), // bounded by the head's spare RAM: the 8192 MiB default would push an 8 GB node into swap
+    "--jinja", // the model's own chat template, needed for tool calls
+    "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
+    ...split, // last: HEAD_SCRIPT swaps these four when a worker stays gone
+  ];
   const headGroup: TaskGroup = {
     Name: "head",
     Count: 1,
-    Constraints: [onNode(args.head.node)],
+    Constraints: [onAnyNode(headNodes)],
+    ...(headNodes.length > 1 ? { Affinities: [preferNode(args.head.node)] } : {}),
     Networks: [httpPortOf(args)],
     RestartPolicy: SERVER_RESTART,
-    Tasks: [...(args.workers.length > 0 ? [waitForWorkersTask(args.workers.map((w) => w.node))] : []), rawExecTask({
+    Tasks: [...(args.workers.length > 0 ? [waitForWorkersTask(workerNodes, rpcServiceName, waitSeconds)] : []), rawExecTask({
       name: "llama-server",
-      command: `${args.binDir}/llama-server`,
-      args: [
-        "-m", args.modelPath,
-        "--alias", args.modelAlias,
-        "--host", "${NOMAD_IP_http}",
-        "--port", "${NOMAD_PORT_http}",
-        "-t", String(args.head.threads), // explicit: the default would take every core
-        "-c", String(args.contextSize * args.parallel), // the context is shared by the slots
-        "-np", String(args.parallel),
-        "--cache-prompt", // the agent keeps its prompt prefix fixed so each turn evaluates only new tokens
-        "--jinja", // the model's own chat template, needed for tool calls
-        "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
-        ...split,
-      ],
-      templates: args.workers.length > 0 ? [rpcServersTemplate(args.workers.map((w) => w.node))] : undefined,
+      ...(args.workers.length > 0
+        ? {
+            command: "/bin/sh",
+            args: ["local/head.sh", `${args.binDir}/llama-server`, ...serverArgs],
+            env: { AIDE_RPC_WORKERS: workerNodes.join(" "), AIDE_WORKER_WAIT_S: String(waitSeconds), ...fallbackEnv },
+          }
+        : { command: `${args.binDir}/llama-server`, args: serverArgs }),
+      templates: args.workers.length > 0 ? [rpcServersTemplate(workerNodes), { EmbeddedTmpl: HEAD_SCRIPT, DestPath: "local/head.sh", ChangeMode: "noop" }] : undefined,
       services: [llmService("llamacpp-rpc", args.modelAlias, minutes(5))],
       cpuMHz: args.head.cpuMHz,
       memoryMB: args.head.memoryMB,

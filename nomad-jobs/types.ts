@@ -27,6 +27,11 @@ export interface Constraint {
   RTarget: string;
 }
 
+export interface Affinity extends Constraint {
+  /** -100..100: how strongly the scheduler prefers (or avoids) a match. */
+  Weight: number;
+}
+
 export interface UpdateStrategy {
   MaxParallel?: number;
   HealthCheck?: "checks" | "task_states" | "manual";
@@ -40,6 +45,8 @@ export interface TaskGroup {
   Name: string;
   Count: number;
   Constraints?: Constraint[];
+  /** Soft preferences among the nodes the constraints allow. */
+  Affinities?: Affinity[];
   Networks?: NetworkResource[];
   Services?: Service[];
   RestartPolicy?: RestartPolicy;

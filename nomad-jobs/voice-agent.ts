@@ -40,8 +40,8 @@ export interface VoiceAgentJobArgs {
 /** The LLM endpoint as the agent's env (LLM_BASE_URL), from the `aide-llm` service, with
  * the backend read from the service's tag. When the backend is switched Nomad rewrites
  * the file and sends SIGHUP: the agent (agent/src/main.ts) re-reads AIDE_LLM_ENV_FILE and
- * its next sessions use the new endpoint, without a restart that would drop the open
- * ones. (Were the handler missing, Node's default for SIGHUP is to exit, and Nomad would
+ * every conversation's next turn uses the new endpoint, without a restart that would drop
+ * them. (Were the handler missing, Node's default for SIGHUP is to exit, and Nomad would
  * restart the agent with the new values.) */
 export function llmEndpointTemplate(): Template {
   return {

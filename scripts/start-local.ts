@@ -11,7 +11,14 @@
  * Why llama-server and not node-llama-cpp in process: it is the same binary the cluster
  * runs (one code path to trust), its prompt cache keeps turn k to its new tokens, and
  * its crash cannot take the agent down (the supervisor restarts it, the agent says so).
+ *
+ * Everything it starts stops with it, however it stops: Ctrl-C, SIGTERM (kill, systemd;
+ * package.json's `exec` lets npm's forwarded signal reach this process rather than die
+ * with the `sh -c` between), SIGHUP (the terminal closed), npm itself going away, a
+ * crash of the agent (an exception nothing caught), and SIGKILL (the llama-servers get
+ * the kernel's parent-death signal).
  */
+import * as net from "node:net";
 import { AgentConfig, ConfigError, configHelp, loadConfig } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
@@ -40,6 +47,54 @@ function banner(lines: string[]): void {
   process.stdout.write(`\n${bar}\n${lines.map((l) => `! ${l.padEnd(width)} !`).join("\n")}\n${bar}\n\n`);
 }
 
+/** Fails at once when the agent's port is taken: before minutes of loading a model on a Core 2. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => {
+      reject(error.code === "EADDRINUSE"
+        ? new Error(`port ${port} is in use: pick another with npm start -- --port <port> (or stop what listens there)`)
+        : new Error(`cannot listen on ${host}:${port}: ${error.message} — pick another with npm start -- --port <port> or --host <address>`));
+    });
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+/** What has been started so far, stopped in reverse; safe to call more than once. */
+const started: Array<{ what: string; readonly pid?: number; stop(): Promise<void> }> = [];
+/** Pids of the llama-servers, for the synchronous last resort in the exit handler. */
+const childPids = (): number[] => started.flatMap((s) => (s.pid ? [s.pid] : []));
+
+let stopping: Promise<void> | undefined;
+function stopAll(why: string, code: number): Promise<void> {
+  stopping ??= (async () => {
+    say(`stopping (${why})`);
+    for (const s of [...started].reverse()) {
+      // Bounded: a stuck close (a save on a full disk) must not keep the llama-servers alive.
+      await Promise.race([s.stop().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    }
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+function stopWithThisProcess(): void {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void stopAll(signal, 0));
+  process.on("uncaughtException", (error) => {
+    process.stderr.write(`start: the agent crashed: ${error.stack ?? error.message}\n`);
+    void stopAll("crash", 1);
+  });
+  process.on("exit", () => {
+    for (const pid of childPids()) {
+      try { process.kill(pid, "SIGTERM"); } catch { /* already gone */ }
+    }
+  });
+  // npm killed with SIGKILL, or a terminal gone without a SIGHUP: this process is re-parented.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) void stopAll("its parent went away", 0); }, 1000).unref();
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help")) {
@@ -57,6 +112,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+
+  stopWithThisProcess();
+  await checkPortFree(config.host, config.port);
 
   const dir = config.modelsDir ?? defaultModelDir();
   const llm = realModel(dir, "llm");
@@ -87,9 +145,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`LLAMA_THREADS=${process.env.LLAMA_THREADS} must be a whole number of threads, at least 1`);
   const llamaPort = await freePort();
   say(`starting llama-server (${threads} threads) with ${llmModel}`);
-  const llama = new LlamaServerSupervisor({ model: llmModel, threads, port: llamaPort, parallel: config.maxSessions > 1 ? 2 : 1, ctxSize: 4096 });
+  const llama = new LlamaServerSupervisor({ model: llmModel, threads, port: llamaPort, parallel: config.maxSessions > 1 ? 2 : 1, ctxSize: 4096, diesWithParent: true });
   llama.on("restarted", () => say("llama-server restarted after it stopped"));
   llama.on("failed", (e: Error) => say(`llama-server could not be restarted yet: ${e.message.split("\n")[0]}`));
+  started.push(supervised("llama-server", llama));
   await llama.start();
   config.llmUrl = llama.url;
 
@@ -100,8 +159,9 @@ async function main(): Promise<void> {
     const embedModel = realModel(dir, "embedding").path ?? (await ensureTinyEmbeddingModel());
     embed = new LlamaServerSupervisor({
       model: embedModel, threads: 1, port: await freePort(), parallel: 1, ctxSize: 512, cacheRamMiB: 0,
-      extraArgs: ["--embeddings", "--pooling", "mean"],
+      extraArgs: ["--embeddings", "--pooling", "mean"], diesWithParent: true,
     });
+    started.push(supervised("embeddings server", embed));
     embed.on("failed", (e: Error) => say(`embeddings server could not be restarted yet: ${e.message.split("\n")[0]}`));
     say(`starting the embeddings server for long-term memory with ${embedModel}`);
     try {
@@ -117,33 +177,25 @@ async function main(): Promise<void> {
   try {
     agent = await startVoiceAgent(config, (line) => say(line));
   } catch (error) {
-    await llama.stop();
-    await embed?.stop();
     const e = error as NodeJS.ErrnoException;
+    // Taken between the check and now.
     if (e.code === "EADDRINUSE") throw new Error(`port ${config.port} is in use: pick another with npm start -- --port <port>`);
     throw error;
   }
+  started.push({ what: "agent", stop: () => agent.close() });
   const shown = agent.url.replace("127.0.0.1", "localhost");
   process.stdout.write(`\nAide is running. Open ${shown} and press Talk.\n` +
     `  (browsers allow the microphone on localhost or https only; from another machine use an SSH tunnel:\n` +
     `   ssh -L ${agent.port}:localhost:${agent.port} <this machine>, then open http://localhost:${agent.port}/)\n` +
     `  health: ${shown}health   LLM: ${llama.url}   stop: Ctrl-C\n`);
+}
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    say("stopping");
-    await agent.close().catch(() => {});
-    await llama.stop().catch(() => {});
-    await embed?.stop().catch(() => {});
-    process.exit(0);
-  };
-  process.once("SIGINT", () => void stop());
-  process.once("SIGTERM", () => void stop());
+/** A supervised llama-server as `started` holds it: its pid for the exit handler, and its stop. */
+function supervised(what: string, supervisor: LlamaServerSupervisor): (typeof started)[number] {
+  return { what, get pid() { return supervisor.process?.pid; }, stop: () => supervisor.stop() };
 }
 
 main().catch((error) => {
   process.stderr.write(`start: ${(error as Error).message}\n`);
-  process.exit(1);
+  void stopAll("could not start", 1);
 });

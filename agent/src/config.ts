@@ -29,6 +29,8 @@ export interface AgentConfig {
   /** Print the per-turn latency block (seed §9.2) and send it to the page. */
   benchmark: boolean;
   maxSessions: number;
+  /** Conversations one address may hold (everyone through an SSH tunnel shares 127.0.0.1). */
+  maxSessionsPerAddress: number;
   /** ONNX/sherpa threads for STT. */
   sttThreads: number;
   /** Long-term memory's folder (undefined: $AIDE_CACHE/memory); "off" disables it. */
@@ -97,6 +99,7 @@ const SETTINGS: Setting[] = [
     apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
   },
   { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: "simultaneous conversations (default 8)", apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
+  { env: "AIDE_MAX_SESSIONS_PER_ADDRESS", flag: "--max-sessions-per-address", help: "conversations one address may hold (default 4); through an SSH tunnel everyone is 127.0.0.1", apply: numberIn(1, 256, (c, v) => { c.maxSessionsPerAddress = v; }) },
   { env: "STT_THREADS", flag: "--stt-threads", help: "threads for speech recognition (default 2)", apply: numberIn(1, 64, (c, v) => { c.sttThreads = v; }) },
   { env: "AIDE_MEMORY_DIR", flag: "--memory-dir", help: "long-term memory's folder (default $AIDE_CACHE/memory; off: no long-term memory)", apply: (c, v) => { c.memoryDir = v || undefined; return undefined; } },
   {
@@ -118,6 +121,7 @@ export function defaultConfig(): AgentConfig {
     outputLeadMs: 80,
     benchmark: false,
     maxSessions: 8,
+    maxSessionsPerAddress: 4,
     sttThreads: 2,
   };
 }

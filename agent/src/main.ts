@@ -50,6 +50,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       host: config.host,
       port: config.port,
       maxSessions: config.maxSessions,
+      maxSessionsPerAddress: config.maxSessionsPerAddress,
       assets: await pageAssets(),
       session: { output: { leadMs: config.outputLeadMs } },
       log,
@@ -62,7 +63,11 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         });
         context.onMetrics((f) => reporter.observe(f));
         const brain = new TwinService({
-          llm: { baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens },
+          llm: {
+            baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens,
+            // SIGHUP rewrites config: open conversations follow the LLM when it moves.
+            endpoint: () => ({ baseUrl: config.llmUrl, backend: config.llmBackend }),
+          },
           scene: vision?.scene,
           // One index for the agent, one conversation id per session.
           memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
@@ -143,8 +148,9 @@ async function main(): Promise<void> {
   const stop = () => {
     void agent.close().finally(() => process.exit(0));
   };
-  // Nomad rewrites this file and sends SIGHUP when the LLM backend moves: new sessions
-  // use the new endpoint (config is read per session), open ones keep talking.
+  // Nomad rewrites this file and sends SIGHUP when the LLM backend moves (a dead desktop,
+  // a backend switch): every conversation's next turn goes to the new endpoint, without
+  // a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
   const envFile = process.env.AIDE_LLM_ENV_FILE;
   process.on("SIGHUP", () => {
     if (!envFile) return;

@@ -31,7 +31,12 @@ on() {
 
 include="${AIDE_INCLUDE:-.}"
 qinclude=""
-while IFS= read -r p; do [ -z "$p" ] || qinclude="$qinclude $(sq "$p")"; done <<< "$include"
+# A name beginning with '-' (a model file may) would reach find and tar as an option: ./ it.
+while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  case "$p" in -*) p="./$p" ;; esac
+  qinclude="$qinclude $(sq "$p")"
+done <<< "$include"
 # A checksum of the tree: names and contents, independent of timestamps.
 sum_cmd="find $qinclude -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1"
 from_sum() {

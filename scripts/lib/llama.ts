@@ -62,6 +62,11 @@ export interface CommonOptions {
   /** Bound on the wait for readiness (default 60 s). */
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The kernel stops the process (SIGTERM) when this Node process dies, however it dies —
+   * even SIGKILL, where no exit handler runs (util-linux `setpriv --pdeathsig`, Linux).
+   */
+  diesWithParent?: boolean;
 }
 
 export interface LlamaServerOptions extends CommonOptions {
@@ -149,7 +154,7 @@ export function explainFailure(what: string, log: string, host: string, port: nu
 }
 
 function launch(binary: string, args: string[], opts: CommonOptions): { child: ChildProcess; log: () => string; exited: Promise<number | string> } {
-  const argv = [...(opts.wrapper ?? []), binary, ...args];
+  const argv = [...(opts.diesWithParent ? ["setpriv", "--pdeathsig", "SIGTERM", "--"] : []), ...(opts.wrapper ?? []), binary, ...args];
   const full = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
   const child = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
   let out = "";

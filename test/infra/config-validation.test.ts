@@ -6,6 +6,29 @@ import { GOSSIP, SHA, nodes, raw, validStack } from "./stack-fixture";
 
 const secrets = { sshPrivateKey: true, nomadGossipKey: GOSSIP };
 
+/** Stacks a person could write, each with problems whose fixes must fix them. */
+const DEGENERATE: Record<string, Record<string, unknown>> = {
+  "one node": validStack(1, { nodes: [{ name: "aide-01", address: "192.168.1.101" }] }),
+  "two nodes, both servers": validStack(2, { nodes: nodes(2, 2) }),
+  "an unknown role on a 4th node": validStack(4, { nodes: [...nodes(3), { name: "aide-04", address: "192.168.1.104", roles: ["controller"] }] }),
+  "an unknown role where a server is missing": validStack(3, { nodes: [...nodes(2, 2), { name: "aide-03", address: "192.168.1.103", roles: ["client", "controller"] }] }),
+  "a duplicate name whose index names another node": validStack(3, { nodes: [
+    { name: "aide-02", address: "192.168.1.101", roles: ["server"] },
+    { name: "aide-02", address: "192.168.1.102", roles: ["server"] },
+    { name: "aide-03", address: "192.168.1.103", roles: ["server"] },
+  ] }),
+  "duplicate addresses": validStack(3, { nodes: nodes(3).map((n) => ({ ...n, address: "10.0.0.5" })) }),
+  "two webcams": validStack(3, { nodes: nodes(3).map((n, i) => ({ ...n, webcam: i > 0 })) }),
+  "an sshUser with quotes": validStack(3, { sshUser: "ro'ot\"; id" }),
+  "22 nodes": validStack(22),
+  "the everything-wrong stack": validStack(4, { backend: "ollama", nodes: [
+    { name: "aide-01", address: "192.168.1.101", roles: ["server"] },
+    { name: "aide-01", address: "192.168.1.300", roles: ["server"] },
+    { name: "Aide_03", address: "192.168.1.101", port: 70000 },
+    { name: "aide-04", address: "192.168.1.104", roles: ["controller"] },
+  ] }),
+};
+
 describe("stack config validation", () => {
   it("accepts the seed's three-node inventory and fills the defaults", () => {
     const { config, problems } = parseAideConfig(raw(validStack()), secrets);
@@ -62,6 +85,20 @@ describe("stack config validation", () => {
     expect(parseAideConfig(raw(validStack(20)), secrets).problems).toEqual([]);
   });
 
+  it.each(Object.entries(DEGENERATE))("%s: every suggested fix, applied as printed, leaves no problems", (what, stack) => {
+    const { problems } = parseAideConfig(raw(stack), secrets);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.filter((p) => !p.fix.trim())).toEqual([]);
+    let fixed = stack;
+    for (const p of problems) fixed = applyFix(fixed, p.fix);
+    expect(parseAideConfig(raw(fixed), secrets).problems).toEqual([]);
+  });
+
+  it("checks sshUser as it checks a node's user, naming the setting", () => {
+    const { problems } = parseAideConfig(raw(validStack(3, { sshUser: "ro'ot" })), secrets);
+    expect(problems).toEqual([{ key: "sshUser", problem: "\"ro'ot\" is not a Unix user name (the login on every node)", fix: "pulumi config set 'sshUser' root" }]);
+  });
+
   it("asks for the checksums of every pinned download, naming where to find them", () => {
     const { problems } = parseAideConfig(raw(validStack(3, { nomad: { version: "1.9.7" }, model: { name: "m.gguf", url: "http://x/m.gguf", sha256: "nope" } })), secrets);
     expect(problems.map((p) => p.key)).toEqual(["model.sha256", "nomad.sha256"]);
@@ -98,3 +135,27 @@ describe("stack config validation", () => {
     expect(problems.map((p) => p.key)).toEqual(["model.sha256", "nomad.sha256", "nodejs.sha256", "sshPrivateKey", "nomadGossipKey"]);
   });
 });
+
+/**
+ * Applies a printed fix to stack values as Pulumi would: `pulumi config set [--path] 'key' value`
+ * and `pulumi config rm [--path] 'key'`, joined by &&, a trailing "(…)" note ignored.
+ */
+function applyFix(values: Record<string, unknown>, fix: string): Record<string, unknown> {
+  const out = JSON.parse(JSON.stringify(values)) as Record<string, unknown>;
+  for (const command of fix.replace(/\s{3}\(.*\)$/, "").split(" && ")) {
+    const words = [...command.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]);
+    const [, , verb, ...rest] = words;
+    const args = rest.filter((w) => w !== "--path" && w !== "--secret");
+    const steps = args[0].split(/\.|\[(\d+)\]/).filter((x) => x !== undefined && x !== "").map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+    let at: Record<string | number, unknown> = out;
+    for (const [k, step] of steps.slice(0, -1).entries()) {
+      at[step] ??= typeof steps[k + 1] === "number" ? [] : {};
+      at = at[step] as Record<string | number, unknown>;
+    }
+    const last = steps[steps.length - 1];
+    if (verb === "set") at[last] = args[1];
+    else if (Array.isArray(at) && typeof last === "number") at.splice(last, 1);
+    else delete at[last];
+  }
+  return out;
+}

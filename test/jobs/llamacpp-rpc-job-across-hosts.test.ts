@@ -30,7 +30,7 @@ describe("llamacpp-rpc job across hosts", () => {
     const plan: LayerPlan = {
       mode: "split", head: "aide-01", explanation: [],
       shares: [[h1, 2], [h2, 1], [h3, 1]].map(([h, layers], i) => ({
-        node: `aide-0${i + 1}`, address: (h as typeof h1).address, layers: layers as number, memoryBytes: 2 ** 28, threads: 1,
+        node: `aide-0${i + 1}`, address: (h as typeof h1).address, layers: layers as number, memoryBytes: 2 ** 28, freeBytes: 2 ** 30, threads: 1,
       })),
     };
     const split = llamaCppSplit(plan);

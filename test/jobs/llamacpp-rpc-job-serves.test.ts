@@ -21,10 +21,10 @@ describe("llamacpp-rpc job, commands run for real", () => {
   /** A plan for the tiny model's 4 layers: 2 on the head, 1 on each worker. */
   const PLAN: LayerPlan = {
     mode: "split", head: "aide-01", explanation: [],
-    shares: [["aide-01", 2], ["aide-02", 1], ["aide-03", 1]].map(([node, layers]) => ({ node: node as string, address: "127.0.0.1", layers: layers as number, memoryBytes: 200 * 2 ** 20, threads: 1 })),
+    shares: [["aide-01", 2], ["aide-02", 1], ["aide-03", 1]].map(([node, layers]) => ({ node: node as string, address: "127.0.0.1", layers: layers as number, memoryBytes: 200 * 2 ** 20, freeBytes: 2 ** 30, threads: 1 })),
   };
 
-  async function tinyJob(): Promise<Job> {
+  async function tinyJob(extra: Partial<Parameters<typeof llamaCppRpcJob>[0]> = {}): Promise<Job> {
     const split = llamaCppSplit(PLAN);
     const role = (s: LayerShare) => ({ node: s.node, threads: s.threads, memoryMB: 200, cpuMHz: 1000 });
     return llamaCppRpcJob(rpcArgs({
@@ -33,6 +33,7 @@ describe("llamacpp-rpc job, commands run for real", () => {
       workers: split.workers.map((w, i) => ({ ...role(w), share: split.tensorSplit[i] })),
       offloadedLayers: split.offloadedLayers,
       rpcCacheDir: `${tmpdir()}/aide-rpc-cache-test`,
+      ...extra,
     })).Job;
   }
   const group = (job: Job, name: string): TaskGroup => job.TaskGroups.find((g) => g.Name === name)!;
@@ -49,14 +50,20 @@ describe("llamacpp-rpc job, commands run for real", () => {
   }
 
   async function startHead(job: Job, services: ServiceRegistry): Promise<{ task: RunningTask; base: string }> {
+    const { task, base } = await startHeadTask(job, services);
+    const head = group(job, "head");
+    // the job's own health check: path from the service definition
+    await waitFor("head healthy", () => httpOk(`${base}${mainTask(head).Services![0].Checks![0].Path}`), 90_000, task);
+    return { task, base };
+  }
+
+  /** Starts the head's main task (its prestart already done) without waiting for it to be healthy. */
+  async function startHeadTask(job: Job, services: ServiceRegistry): Promise<{ task: RunningTask; base: string }> {
     const head = group(job, "head");
     const port = await freePort();
     const task = runTask(prepareTask(mainTask(head), { ports: { http: { ip: "127.0.0.1", port } }, services }));
     running.push(task);
-    const base = `http://127.0.0.1:${port}`;
-    // the job's own health check: path from the service definition
-    await waitFor("head healthy", () => httpOk(`${base}${mainTask(head).Services![0].Checks![0].Path}`), 90_000, task);
-    return { task, base };
+    return { task, base: `http://127.0.0.1:${port}` };
   }
 
   async function complete(base: string): Promise<Response> {
@@ -152,5 +159,33 @@ describe("llamacpp-rpc job, commands run for real", () => {
     const second = await startHead(job, services);
     expect(second.task.prepared.env.LLAMA_ARG_RPC).toContain(`127.0.0.1:${services[rpcServiceName("aide-03")][0].Port}`);
     expect((await complete(second.base)).status).toBe(200);
+  });
+
+  it("re-plans over the live workers when one stays gone, and serves again", async () => {
+    // Without aide-03 the tiny model's 4 layers go 3 on the head, 1 on aide-02 (+ the output head).
+    const job = await tinyJob({ workerWaitSeconds: 3, fallbacks: [{ missing: "aide-03", offloadedLayers: 2, tensorSplit: [2] }] });
+    const services: ServiceRegistry = {};
+    await startWorker(group(job, "rpc-aide-02"), services); // aide-03's desktop is dead
+    const wait = runTask(prepareTask(group(job, "head").Tasks.find((t) => t.Lifecycle)!, { ports: {}, services }));
+    running.push(wait);
+    expect(await wait.exited).toBe(0);
+    expect(wait.log()).toContain("RPC worker(s) aide-03 not registered after 3 s: the head starts without them if the model fits on the rest");
+    const started = Date.now();
+    const { task, base } = await startHeadTask(job, services);
+    await waitFor("head healthy without aide-03", () => httpOk(`${base}/health`), 90_000, task);
+    process.stdout.write(`llamacpp-rpc head re-planned without a worker and healthy ${Date.now() - started} ms after start (3 s of it waiting)\n`);
+    expect(task.log()).toContain(`RPC worker aide-03 is gone: re-planned over the rest (127.0.0.1:${services[rpcServiceName("aide-02")][0].Port}): -ngl 2 --tensor-split 2`);
+    expect(task.log()).toContain("offloaded 2/5 layers to GPU");
+    expect((await complete(base)).status).toBe(200);
+  });
+
+  it("says which worker is missing and what it needs when the model does not fit without it", async () => {
+    const why = "aide-03 held 1 layers, 0.20 GiB, and the model does not fit on the rest: bring aide-03 back";
+    const job = await tinyJob({ workerWaitSeconds: 0, fallbacks: [{ missing: "aide-03", why }] });
+    const services: ServiceRegistry = {};
+    await startWorker(group(job, "rpc-aide-02"), services);
+    const { task } = await startHeadTask(job, services);
+    expect(await task.exited).toBe(1);
+    expect(task.log()).toContain(`RPC worker aide-03 is gone: ${why}`);
   });
 });

@@ -5,7 +5,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benchJobSpec, modelAlias } from "../../infra/jobs";
+import { benchJobSpec, llmJobSpec, modelAlias } from "../../infra/jobs";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "../infra/program";
 import { GOSSIP, SHA, validStack } from "../infra/stack-fixture";
@@ -75,8 +75,39 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(plan.explanation.join("\n")).toContain("runs on aide-02 alone");
     const llm = jobs(llama)["aide-llm"].inputs.spec.Job;
     expect(llm.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["head"]);
-    expect(llm.TaskGroups[0].Constraints[0].RTarget).toBe("aide-02");
+    expect(llm.TaskGroups[0].Constraints[0].RTarget.split(",")[0]).toBe("aide-02");
     expect(llm.TaskGroups[0].Tasks[0].Config.args).toEqual(expect.arrayContaining(["-m", "/var/lib/aide/models/tiny.gguf", "-t", "2"]));
+  });
+
+  it("lets the LLM move to another node that holds the model and has room when its desktop dies, preferring its own", () => {
+    const plan = llama.outputs.layerPlan as { head: string; standby: Array<{ node: string }>; explanation: string[] };
+    expect(plan.standby.map((s) => s.node)).toEqual(["aide-03"]); // not the agent's node while another has room
+    expect(plan.explanation.join("\n")).toContain("if aide-02 goes down, Nomad moves the LLM to aide-03 (every node holds the model file; it has the room)");
+    const head = jobs(llama)["aide-llm"].inputs.spec.Job.TaskGroups[0];
+    expect(head.Constraints).toEqual([{ LTarget: "${node.unique.name}", Operand: "set_contains_any", RTarget: "aide-02,aide-03" }]);
+    expect(head.Affinities).toEqual([{ LTarget: "${node.unique.name}", Operand: "=", RTarget: "aide-02", Weight: 100 }]);
+  });
+
+  it("bounds llama-server's prompt cache by what the plan leaves free on the head, and reserves it", () => {
+    const plan = llama.outputs.layerPlan as { shares: Array<{ node: string; memoryBytes: number; freeBytes: number }> };
+    const head = plan.shares[0];
+    const task = jobs(llama)["aide-llm"].inputs.spec.Job.TaskGroups[0].Tasks[0];
+    const args: string[] = task.Config.args;
+    const cacheRam = Number(args[args.indexOf("--cache-ram") + 1]);
+    // tiny model on a 7.9 GB node: room to spare, so the cap (llama-server's default is 8192 MiB)
+    expect(cacheRam).toBe(1024);
+    expect(task.Resources.MemoryMB).toBe(Math.ceil(head.memoryBytes / 2 ** 20) + 1024);
+    // a head with 300 MiB to spare gets a 300 MiB cache, and one with none gets none
+    const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
+    const facts = { "aide-02": coreTwoFacts("aide-02") };
+    for (const [spare, expected] of [[300, 300], [-50, 0]]) {
+      const share = { node: "aide-02", address: "10.0.0.2", layers: 20, memoryBytes: 5 * 2 ** 30, freeBytes: 5 * 2 ** 30 + spare * 2 ** 20, threads: 2 };
+      const spec = llmJobSpec(config, { mode: "single", head: "aide-02", explanation: [], shares: [share] }, facts);
+      const t = spec.Job.TaskGroups[0].Tasks[0];
+      const a: string[] = (t.Config as { args: string[] }).args;
+      expect(Number(a[a.indexOf("--cache-ram") + 1])).toBe(expected);
+      expect(t.Resources.MemoryMB).toBe(5 * 1024 + expected);
+    }
   });
 
   it("switching the backend changes exactly the LLM's jobs, and the LLM job is updated, not replaced", () => {
@@ -94,7 +125,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
 
   it("registers the benchmark stopped, saying how to run it, when a worker has no room for a second copy", () => {
     const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
-    const share = (node: string, layers: number, gib: number) => ({ node, address: "10.0.0.1", layers, memoryBytes: gib * 2 ** 30, threads: 2 });
+    const share = (node: string, layers: number, gib: number) => ({ node, address: "10.0.0.1", layers, memoryBytes: gib * 2 ** 30, freeBytes: 6.2 * 2 ** 30, threads: 2 });
     const plan = { mode: "split" as const, head: "aide-02", explanation: [], shares: [share("aide-02", 20, 5), share("aide-03", 20, 5)] };
     const facts = { "aide-02": coreTwoFacts("aide-02"), "aide-03": coreTwoFacts("aide-03") };
     const crowded = benchJobSpec(config, plan, facts);

@@ -5,7 +5,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts,
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
 } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
@@ -62,6 +62,16 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(llamaCppSplit(plan)).toMatchObject({ offloadedLayers: 0, tensorSplit: [], workers: [] });
   });
 
+  it("names where the LLM goes when its desktop dies — never the agent's node while another has room — or says there is nowhere", () => {
+    const plan = planLayers(QWEN25_7B, SEED, opts);
+    expect(plan.standby).toEqual([{ node: "aide-03", freeBytes: freeOf(SEED[2]) }]);
+    expect(plan.explanation).toContain("if aide-02 goes down, Nomad moves the LLM to aide-03 (every node holds the model file; it has the room)");
+    const tight = [SEED[0], SEED[1], { ...SEED[2], availableMemoryBytes: 3 * GiB }];
+    const alone = planLayers(QWEN25_7B, tight, opts);
+    expect(alone.standby).toEqual([]);
+    expect(alone.explanation.join("\n")).toMatch(/no other node has 5\.08 GiB free: if aide-02 goes down the assistant is mute until it is back/);
+  });
+
   it("splits a 13B model with a 4k context across nodes, within each node's RAM", () => {
     const plan = planLayers(LLAMA2_13B, SEED, opts);
     expect(plan.mode).toBe("split");
@@ -79,6 +89,21 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(split.offloadedLayers).toBe(40 - split.head.layers + 1);
     expect(split.tensorSplit).toEqual(split.workers.map((w, i) => w.layers + (i === split.workers.length - 1 ? 1 : 0)));
     expect(plan.explanation.join("\n")).toContain("splits 40 layers over 2 nodes because no single node has");
+  });
+
+  it("plans for each worker that stays gone: over the rest when the model fits, else says what the missing node held", () => {
+    const plan = planLayers(LLAMA2_13B, SEED, opts);
+    const [gone] = workerFallbacks(LLAMA2_13B, SEED, opts, plan);
+    expect(gone).toMatchObject({ missing: "aide-03" });
+    expect("why" in gone && gone.why).toMatch(/^aide-03 held \d+ layers, [\d.]+ GiB, and the model does not fit on the rest: bring aide-03 back, or add a node with ≥ [\d.]+ GiB of RAM and run pulumi up$/);
+    // A plan with room to spare (made when aide-02 had less RAM free): without aide-01 the rest still holds it.
+    const slack = planLayers(LLAMA2_13B, SEED, { ...opts, avoid: [] });
+    const roomy = { ...slack, shares: [...slack.shares, { ...slack.shares[1], node: "aide-01", address: "192.168.1.101", layers: 1 }] };
+    roomy.shares[0] = { ...roomy.shares[0], layers: roomy.shares[0].layers - 1 };
+    const fallbacks = workerFallbacks(LLAMA2_13B, SEED, { ...opts, avoid: [] }, roomy);
+    const without01 = fallbacks.find((f) => f.missing === "aide-01")!;
+    const again = llamaCppSplit(slack);
+    expect(without01).toEqual({ missing: "aide-01", offloadedLayers: again.offloadedLayers, tensorSplit: again.tensorSplit });
   });
 
   it("gives the same split to prima.cpp in the stack's ring order, as its -lw", () => {
@@ -145,6 +170,59 @@ describe("layer planner with a slow node", () => {
   it("takes the slow node in when the model needs its RAM", () => {
     const plan = planLayers(model("m", 17 * GB, 40, 8, 128, 0.05), nodes, opts);
     expect(plan.shares.map((s) => s.node)).toEqual(["fast-1", "fast-2", "old-p4"]);
+  });
+});
+
+describe("layer planner on facts that are odd or missing", () => {
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1 };
+  const seedNode = (i: number, facts: Partial<NodeFacts> = {}): NodeFacts => ({ ...SEED[0], name: `aide-0${i}`, address: `192.168.1.10${i}`, ...facts });
+
+  it("never plans NaN layers or threads for a node that reports 0 or NaN speed", () => {
+    const nodes = [seedNode(1, { cores: NaN }), seedNode(2, { cpuMHz: 0 }), seedNode(3)];
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      const plan = planLayers(LLAMA2_13B, nodes, { ...opts, backend });
+      expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(40);
+      for (const share of plan.shares) {
+        expect(Number.isInteger(share.layers) && share.layers >= 1).toBe(true);
+        expect(Number.isInteger(share.threads) && share.threads >= 1).toBe(true);
+      }
+      if (backend === "llamacpp-rpc") expect(Number.isInteger(llamaCppSplit(plan).offloadedLayers)).toBe(true);
+      expect(plan.explanation.join("\n")).toMatch(/speed unknown for aide-01 \(cores NaN, 3000 MHz\), aide-02 \(cores 2, 0 MHz\): counted as the slowest node's/);
+    }
+  });
+
+  it("gives no layer to a node without room, and never makes it the head, however fast it is", () => {
+    const tight = seedNode(4, { cores: 8, availableMemoryBytes: 1.5 * GiB }); // 0.5 GiB free after headroom
+    const nodes = [...SEED, tight];
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      const plan = planLayers(LLAMA2_13B, [tight, ...SEED], { ...opts, backend });
+      expect(plan.shares.map((x) => x.node)).not.toContain("aide-04");
+      expect(plan.head).not.toBe("aide-04");
+      for (const share of plan.shares) expect(share.memoryBytes).toBeLessThanOrEqual(freeOf(nodes.find((n) => n.name === share.node)!));
+      expect(plan.explanation.join("\n")).toMatch(/leaves out aide-04: no room for a layer \(0\.50 GiB free/);
+    }
+  });
+
+  it("plans around a node whose memory is unknown instead of refusing the model", () => {
+    const plan = planLayers(LLAMA2_13B, [...SEED, seedNode(4, { memoryBytes: NaN, availableMemoryBytes: undefined })], opts);
+    expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(40);
+    expect(plan.shares.map((x) => x.node)).not.toContain("aide-04");
+    expect(plan.explanation.join("\n")).toContain("memory unknown for aide-04: no layers planned there");
+  });
+
+  it("asks for a node that really is enough when the model does not fit", () => {
+    for (const backend of ["llamacpp-rpc", "primacpp"] as const) {
+      let message = "";
+      try { planLayers(LLAMA3_70B, SEED, { ...opts, backend }); } catch (e) { message = (e as Error).message; }
+      const asked = Number(/add a node with ≥ ([\d.]+) GiB of RAM/.exec(message)?.[1]);
+      expect(asked).toBeGreaterThan(0);
+      // The new node as the slowest (the last worker) and as the fastest (the head).
+      for (const cores of [1, 8]) {
+        const added = seedNode(9, { name: "added", cores, memoryBytes: asked * GiB, availableMemoryBytes: asked * GiB });
+        const plan = planLayers(LLAMA3_70B, [...SEED, added], { ...opts, backend, minSpeedFraction: 0 });
+        expect(plan.shares.reduce((sum, x) => sum + x.layers, 0)).toBe(80);
+      }
+    }
   });
 });
 

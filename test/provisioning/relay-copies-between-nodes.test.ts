@@ -58,6 +58,20 @@ it("checks the model's sha256 on the receiving node", async () => {
   expect(bad.stderr).toContain(`tiny.gguf on ${lab.nodes[1].address} does not have sha256 ${"f".repeat(64)}`);
 });
 
+it("copies a model whose file name begins with '-' as a file, not as an option to find or tar", async () => {
+  const src = path.join(work, "node1-dash");
+  fs.mkdirSync(src, { recursive: true });
+  fs.writeFileSync(path.join(src, "-delete.gguf"), "GGUF pretend weights");
+  fs.writeFileSync(path.join(src, "keep.txt"), "must not be touched");
+  const to = path.join(work, "node2-dash");
+  const r = await relay({ AIDE_FROM: spec(0, src), AIDE_INCLUDE: "-delete.gguf", AIDE_TO: spec(1, to), AIDE_SHA256: sha256File(path.join(src, "-delete.gguf")) });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(fs.readFileSync(path.join(to, "-delete.gguf"), "utf8")).toBe("GGUF pretend weights");
+  expect(fs.existsSync(path.join(src, "keep.txt"))).toBe(true);
+  expect(summary((await relay({ AIDE_FROM: spec(0, src), AIDE_INCLUDE: "-delete.gguf", AIDE_TO: spec(1, to) })).stdout)).toBe("relay: create: no changes");
+});
+
 it("does nothing, and says why, on the node that built the engine itself", async () => {
   const r = await relay({ AIDE_FROM: "", AIDE_TO: spec(1, "/nonexistent"), AIDE_SKIP_REASON: "this node built its engine itself" });
   expect(r.stdout).toBe("relay: nothing to copy: this node built its engine itself\nrelay: create: no changes\n");

@@ -45,8 +45,11 @@ export interface ServerMessageFrame { type: "server-message"; kind: "system"; da
 export interface InputAudioFrame { type: "input-audio"; kind: "system"; pcm: Int16Array; sampleRate: number }
 
 // ---- data frames ------------------------------------------------------------------
-/** Bot audio, mono PCM16; `text` = the words this chunk ends (for bot-spoken-text). */
-export interface OutputAudioFrame { type: "output-audio"; kind: "data"; pcm: Int16Array; sampleRate: number; text?: string }
+/**
+ * Bot audio, mono PCM16; `text` = the words this chunk ends (for bot-spoken-text);
+ * `clause` = the clause every chunk of it belongs to, so a clause cut partway can be told apart.
+ */
+export interface OutputAudioFrame { type: "output-audio"; kind: "data"; pcm: Int16Array; sampleRate: number; text?: string; clause?: string }
 export interface TranscriptionFrame { type: "transcription"; kind: "data"; text: string; final: boolean; turnId: number }
 export interface LlmTextFrame { type: "llm-text"; kind: "data"; text: string }
 export interface TtsTextFrame { type: "tts-text"; kind: "data"; text: string }
@@ -55,7 +58,11 @@ export interface TtsTextFrame { type: "tts-text"; kind: "data"; text: string }
  * sent to the client; the brain writes the assistant turn from these, so an interrupted
  * turn keeps only what was heard. Upstream data frames are never dropped by interruptions.
  */
-export interface BotSpokenTextFrame { type: "bot-spoken-text"; kind: "data"; text: string }
+export interface BotSpokenTextFrame {
+  type: "bot-spoken-text"; kind: "data"; text: string;
+  /** The heard words of a clause the user cut off partway (an estimate: see ClientOutputTransport). */
+  partial?: boolean;
+}
 
 // ---- control frames ---------------------------------------------------------------
 export interface LlmResponseStartFrame { type: "llm-response-start"; kind: "control"; turnId?: number }

@@ -14,6 +14,7 @@
  * - downstream — data/control frames travelling downstream, and scheduled tasks. An
  *               `interruption` (or `cancel`) empties it at once, aborts `this.signal`, and
  *               drops any data/control frame the stale in-flight item still pushes.
+ *               A `cancel` empties the system lane too: the session is ending.
  * - upstream  — data/control frames travelling upstream (e.g. `bot-spoken-text`). Never
  *               emptied by interruptions: they report what already happened.
  *
@@ -89,6 +90,10 @@ export abstract class FrameProcessor {
   private readonly systemLane: Lane;
   private readonly downstreamLane: Lane;
   private readonly upstreamLane: Lane;
+  /** Interruptions (or a cancel) queued in the system lane and not yet handled. */
+  private interruptionsQueued = 0;
+  /** Downstream data/control frames pushed meanwhile: they go out after the interruption. */
+  private heldBehindInterruption: Frame[] = [];
 
   constructor(name?: string) {
     this.name = name ?? this.constructor.name;
@@ -122,7 +127,10 @@ export abstract class FrameProcessor {
 
   /** Entry point used by the neighbours (and by the pipeline's edges). */
   queueFrame(frame: Frame, direction: Direction = "downstream"): void {
-    if (frame.type === "interruption" || frame.type === "cancel") this.interruptNow(frame.type === "cancel");
+    if (frame.type === "interruption" || frame.type === "cancel") {
+      this.interruptNow(frame.type === "cancel");
+      this.interruptionsQueued++;
+    }
     if (frame.kind === "system") {
       this.systemLane.add({ frame, direction });
       return;
@@ -139,6 +147,13 @@ export abstract class FrameProcessor {
       // belongs to the answer the user talked over: it must not reach the speaker.
       const started = this.downstreamLane.inFlightGeneration;
       if (direction === "downstream" && started !== undefined && started !== this.generation) return;
+      // A frame of the new answer must not overtake the interruption that made room for it:
+      // arriving first, it would be dropped by that interruption one stage further on
+      // (seen with 300 typed turns in a burst: the last one was never answered).
+      if (direction === "downstream" && this.interruptionsQueued > 0) {
+        this.heldBehindInterruption.push(frame);
+        return;
+      }
     }
     const target = direction === "downstream" ? this.next : this.prev;
     target?.queueFrame(frame, direction);
@@ -175,9 +190,14 @@ export abstract class FrameProcessor {
     this.controller.abort();
     this.controller = new AbortController();
     this.downstreamLane.clear();
+    // Held frames came before this interruption: they belong to the answer it ends.
+    this.heldBehindInterruption = [];
     if (cancel) {
       this.cancelled = true;
       this.upstreamLane.clear();
+      // Queued system frames (mostly microphone audio) are for a session that is ending:
+      // handling them would only keep a core busy after the client has gone.
+      this.systemLane.clear();
     }
     try {
       this.onInterruption();
@@ -195,7 +215,17 @@ export abstract class FrameProcessor {
       // An interruption aborted this work: that is the expected way for it to end.
       if (generation !== this.generation || isAbortError(error)) return;
       this.reportError(error);
+    } finally {
+      if ("frame" in work && (work.frame.type === "interruption" || work.frame.type === "cancel")) this.interruptionHandled();
     }
+  }
+
+  /** The interruption went on (or was swallowed): frames held behind it follow, in order. */
+  private interruptionHandled(): void {
+    if (--this.interruptionsQueued > 0 || this.cancelled) return;
+    const held = this.heldBehindInterruption;
+    this.heldBehindInterruption = [];
+    for (const f of held) this.next?.queueFrame(f, "downstream");
   }
 
   private reportError(error: unknown): void {

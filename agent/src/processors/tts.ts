@@ -71,9 +71,9 @@ export class TtsProcessor extends FrameProcessor {
         this.firstAudioSent = true;
         this.push(frame("metrics", { turnId: this.turns.current, mark: "tts-first-audio", at: performance.now() }));
       }
-      if (previous) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate }));
+      if (previous) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate, clause: text }));
       previous = pcm;
     }
-    if (previous && !signal.aborted) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate, text }));
+    if (previous && !signal.aborted) this.push(frame("output-audio", { pcm: previous, sampleRate: this.tts.sampleRate, text, clause: text }));
   }
 }

@@ -5,7 +5,7 @@
  */
 import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
 import { ClientLink } from "./client-link";
-import { CLIENT_INPUT_SAMPLE_RATE, ClientMessage, RTVI_PROTOCOL_VERSION, RtviMessage, WireError, decodeClientMessage } from "./wire";
+import { CLIENT_INPUT_SAMPLE_RATE, ClientMessage, RTVI_PROTOCOL_VERSION, RtviMessage, WireError, decodeClientMessage, describeValue } from "./wire";
 
 export interface ClientInputOptions {
   turns: TurnCounter;
@@ -13,9 +13,18 @@ export interface ClientInputOptions {
   maxMessageBytes?: number;
   /** Called when the client asks to end the session (RTVI `disconnect-bot`). */
   onDisconnectRequested?: () => void;
+  /** Called on the client's `client-ready`: the connection is a live session from then on. */
+  onClientReady?: () => void;
+  /**
+   * Microphone audio accepted ahead of real time (network jitter, a tab waking up). Beyond
+   * it audio is dropped: input faster than real time only builds a queue (2,000 frames in
+   * 2 s grew the process by ~110 MiB and kept a core busy ~21 s after the client left).
+   */
+  audioBurstMs?: number;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+export const DEFAULT_AUDIO_BURST_MS = 1000;
 /** A client that sends this many unusable messages is not a pipecat client: close it. */
 const MAX_BAD_MESSAGES = 500;
 
@@ -23,18 +32,40 @@ export class ClientInputTransport extends FrameProcessor {
   private readonly maxMessageBytes: number;
   private readonly turns: TurnCounter;
   private botSpeaking = false;
+  /** A typed turn went out and its answer has not finished yet. */
+  private answerOwed = false;
   /** Each distinct complaint is sent once per session, not once per 32 ms chunk. */
   private readonly toldClient = new Set<string>();
   private badMessages = 0;
+  private readonly audioBurstMs: number;
+  /** Microphone time the client may still send ahead of real time (a token bucket, in ms). */
+  private audioAllowanceMs: number;
+  private audioCheckedAt: number | undefined;
+  private droppedAudioMs = 0;
 
   constructor(private readonly client: ClientLink, private readonly options: ClientInputOptions) {
     super();
     this.turns = options.turns;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.audioBurstMs = options.audioBurstMs ?? DEFAULT_AUDIO_BURST_MS;
+    this.audioAllowanceMs = this.audioBurstMs;
   }
 
-  /** One WebSocket message from the client. Never throws: bad input is told to the client. */
+  /**
+   * One WebSocket message from the client. Never throws: bad input is told to the client;
+   * a failure of our own while handling it ends this session only, with the reason.
+   */
   receive(bytes: Uint8Array | string): void {
+    try {
+      this.handle(bytes);
+    } catch (error) {
+      const reason = `could not handle a message from this client (${(error as Error).message}): the session ends; reconnect to start a new one`;
+      this.client.sendError(reason, true);
+      this.client.close(1011, reason.slice(0, 120));
+    }
+  }
+
+  private handle(bytes: Uint8Array | string): void {
     if (typeof bytes === "string") return this.complain("text-message", "text WebSocket messages are not understood: send binary pipecat.Frame protobuf messages");
     if (bytes.byteLength > this.maxMessageBytes) {
       return this.complain("oversized", `message of ${bytes.byteLength} bytes is over the ${this.maxMessageBytes}-byte limit: send audio in small chunks (pipecat sends 512 bytes)`);
@@ -62,9 +93,14 @@ export class ClientInputTransport extends FrameProcessor {
         return;
       case "metrics": return this.client.onMetrics(f);
       // The brain consumes transcriptions, so STT sends the page its copy upstream.
-      case "transcription": return this.showTranscript(f.text, f.final);
+      case "transcription":
+        if (f.final) this.answerOwed = true;
+        return this.showTranscript(f.text, f.final);
       case "bot-started-speaking": this.botSpeaking = true; return;
       case "bot-stopped-speaking": this.botSpeaking = false; return;
+      // The answer to a typed turn is over once its text has all been synthesized (the
+      // TTS stage sends llm-response-end back upstream); its audio is tracked by botSpeaking.
+      case "llm-response-end": this.answerOwed = false; return;
       default: return;
     }
   }
@@ -75,14 +111,39 @@ export class ClientInputTransport extends FrameProcessor {
         `microphone audio at ${sampleRate} Hz with ${numChannels} channel(s) is ignored: Aide takes ${CLIENT_INPUT_SAMPLE_RATE} Hz mono PCM16 — construct the transport with new WavMediaManager(512, ${CLIENT_INPUT_SAMPLE_RATE})`);
     }
     if (pcm.length === 0) return;
+    if (!this.withinRealTime((pcm.length * 1000) / sampleRate)) return;
     this.push(frame("input-audio", { pcm, sampleRate }));
   }
 
-  /** Typed text is a whole user turn; it interrupts the bot like speech would. */
+  /** Takes `ms` of microphone audio from the allowance; false (and the client told, once) when it is spent. */
+  private withinRealTime(ms: number): boolean {
+    const now = performance.now();
+    if (this.audioCheckedAt !== undefined) this.audioAllowanceMs = Math.min(this.audioBurstMs, this.audioAllowanceMs + (now - this.audioCheckedAt));
+    this.audioCheckedAt = now;
+    if (this.audioAllowanceMs >= ms) {
+      this.audioAllowanceMs -= ms;
+      return true;
+    }
+    this.droppedAudioMs += ms;
+    this.complain("audio-too-fast", `microphone audio is arriving faster than real time (more than ${this.audioBurstMs} ms ahead): the excess is dropped — send audio as it is recorded`);
+    return false;
+  }
+
+  /** Microphone audio dropped for arriving faster than real time, in ms. */
+  get droppedAudio(): number {
+    return this.droppedAudioMs;
+  }
+
+  /**
+   * Typed text is a whole user turn. It supersedes whatever is in flight — the bot's speech
+   * and any answer still being worked out — as speech does: a burst of 300 messages asks
+   * one question (the last), not 300.
+   */
   private receiveText(text: string): void {
     const trimmed = text.trim();
     if (!trimmed) return this.complain("empty-text", "empty text message ignored");
-    if (this.botSpeaking) this.push(frame("interruption"));
+    if (this.botSpeaking || this.answerOwed) this.push(frame("interruption"));
+    this.answerOwed = true;
     this.showTranscript(trimmed, true);
     const turnId = this.turns.begin();
     // A typed turn is final the moment it arrives: both marks at once (STT latency 0).
@@ -101,6 +162,7 @@ export class ClientInputTransport extends FrameProcessor {
       case "client-ready":
         // pipecat's connect() resolves only on a bot-ready carrying the same id.
         this.client.sendRtvi("bot-ready", { version: RTVI_PROTOCOL_VERSION, about: { library: "aide-agent" } }, m.id);
+        this.options.onClientReady?.();
         return;
       case "send-text": {
         const content = (m.data as { content?: unknown } | undefined)?.content;
@@ -111,9 +173,9 @@ export class ClientInputTransport extends FrameProcessor {
         this.options.onDisconnectRequested?.();
         return;
       case "client-message":
-        return this.reject(m, `client-message ${JSON.stringify((m.data as { t?: unknown } | undefined)?.t ?? null)} is not handled by Aide`);
+        return this.reject(m, `client-message ${describeValue((m.data as { t?: unknown } | undefined)?.t ?? null)} is not handled by Aide`);
       default:
-        return this.reject(m, `RTVI message type "${m.type}" is not supported by Aide`);
+        return this.reject(m, `RTVI message type ${describeValue(m.type)} is not supported by Aide`);
     }
   }
 

@@ -8,6 +8,12 @@
  * it), so everything sent will be heard. Sending a whole reply at once made it keep
  * talking 17 s after a barge-in. Keeping at most `leadMs` queued at the client bounds
  * how long the bot can go on after the user cuts in.
+ *
+ * For the same reason everything sent counts as heard. A clause cut partway keeps the
+ * words its sent audio covers, by a proportional estimate: sent samples ÷ the voice's
+ * samples per character, measured on this session's finished clauses (until there is
+ * one, 14 characters a second, espeak-ng's default 175 words a minute), rounded down
+ * to whole words.
  */
 import { Direction, Frame, FrameProcessor, OutputAudioFrame, TurnCounter, frame } from "../pipeline";
 import { ClientLink } from "./client-link";
@@ -23,6 +29,20 @@ export interface ClientOutputOptions {
   turns?: TurnCounter;
 }
 
+/** Speaking rate assumed until a clause has been measured: espeak-ng's 175 words a minute. */
+const DEFAULT_CHARS_PER_SECOND = 14;
+
+/** The leading whole words of `text` that end within its first `chars` characters. */
+export function wordsWithin(text: string, chars: number): string {
+  let end = 0;
+  for (const m of text.matchAll(/\S+/g)) {
+    const wordEnd = (m.index ?? 0) + m[0].length;
+    if (wordEnd > chars) break;
+    end = wordEnd;
+  }
+  return text.slice(0, end).trim();
+}
+
 export class ClientOutputTransport extends FrameProcessor {
   private readonly leadMs: number;
   private readonly stoppedAfterMs: number;
@@ -33,6 +53,9 @@ export class ClientOutputTransport extends FrameProcessor {
   private speaking = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
+  /** The clause whose audio is going out, and how many of its samples have been sent. */
+  private clause: { text: string; sentSamples: number } | undefined;
+  private samplesPerChar = CLIENT_OUTPUT_SAMPLE_RATE / DEFAULT_CHARS_PER_SECOND;
 
   constructor(private readonly client: ClientLink, options: ClientOutputOptions = {}) {
     super();
@@ -67,6 +90,13 @@ export class ClientOutputTransport extends FrameProcessor {
 
   protected onInterruption(): void {
     clearTimeout(this.wakeTimer);
+    const cut = this.clause;
+    this.clause = undefined;
+    if (!cut) return;
+    const heard = wordsWithin(cut.text, cut.sentSamples / this.samplesPerChar);
+    if (!heard) return;
+    this.push(frame("bot-spoken-text", { text: heard, partial: true }), "upstream");
+    this.client.sendRtvi("bot-output", { text: heard, spoken: true, aggregated_by: "word" });
   }
 
   async cleanup(): Promise<void> {
@@ -94,13 +124,29 @@ export class ClientOutputTransport extends FrameProcessor {
       at += piece.length;
       this.startSpeaking();
       this.client.sendAudio(piece, CLIENT_OUTPUT_SAMPLE_RATE);
+      this.countClause(f.clause, piece.length);
       this.playheadMs = Math.max(this.playheadMs, performance.now()) + (piece.length * 1000) / CLIENT_OUTPUT_SAMPLE_RATE;
       this.armStopTimer();
     }
     if (f.text) {
+      this.finishClause(f.text);
       this.push(frame("bot-spoken-text", { text: f.text }), "upstream");
       this.client.sendRtvi("bot-output", { text: f.text, spoken: true, aggregated_by: "sentence" });
     }
+  }
+
+  private countClause(text: string | undefined, samples: number): void {
+    if (text === undefined) return;
+    if (this.clause?.text !== text) this.clause = { text, sentSamples: 0 };
+    this.clause.sentSamples += samples;
+  }
+
+  /** The whole clause went out: learn how fast this voice speaks. */
+  private finishClause(text: string): void {
+    const done = this.clause;
+    this.clause = undefined;
+    const chars = text.trim().length;
+    if (done?.text === text && chars >= 8) this.samplesPerChar = done.sentSamples / chars;
   }
 
   private sleep(ms: number, signal: AbortSignal): Promise<void> {

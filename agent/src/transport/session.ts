@@ -23,8 +23,14 @@ export type StageFactory = (context: SessionContext) => FrameProcessor[] | Promi
 
 export interface SessionOptions {
   maxMessageBytes?: number;
+  /** Microphone audio accepted ahead of real time, ms (default 1000). */
+  audioBurstMs?: number;
+  /** Replies waiting for a client that does not read before its session is closed (default 256 KiB). */
+  maxBufferedBytes?: number;
   output?: Omit<ClientOutputOptions, "turns">;
 }
+
+const EARLY_BYTES = 1024 * 1024;
 
 export class Session {
   readonly turns = new TurnCounter();
@@ -35,13 +41,18 @@ export class Session {
   private readonly metricsListeners: Array<(frame: MetricsFrame) => void> = [];
   private closed = false;
   private readonly early: Array<Uint8Array | string> = [];
+  private earlyBytes = 0;
+  /** The client said client-ready: a live conversation, not just an open socket. */
+  live = false;
 
   constructor(readonly id: string, socket: ClientSocket, options: SessionOptions = {}) {
-    this.link = new ClientLink(socket, (f) => { for (const l of this.metricsListeners) l(f); });
+    this.link = new ClientLink(socket, (f) => { for (const l of this.metricsListeners) l(f); }, options.maxBufferedBytes);
     this.input = new ClientInputTransport(this.link, {
       turns: this.turns,
       maxMessageBytes: options.maxMessageBytes,
+      audioBurstMs: options.audioBurstMs,
       onDisconnectRequested: () => this.link.close(1000, "client asked to disconnect"),
+      onClientReady: () => { this.live = true; },
     });
     this.output = new ClientOutputTransport(this.link, { ...options.output, turns: this.turns });
   }
@@ -61,12 +72,18 @@ export class Session {
     this.pipeline = new Pipeline([this.input, ...middle, this.output]);
     this.pipeline.start(this.id);
     for (const m of this.early.splice(0)) this.input.receive(m);
+    this.earlyBytes = 0;
   }
 
   receive(message: Uint8Array | string): void {
     if (this.closed) return;
     if (!this.pipeline) {
-      if (this.early.length < 1000) this.early.push(message);
+      // Held only while the stages are built (a few ms); a flood meanwhile is not kept.
+      const size = typeof message === "string" ? message.length : message.byteLength;
+      if (this.early.length < 1000 && this.earlyBytes + size <= EARLY_BYTES) {
+        this.early.push(message);
+        this.earlyBytes += size;
+      }
       return;
     }
     this.input.receive(message);

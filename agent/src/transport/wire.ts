@@ -100,6 +100,15 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   }
 }
 
+/**
+ * Deepest JSON nesting accepted in an RTVI message; pipecat's own messages nest 3 deep.
+ * JSON.parse copes with any depth, but JSON.stringify and every recursive walk after it
+ * overflow the stack at ~10,000 levels (a 20 KB message did that and ended the process).
+ */
+export const MAX_RTVI_DEPTH = 32;
+/** Longest RTVI type or id accepted; pipecat's are under 30 characters. */
+const MAX_RTVI_NAME = 100;
+
 function parseRtvi(json: string): RtviMessage {
   let value: unknown;
   try {
@@ -107,12 +116,38 @@ function parseRtvi(json: string): RtviMessage {
   } catch {
     throw new WireError("message frame is not JSON: RTVI messages are JSON objects with label \"rtvi-ai\"");
   }
-  if (typeof value !== "object" || value === null) throw new WireError("message frame is not a JSON object: expected an RTVI message");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new WireError("message frame is not a JSON object: expected an RTVI message");
+  if (nestingDepth(value, MAX_RTVI_DEPTH) > MAX_RTVI_DEPTH) {
+    throw new WireError(`RTVI message nests deeper than ${MAX_RTVI_DEPTH} levels: send flat data (pipecat's messages nest 3 deep)`);
+  }
   const m = value as Record<string, unknown>;
-  if (m.label !== RTVI_LABEL) throw new WireError(`message label ${JSON.stringify(m.label)} is not "${RTVI_LABEL}": only RTVI messages are understood`);
+  if (m.label !== RTVI_LABEL) throw new WireError(`message label ${describeValue(m.label)} is not "${RTVI_LABEL}": only RTVI messages are understood`);
   if (typeof m.type !== "string" || m.type.length === 0) throw new WireError("RTVI message has no type");
+  if (m.type.length > MAX_RTVI_NAME) throw new WireError(`RTVI message type of ${m.type.length} characters is over the ${MAX_RTVI_NAME}-character limit`);
   if (m.id !== undefined && typeof m.id !== "string") throw new WireError("RTVI message id must be a string");
+  if (typeof m.id === "string" && m.id.length > MAX_RTVI_NAME) throw new WireError(`RTVI message id of ${m.id.length} characters is over the ${MAX_RTVI_NAME}-character limit`);
   return { label: RTVI_LABEL, type: m.type, id: m.id as string | undefined, data: m.data };
+}
+
+/** How deep `value` nests, counted without recursion and stopping once past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** A client's value quoted in an error message: short, and never a walk of its structure. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
 }
 
 /** An audio frame, either way: the server's bot audio, or a test client's mic audio. */
@@ -123,7 +158,12 @@ export function encodeAudio(pcm: Int16Array, sampleRate: number, numChannels = 1
 
 export function encodeRtvi(type: string, data?: unknown, id?: string): Uint8Array {
   const message: RtviMessage = { label: RTVI_LABEL, type, ...(id !== undefined ? { id } : {}), ...(data !== undefined ? { data } : {}) };
-  return FrameType.encode({ message: { data: JSON.stringify(message) } }).finish();
+  return encodeMessageFrame(JSON.stringify(message));
+}
+
+/** A message frame carrying `json` as is (tests use it to send what no encoder would). */
+export function encodeMessageFrame(json: string): Uint8Array {
+  return FrameType.encode({ message: { data: json } }).finish();
 }
 
 export type ServerMessage =

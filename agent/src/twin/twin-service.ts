@@ -16,6 +16,7 @@ import {
   isAbort,
   type ChatMessage,
   type ChatRequest,
+  type LlmBackend,
   type LlmClientOptions,
   type LlmTimings,
   type ToolCallRequest,
@@ -38,6 +39,12 @@ export interface MemoryStore {
 }
 
 export interface TwinLlmOptions extends LlmClientOptions {
+  /**
+   * Where the LLM is now, asked before every completion: on the cluster Nomad moves it
+   * when a desktop dies, and the agent re-reads its endpoint on SIGHUP (main.ts), so an
+   * open conversation follows the move. Default: `baseUrl` and `backend` as given.
+   */
+  endpoint?: () => { baseUrl: string; backend?: LlmBackend };
   maxTokens?: number;
   temperature?: number;
   seed?: number;
@@ -96,7 +103,7 @@ function isContextOverflow(error: unknown): boolean {
   return error instanceof LlmRequestError && (error.kind === "exceed_context_size_error" || /context size|context length|too long/i.test(error.message));
 }
 
-export const APOLOGY_BACKEND_DOWN = "Sorry, I can't reach my language model right now. Please try again in a moment.";
+export const APOLOGY_BACKEND_DOWN = "Sorry, I'm reconnecting to my language model. Please say that again in a moment.";
 export const APOLOGY_REFUSED = "Sorry, I couldn't work that one out. Could you say it another way?";
 
 interface ReplyState {
@@ -109,22 +116,34 @@ interface ReplyState {
 }
 
 export class TwinService extends FrameProcessor {
-  readonly client: LlmClient;
+  private llmClient: LlmClient;
   readonly shortTerm: ShortTermMemory;
   readonly tools: ToolRegistry;
   private readonly systemPrompt: string;
   private reply: ReplyState | undefined;
+  /** The reply the last interruption cut: the words of its cut clause that were heard belong to it. */
+  private cutReply: ReplyState | undefined;
   /** Seen bot-started-speaking: this pipeline plays audio, so a reply is heard only as reported. */
   private audioOut = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: TwinServiceOptions) {
     super("TwinService");
-    this.client = new LlmClient(options.llm);
+    this.llmClient = new LlmClient(options.llm);
     this.shortTerm = new ShortTermMemory(options.memory?.shortTermTurns ?? 10);
     this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene), currentTimeTool()]);
     this.systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** The LLM client for where the LLM is now (see TwinLlmOptions.endpoint). */
+  get client(): LlmClient {
+    const now = this.options.llm.endpoint?.();
+    const current = this.llmClient.options;
+    if (now && (now.baseUrl !== current.baseUrl || (now.backend ?? current.backend) !== current.backend)) {
+      this.llmClient = new LlmClient({ ...this.options.llm, ...now });
+    }
+    return this.llmClient;
   }
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
@@ -132,7 +151,7 @@ export class TwinService extends FrameProcessor {
       await this.respond(f);
       return;
     }
-    if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text);
+    if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
     if (f.type === "bot-started-speaking") this.audioOut = true;
     this.push(f, direction);
   }
@@ -140,6 +159,7 @@ export class TwinService extends FrameProcessor {
   protected onInterruption(): void {
     const state = this.reply;
     if (!state || state.interrupted) return;
+    this.cutReply = state;
     // Without audio out (a text-only pipeline) a finished reply was delivered whole.
     if (state.ended && !this.audioOut) return;
     state.interrupted = true;
@@ -150,8 +170,9 @@ export class TwinService extends FrameProcessor {
     await this.options.memory?.longTerm?.flush();
   }
 
-  private heard(text: string): void {
-    const state = this.reply;
+  private heard(text: string, partial = false): void {
+    // The heard part of a cut clause comes after the interruption, maybe after the next turn began.
+    const state = partial ? this.cutReply : this.reply;
     if (!state) return;
     state.heard.push(text);
     this.settleReply(state);

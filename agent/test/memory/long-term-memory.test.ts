@@ -11,11 +11,13 @@ jest.mock(require.resolve("uuid", { paths: [require("node:path").dirname(require
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
 import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
 import { LlamaServerEmbedder } from "../../src/twin/memory/embedder";
+import { atomicFileStorageClass } from "../../src/twin/memory/atomic-file-storage";
 import { LongTermMemory, isWorthKeeping } from "../../src/twin/memory/long-term-memory";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { startHarness } from "../twin/harness";
@@ -102,7 +104,7 @@ describe("long-term memory when the embedding server is down", () => {
       new RegExp(`embedding server at http://127.0.0.1:${port}/v1/embeddings is unreachable .*--embeddings --pooling mean`),
     );
     await memory.flush();
-    expect(logs.join("\n")).toMatch(/long-term memory: could not save .* will retry with the next memory/);
+    expect(logs.join("\n")).toMatch(/long-term memory: could not save .*; what is stored stays, new memories wait in RAM \(1 now\), and saving is retried every 30 s/);
     expect(await memory.size()).toBe(0);
     const server = await startLlamaServer({
       model: await ensureTinyEmbeddingModel(), threads: 1, parallel: 1, ctxSize: 2048, port, extraArgs: ["--embeddings", "--pooling", "mean"],
@@ -113,6 +115,58 @@ describe("long-term memory when the embedding server is down", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("long-term memory on a full disk", () => {
+  let chat: RunningProcess;
+  beforeAll(async () => { chat = await startTinyLlm(); });
+  afterAll(async () => { await chat?.stop(); });
+
+  /** The real storage, except that while `full` every write gets the kernel's own ENOSPC (/dev/full). */
+  function fillableDisk() {
+    const Atomic = atomicFileStorageClass();
+    return new (class extends Atomic {
+      full = false;
+      async upsertFile(filePath: string, content: Buffer | string): Promise<void> {
+        if (this.full) return writeFile("/dev/full", content);
+        return super.upsertFile(filePath, content);
+      }
+    })();
+  }
+
+  it("goes on answering, says so once, loses nothing stored, and saves what waited once there is room", async () => {
+    const dir = scratch();
+    const disk = fillableDisk();
+    const logs: string[] = [];
+    const memory = await LongTermMemory.open({ dir, embedder: new HashEmbedder(), conversationId: "c", storage: disk, retryMs: 200, log: (l) => logs.push(l) });
+    await memory.remember("my name is Ana and I live in Porto");
+    disk.full = true;
+    const h = startHarness({ llm: { baseUrl: chat.url, slotId: 0, maxTokens: 4, temperature: 0 }, memory: { longTerm: memory } });
+    try {
+      for (const said of ["my dog is called Rex", "I work nights at the bakery", "my sister lives in Lyon"]) {
+        const { text, turn } = await h.say(said);
+        expect(turn?.outcome).toBe("answered");
+        expect(text.length).toBeGreaterThan(0);
+      }
+    } finally {
+      await h.stop().catch(() => undefined); // its flush waits for the failing save
+    }
+    await memory.flush();
+    const failures = logs.filter((l) => /could not save/.test(l));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/ENOSPC.* — the disk holding .* is full: free some space there; what is stored stays/);
+    // What was stored is still on disk, whole.
+    expect(JSON.parse(readFileSync(join(dir, "index.json"), "utf8")).items.map((i: { metadata: { text: string } }) => i.metadata.text)).toEqual(["my name is Ana and I live in Porto"]);
+
+    disk.full = false; // room again: no new memory needed for the waiting ones to be saved
+    const deadline = Date.now() + 5000;
+    while ((await memory.size()) < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const reopened = await LongTermMemory.open({ dir, embedder: new HashEmbedder(), conversationId: "c" });
+    expect((await reopened.all()).map((m) => m.text).sort()).toEqual(
+      ["I work nights at the bakery", "my dog is called Rex", "my name is Ana and I live in Porto", "my sister lives in Lyon"],
+    );
+    expect(logs.filter((l) => /saving again/.test(l))).toHaveLength(1);
   });
 });
 

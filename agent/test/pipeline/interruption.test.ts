@@ -76,6 +76,29 @@ describe("interrupting the bot", () => {
     expect(texts.filter((t) => t.startsWith("new"))).toEqual(["new-0", "new-1", "new-2", "new-3", "new-4"]);
   });
 
+  it("never lets the new turn overtake the interruption that makes room for it, however many are queued", async () => {
+    /** Takes 2 ms per microphone frame (a VAD on a slow CPU): its system lane is busy. */
+    class SlowListener extends FrameProcessor {
+      protected async process(f: Frame, direction: Direction): Promise<void> {
+        if (f.type === "input-audio") await sleep(2);
+        this.push(f, direction);
+      }
+    }
+    class Pass extends FrameProcessor {}
+    const { pipeline, down } = collect([new SlowListener(), new Pass(), new Pass()]);
+    const mic = () => frame("input-audio", { pcm: new Int16Array(512), sampleRate: 16000 });
+    // The user types while the microphone still streams, then types again and again.
+    for (let turn = 1; turn <= 5; turn++) {
+      for (let i = 0; i < 5; i++) pipeline.queueFrame(mic());
+      pipeline.queueFrame(frame("interruption"));
+      pipeline.queueFrame(frame("transcription", { text: `turn ${turn}`, final: true, turnId: turn }));
+    }
+    await pipeline.idle();
+    const order = down.filter((f) => f.type === "interruption" || f.type === "transcription").map((f) => (f.type === "transcription" ? f.text : "|"));
+    // Every turn but the last is superseded; the last comes after every interruption.
+    expect(order).toEqual(["|", "|", "|", "|", "|", "turn 5"]);
+  });
+
   it("passes system frames ahead of queued data", async () => {
     const { pipeline, down } = collect([new SlowWords()]);
     pipeline.queueFrame(frame("llm-text", { text: "a b c" }));

@@ -5,20 +5,23 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ScriptedClient } from "../../src/transport";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
+/** `npm start` as a child: the ts-node process itself, or through npm as a user types it. */
+interface Started { child: ChildProcess; output(): string; exited: Promise<number | null> }
+
 describe("npm start", () => {
-  let child: ChildProcess | undefined;
-  let output = "";
+  const children: ChildProcess[] = [];
   const emptyModels = fs.mkdtempSync(path.join(os.tmpdir(), "aide-no-models-"));
   const memoryDir = fs.mkdtempSync(path.join(os.tmpdir(), "aide-memory-"));
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
+    for (const child of children) {
       // The whole group: a failed run must not leave its llama-servers behind.
       try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ }
     }
@@ -26,23 +29,56 @@ describe("npm start", () => {
     fs.rmSync(memoryDir, { recursive: true, force: true });
   });
 
-  it("says loudly that it runs on tiny models, prints the page URL, answers a turn, and stops everything on Ctrl-C", async () => {
-    child = spawn(process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/start-local.ts", "--port", "0", "--llm-max-tokens", "8"], {
+  function start(args: string[], via: "ts-node" | "npm" = "ts-node"): Started {
+    const argv = via === "npm"
+      ? ["npm", ["start", "--ignore-scripts", "--", ...args]] as const // --ignore-scripts: not the prestart setup check
+      : [process.execPath, [require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/start-local.ts", ...args]] as const;
+    const child = spawn(argv[0], [...argv[1]], {
       cwd: ROOT,
       env: { ...process.env, AIDE_MODELS_DIR: emptyModels, AIDE_MEMORY_DIR: memoryDir, LLAMA_THREADS: "1" },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group, so cleanup can reach llama-server too
     });
+    children.push(child);
+    let output = "";
     child.stdout!.on("data", (d) => { output += d.toString(); });
     child.stderr!.on("data", (d) => { output += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    return { child, output: () => output, exited };
+  }
+
+  /** Waits for the page URL; returns it with the two llama-servers' ports. */
+  async function running(s: Started): Promise<{ url: string; llamaPort: number; embedPort: number }> {
     const deadline = Date.now() + 120_000;
-    while (!/Open (http:\/\/localhost:\d+\/)/.test(output)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+    while (!/Open (http:\/\/localhost:\d+\/)/.test(s.output())) {
+      if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${s.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const url = /Open (http:\/\/localhost:\d+\/)/.exec(output)![1];
-    expect(output).toContain(`NO REAL MODELS: ${emptyModels} has no language model and no speech recognizer`);
-    expect(output).toContain(`npm run models -- download --dir '${emptyModels}'`);
+    return {
+      url: /Open (http:\/\/localhost:\d+\/)/.exec(s.output())![1],
+      llamaPort: Number(/LLM: http:\/\/127\.0\.0\.1:(\d+)/.exec(s.output())?.[1]),
+      embedPort: Number(/embeddings from http:\/\/127\.0\.0\.1:(\d+)/.exec(s.output())?.[1]),
+    };
+  }
+
+  /** Every port stops answering within `ms`: what listened there has gone. */
+  async function allGone(ports: number[], ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const answering = (await Promise.all(ports.map((p) => fetch(`http://127.0.0.1:${p}/health`).then(() => p, () => undefined)))).filter(Boolean);
+      if (answering.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`still answering after ${ms} ms on port(s) ${answering.join(", ")}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  it("says loudly that it runs on tiny models, prints the page URL, answers a turn, and stops everything on Ctrl-C", async () => {
+    const started = start(["--port", "0", "--llm-max-tokens", "8"]);
+    const { child } = started;
+    const output = started.output;
+    const { url, llamaPort, embedPort } = await running(started);
+    expect(output()).toContain(`NO REAL MODELS: ${emptyModels} has no language model and no speech recognizer`);
+    expect(output()).toContain(`npm run models -- download --dir '${emptyModels}'`);
 
     const health = await (await fetch(`${url}health`)).json();
     expect(health).toMatchObject({ status: "ok", llm: "ok", voice: "espeak-ng en-us" });
@@ -55,7 +91,7 @@ describe("npm start", () => {
     await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000);
     expect(client.audioMs()).toBeGreaterThan(200);
     // Long-term memory is on (a second llama-server embeds) and keeps a statement on disk.
-    expect(output).toContain(`memory: long-term memory in ${memoryDir} (0 memories)`);
+    expect(output()).toContain(`memory: long-term memory in ${memoryDir} (0 memories)`);
     const since = client.messages.length;
     client.sendText("My name is Ana and I like green tea.");
     await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000, since);
@@ -65,15 +101,47 @@ describe("npm start", () => {
     expect(saved()).toBe(true);
     client.close();
 
-    const llamaPort = Number(/LLM: http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
-    const embedPort = Number(/embeddings from http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
     expect(embedPort).toBeGreaterThan(0);
     expect(llamaPort).toBeGreaterThan(0);
     child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child!.once("exit", (c) => resolve(c)));
-    expect(code).toBe(0);
+    expect(await started.exited).toBe(0);
     // llama-server went with it: its port no longer answers.
     await expect(fetch(`http://127.0.0.1:${llamaPort}/health`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${embedPort}/health`)).rejects.toThrow();
   }, 180_000);
+
+  it("stops the agent and both llama-servers on SIGTERM to npm (kill, systemd, a closing terminal)", async () => {
+    const started = start(["--port", "0", "--memory-dir", memoryDir], "npm");
+    const { url, llamaPort, embedPort } = await running(started);
+    const agentPort = Number(new URL(url).port);
+    const at = Date.now();
+    started.child.kill("SIGTERM"); // npm's pid: what `kill` and systemd signal
+    await allGone([agentPort, llamaPort, embedPort], 10_000);
+    process.stdout.write(`npm start: everything gone ${Date.now() - at} ms after SIGTERM to npm\n`);
+  }, 180_000);
+
+  it("stops its llama-servers when the agent process dies without a chance to clean up (SIGKILL)", async () => {
+    const started = start(["--port", "0", "--memory-dir", memoryDir]);
+    const { llamaPort, embedPort } = await running(started);
+    const at = Date.now();
+    started.child.kill("SIGKILL");
+    await allGone([llamaPort, embedPort], 10_000);
+    process.stdout.write(`npm start: llama-servers gone ${Date.now() - at} ms after the agent was killed\n`);
+  }, 180_000);
+
+  it("refuses a port in use at once, before starting any llama-server", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "0.0.0.0", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const at = Date.now();
+      const started = start(["--port", String(port)]);
+      expect(await started.exited).toBe(1);
+      expect(started.output()).toContain(`port ${port} is in use: pick another with npm start -- --port <port>`);
+      expect(started.output()).not.toContain("starting llama-server");
+      process.stdout.write(`npm start: port ${port} refused after ${Date.now() - at} ms\n`);
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
 });

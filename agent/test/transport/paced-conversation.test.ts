@@ -1,6 +1,6 @@
 import { AgentServer, ScriptedClient, startAgentServer } from "../../src/transport";
 import { Frame } from "../../src/pipeline";
-import { ToneBot, UpstreamRecorder } from "./tone-bot";
+import { ClauseBot, ToneBot, UpstreamRecorder } from "./tone-bot";
 
 describe("talking to the agent over pipecat's WebSocket protocol", () => {
   let server: AgentServer;
@@ -76,5 +76,60 @@ describe("talking to the agent over pipecat's WebSocket protocol", () => {
     const health = await (await fetch(server.url + "health")).json();
     expect(health).toMatchObject({ status: "ok" });
     expect(health.sessions).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("typed turns and cut clauses", () => {
+  it("answers only the last of 300 typed messages sent in a burst: each new turn supersedes the one in flight", async () => {
+    let answersBegun = 0;
+    class CountingBot extends ToneBot {
+      protected async process(f: Frame, direction: "downstream" | "upstream"): Promise<void> {
+        if (f.type === "transcription" && direction === "downstream") answersBegun++;
+        return super.process(f, direction);
+      }
+    }
+    // 50 ms to each word, as an LLM thinking: the whole burst is in before any audio.
+    const server = await startAgentServer({ stages: () => [new CountingBot(1000, 25, 50)] });
+    try {
+      const client = await ScriptedClient.connect(server.wsUrl);
+      await client.ready();
+      for (let i = 1; i <= 300; i++) client.sendText(`question ${i}`);
+      await client.waitFor(() => client.audio.some((a) => a.pcm[0] === 1300), 5000, "the answer to the 300th");
+      await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 5000, client.messages.length);
+      expect(answersBegun).toBeLessThan(10);
+      const turnsHeard = new Set(client.audio.map((a) => a.pcm[0]));
+      expect(turnsHeard.size).toBeLessThan(5);
+      expect(client.audioMs()).toBeLessThan(2 * 1000);
+      client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("keeps the heard words of a clause cut partway, on the page and upstream for history", async () => {
+    const recorders: UpstreamRecorder[] = [];
+    const server = await startAgentServer({ stages: () => { const r = new UpstreamRecorder(); recorders.push(r); return [r, new ClauseBot(1000)]; } });
+    try {
+      const client = await ScriptedClient.connect(server.wsUrl);
+      await client.ready();
+      client.sendText("first"); // heard whole: the voice's rate is measured on it
+      await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 5000);
+      client.sendText("second");
+      const turnStart = client.audio.length;
+      await client.waitFor(() => client.audioMs(turnStart) >= 460, 3000, "460 ms of the second answer");
+      client.sendText("stop there");
+      await client.waitFor(() => client.audio.some((a) => a.pcm[0] === 1003), 3000, "the third answer");
+      const sentMs = client.audio.filter((a) => a.pcm[0] === 1002).reduce((ms, a) => ms + (a.pcm.length * 1000) / 24000, 0);
+      const partial = recorders[0].frames.find((f): f is Extract<Frame, { type: "bot-spoken-text" }> => f.type === "bot-spoken-text" && f.partial === true);
+      // 120 ms a word: the words the sent audio covers, within one word.
+      const words = partial?.text.split(" ") ?? [];
+      expect(Math.abs(words.length - Math.floor(sentMs / 120))).toBeLessThanOrEqual(1);
+      expect(ClauseBot.CLAUSES[0].startsWith(partial!.text)).toBe(true);
+      const pageLines = client.messages.filter((m) => m.message.type === "bot-output").map((m) => (m.message.data as { text: string }).text);
+      expect(pageLines).toContain(partial!.text);
+      client.close();
+    } finally {
+      await server.close();
+    }
   });
 });

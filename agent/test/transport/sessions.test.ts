@@ -1,4 +1,5 @@
-import { AgentServer, ScriptedClient, startAgentServer } from "../../src/transport";
+import { WebSocket } from "ws";
+import { AgentServer, ScriptedClient, encodeRtvi, startAgentServer } from "../../src/transport";
 import { ToneBot } from "./tone-bot";
 import { settledHeap } from "./settled-heap";
 
@@ -14,7 +15,7 @@ describe("several people talking to one agent", () => {
       const bot = new ToneBot(1000 * ++voices, 15);
       stagesMade.push(new WeakRef(bot));
       return [bot];
-    }, maxSessions: 8 });
+    }, maxSessions: 8, maxSessionsPerAddress: 8 });
   });
   afterAll(async () => { await server.close(); });
 
@@ -79,4 +80,61 @@ describe("several people talking to one agent", () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
+});
+
+describe("connections that hold a slot without talking", () => {
+  let server: AgentServer;
+
+  beforeAll(async () => {
+    server = await startAgentServer({ stages: () => [new ToneBot(1000, 3)], maxSessions: 8, handshakeTimeoutMs: 300, idleTimeoutMs: 400 });
+  });
+  afterAll(async () => { await server.close(); });
+
+  /** A raw socket, optionally one that never answers pings (a client that froze or vanished without a FIN). */
+  async function rawSocket(autoPong = true): Promise<{ ws: WebSocket; closed: Promise<[number, string]> }> {
+    const ws = new WebSocket(server.wsUrl, { autoPong });
+    const closed = new Promise<[number, string]>((resolve) => ws.on("close", (code, reason) => resolve([code, reason.toString()])));
+    await new Promise((resolve, reject) => { ws.once("open", resolve); ws.once("error", reject); });
+    return { ws, closed };
+  }
+
+  it("closes sockets that never say client-ready, so eight of them cannot lock everyone out", async () => {
+    const idle = [];
+    for (let i = 0; i < 4; i++) idle.push(await rawSocket());
+    const [code, reason] = await idle[0].closed;
+    expect(code).toBe(1008);
+    expect(reason).toMatch(/no client-ready within 300 ms/);
+    await Promise.all(idle.map((s) => s.closed));
+    const client = await ScriptedClient.connect(server.wsUrl);
+    await client.ready();
+    client.sendText("hello");
+    await client.waitFor(() => client.audio.length > 0, 3000, "an answer");
+    client.terminate();
+  });
+
+  it("closes a live session that goes silent — no audio, no pong — and keeps a quiet one that answers pings", async () => {
+    const frozen = await rawSocket(false);
+    frozen.ws.send(encodeRtvi("client-ready", { version: "2.1.0" }, "r1"));
+    const quiet = await ScriptedClient.connect(server.wsUrl);
+    await quiet.ready();
+    const started = performance.now();
+    const [code, reason] = await frozen.closed;
+    expect(code).toBe(1001);
+    expect(reason).toMatch(/nothing heard from this client for 400 ms \(no audio, no pong\)/);
+    expect(performance.now() - started).toBeLessThan(2500);
+    await new Promise((resolve) => setTimeout(resolve, 800)); // two idle timeouts of silence
+    expect(quiet.isOpen).toBe(true);
+    quiet.close();
+  });
+
+  it("lets one address hold at most half of the sessions", async () => {
+    const clients = await Promise.all(Array.from({ length: 5 }, () => ScriptedClient.connect(server.wsUrl)));
+    try {
+      expect(await clients[4].closed(3000)).toBe(1013);
+      expect(clients[4].closeReason).toMatch(/4 sessions already open from 127\.0\.0\.1, the most one address may hold/);
+      for (const c of clients.slice(0, 4)) await c.ready();
+    } finally {
+      for (const c of clients) c.terminate();
+    }
+  });
 });

@@ -33,3 +33,32 @@ export class UpstreamRecorder extends FrameProcessor {
     this.push(f, direction);
   }
 }
+
+/**
+ * Speaks each final transcription as clauses of NATO words, `msPerWord` of audio per word
+ * in 40 ms chunks; every chunk names its clause and the clause's last chunk carries its
+ * words, as the TTS stage does. Samples are `voice + turnId`, as ToneBot's.
+ */
+export class ClauseBot extends FrameProcessor {
+  static readonly CLAUSES = ["alpha bravo charlie delta echo foxtrot", "golf hotel india juliett kilo lima"];
+
+  constructor(private readonly voice: number, private readonly msPerWord = 120) {
+    super("ClauseBot");
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (f.type !== "transcription" || !f.final || direction !== "downstream") return this.push(f, direction);
+    const signal = this.signal;
+    this.push(frame("llm-response-start", { turnId: f.turnId }));
+    for (const clause of ClauseBot.CLAUSES) {
+      const chunks = (clause.split(" ").length * this.msPerWord) / 40;
+      for (let i = 0; i < chunks; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (signal.aborted) return;
+        const pcm = new Int16Array(960).fill(this.voice + f.turnId);
+        this.push(frame("output-audio", { pcm, sampleRate: 24000, clause, ...(i === chunks - 1 ? { text: clause } : {}) }));
+      }
+    }
+    this.push(frame("llm-response-end", { turnId: f.turnId }));
+  }
+}

@@ -6,7 +6,7 @@
 import { frame, type Frame } from "../../src/pipeline";
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
-import { Speaker, startHarness, type Harness } from "./harness";
+import { PartialSpeaker, Speaker, startHarness, type Harness } from "./harness";
 
 const types = (frames: Frame[]) => frames.map((f) => f.type).filter((t) => t !== "metrics");
 
@@ -81,14 +81,7 @@ describe("TwinService answering", () => {
   });
 
   it("writes the reply from the words the output reports as heard, not from what was generated", async () => {
-    // A speaker that only got the first three chunks out before the audio stopped.
-    class PartialSpeaker extends Speaker {
-      protected async process(f: Frame, direction: "downstream" | "upstream"): Promise<void> {
-        if (f.type === "llm-text" && this.spoken.length >= 3) return;
-        return super.process(f, direction);
-      }
-    }
-    const speaker = new PartialSpeaker();
+    const speaker = new PartialSpeaker(3);
     h = startHarness({ llm: llm() }, { speaker });
     const { turn: info } = await h.say("what is the weather like");
     const [turn] = h.twin.shortTerm.snapshot();
@@ -96,6 +89,21 @@ describe("TwinService answering", () => {
     expect(turn.assistant.trim()).toBe(speaker.spoken.join("").trim());
     expect(info!.generated.startsWith(speaker.spoken.join(""))).toBe(true);
     expect(turn.assistant.length).toBeLessThan(info!.generated.trim().length);
+  });
+
+  it("keeps the heard words of a clause cut partway in the cut reply, even once the next turn has begun", async () => {
+    const speaker = new PartialSpeaker(2);
+    h = startHarness({ llm: llm() }, { speaker });
+    h.pipeline.queueFrame(frame("bot-started-speaking"), "upstream"); // audio goes out: only reported words count
+    await h.say("what is the weather like");
+    h.pipeline.queueFrame(frame("interruption"));
+    await h.say("and tomorrow");
+    // The output transport's estimate for the clause that was cut, arriving late.
+    h.pipeline.queueFrame(frame("bot-spoken-text", { text: "it is", partial: true }), "upstream");
+    await h.pipeline.idle();
+    const [cut, next] = h.twin.shortTerm.snapshot();
+    expect(cut.assistant.replace(/\s+/g, " ").trim()).toBe(`${speaker.spoken.slice(0, 2).join("").trim()} it is`.replace(/\s+/g, " "));
+    expect(next.assistant).not.toMatch(/it is$/);
   });
 
   it("does not cut a reply that was already delivered when the user speaks again later", async () => {

@@ -38,4 +38,22 @@ describe("LLM backend down", () => {
       await h.stop();
     }
   });
+
+  it("follows the LLM when it moves: an open conversation's next turn goes to the new endpoint, and it says it is reconnecting meanwhile", async () => {
+    const deadPort = await freePort();
+    const endpoint = { baseUrl: `http://127.0.0.1:${deadPort}` };
+    const h = startHarness({ llm: { baseUrl: endpoint.baseUrl, endpoint: () => endpoint, slotId: 0, maxTokens: 8, temperature: 0 } });
+    const moved = await startTinyLlm();
+    try {
+      const down = await h.say("are you there?");
+      expect(down.text).toMatch(/reconnecting/);
+      endpoint.baseUrl = moved.url; // what SIGHUP does to the agent's config when Nomad moves the LLM
+      const back = await h.say("and now?");
+      expect(back.turn?.outcome).toBe("answered");
+      expect(back.text).not.toBe(APOLOGY_BACKEND_DOWN);
+    } finally {
+      await h.stop();
+      await moved.stop();
+    }
+  });
 });

@@ -18,6 +18,18 @@ export class Speaker extends FrameProcessor {
   }
 }
 
+/** A speaker that got only its first `keep` chunks out before the audio stopped. */
+export class PartialSpeaker extends Speaker {
+  constructor(private readonly keep: number) {
+    super();
+  }
+
+  protected async process(f: Frame, direction: Direction): Promise<void> {
+    if (f.type === "llm-text" && this.spoken.length >= this.keep) return;
+    return super.process(f, direction);
+  }
+}
+
 export interface Harness {
   twin: TwinService;
   pipeline: Pipeline;

@@ -10,6 +10,10 @@
  *   8 GB node never fills up.
  * - A corrupt index is moved aside (`<dir>.corrupt-<time>`) with a warning and a fresh
  *   one started: the agent keeps working and nothing is silently deleted.
+ * - A save that fails (a full disk, the embeddings server down) costs the turn nothing:
+ *   what is stored stays (the old file is only ever replaced by a complete new one), the
+ *   new memories wait in RAM (at most `maxWaiting`), the failure is logged once, and
+ *   saving is retried every `retryMs` until it works, which is logged once too.
  */
 import { promises as fs } from "node:fs";
 import { randomUUID } from "node:crypto";
@@ -37,6 +41,10 @@ export interface LongTermMemoryOptions {
   log?: (line: string) => void;
   /** For tests: vectra's storage to use (default: AtomicFileStorage). */
   storage?: FileStorage;
+  /** After a failed save, retry this often (default 30 s). */
+  retryMs?: number;
+  /** New memories held in RAM while saving fails; the oldest go past it (default 200). */
+  maxWaiting?: number;
 }
 
 type MemoryMetadata = {
@@ -67,8 +75,14 @@ export class LongTermMemory implements MemoryStore {
   private chain: Promise<void> = Promise.resolve();
   private readonly queued: { text: string; conversationId: string }[] = [];
   private readonly recalled = new Map<string, number>();
+  /** Why saving fails, from the first failure until a save works again. */
+  private failing: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly log: (line: string) => void;
 
-  private constructor(private index: LocalIndex<MemoryMetadata>, private readonly options: LongTermMemoryOptions) {}
+  private constructor(private index: LocalIndex<MemoryMetadata>, private readonly options: LongTermMemoryOptions) {
+    this.log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  }
 
   static async open(options: LongTermMemoryOptions): Promise<LongTermMemory> {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -105,13 +119,47 @@ export class LongTermMemory implements MemoryStore {
   remember(text: string, conversationId = this.options.conversationId): Promise<void> {
     if (!isWorthKeeping(text)) return Promise.resolve();
     this.queued.push({ text: text.trim(), conversationId });
+    this.trimWaiting();
+    return this.saveInTurn();
+  }
+
+  /** One save after those already queued; its failure is reported once per streak and retried. */
+  private saveInTurn(): Promise<void> {
     const saved = this.chain.then(() => this.save());
-    this.chain = saved.catch((error: unknown) => {
-      (this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
-        `long-term memory: could not save (${error instanceof Error ? error.message : String(error)}); will retry with the next memory`,
-      );
-    });
+    this.chain = saved.then(() => this.recovered(), (error: unknown) => this.failed(error));
     return saved;
+  }
+
+  private failed(error: unknown): void {
+    const why = error instanceof Error ? error.message : String(error);
+    if (this.failing === undefined) {
+      const full = /ENOSPC|no space left/i.test(why) ? ` — the disk holding ${this.options.dir} is full: free some space there` : "";
+      this.log(`long-term memory: could not save (${why})${full}; what is stored stays, new memories wait in RAM (${this.queued.length} now), and saving is retried every ${Math.round((this.options.retryMs ?? 30_000) / 1000)} s`);
+    }
+    this.failing = why;
+    this.trimWaiting();
+    if (!this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.queued.length || this.recalled.size) void this.saveInTurn().catch(() => undefined);
+      }, this.options.retryMs ?? 30_000);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** While saving fails, the newest `maxWaiting` memories wait; older ones go. (A burst while saves work is fine.) */
+  private trimWaiting(): void {
+    if (this.failing === undefined) return;
+    const maxWaiting = this.options.maxWaiting ?? 200;
+    if (this.queued.length > maxWaiting) this.queued.splice(0, this.queued.length - maxWaiting);
+  }
+
+  private recovered(): void {
+    if (this.failing === undefined) return;
+    this.failing = undefined;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.log("long-term memory: saving again; the memories that waited are stored");
   }
 
   flush(): Promise<void> {
