@@ -41,6 +41,9 @@ export const PLACEMENTS: Placement[] = [
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
 
+/** RAM the planner counts free on an emulated node: 8 GB less its 1 GiB headroom. */
+const EMULATED_FREE_BYTES = 7 * 1024 ** 3;
+
 /** An emulated node as the planner sees it: 2 cores at 2.66 GHz, 8 GB. */
 export function emulatedFacts(node: LabNode): NodeFacts {
   return { name: node.name, address: node.address, memoryBytes: 8 * 1024 ** 3, cores: 2, cpuMHz: 2660 };
@@ -113,12 +116,12 @@ export function planFor(p: Placement, lab: LabCluster, facts: ModelFacts): { pla
   if (p.llm.plan === "split") {
     const headLayers = Math.ceil(n / p.llm.nodes.length);
     const each = rest.map((_, i) => Math.floor((n - headLayers) / rest.length) + (i < (n - headLayers) % rest.length ? 1 : 0));
-    const plan: LayerPlan = { mode: "split", head, shares: [{ node: head, address: "", layers: headLayers, memoryBytes: 0, threads: 2 }, ...rest.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2 }))], explanation: [`forced by the lab: ${head} ${headLayers} layers on its CPU, ${rest.map((w, i) => `${w} ${each[i]}`).join(", ")} over RPC`] };
+    const plan: LayerPlan = { mode: "split", head, shares: [{ node: head, address: "", layers: headLayers, memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }, ...rest.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }))], explanation: [`forced by the lab: ${head} ${headLayers} layers on its CPU, ${rest.map((w, i) => `${w} ${each[i]}`).join(", ")} over RPC`] };
     const split = llamaCppSplit(plan);
     return { plan, head, workers: split.workers.map((w) => ({ node: w.node, layers: w.layers })), offloaded: split.offloadedLayers, threads: Object.fromEntries(p.llm.nodes.map((x) => [x, 2])) };
   }
   const each = p.llm.nodes.map((_, i) => Math.floor(n / p.llm.nodes.length) + (i < n % p.llm.nodes.length ? 1 : 0));
-  const plan: LayerPlan = { mode: "split", head, shares: p.llm.nodes.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2 })), explanation: [`forced by the lab: every layer on RPC workers, ${p.llm.nodes.map((w, i) => `${w} ${each[i]}`).join(", ")}; llama-server on ${head} keeps only the token embeddings`] };
+  const plan: LayerPlan = { mode: "split", head, shares: p.llm.nodes.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES })), explanation: [`forced by the lab: every layer on RPC workers, ${p.llm.nodes.map((w, i) => `${w} ${each[i]}`).join(", ")}; llama-server on ${head} keeps only the token embeddings`] };
   return { plan, head, workers: p.llm.nodes.map((w, i) => ({ node: w, layers: each[i] })), offloaded: n + 1, threads: Object.fromEntries(p.llm.nodes.map((x) => [x, 2])) };
 }
 
@@ -149,6 +152,8 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
       head: { node: head, threads: threads[head] ?? 2, cpuMHz: 5320, memoryMB: 2048 },
       workers: workers.map((w) => ({ node: w.node, threads: threads[w.node] ?? 2, cpuMHz: 5320, memoryMB: 2048, share: w.layers })),
       offloadedLayers: offloaded,
+      // As infra/jobs.ts bounds it: what the plan leaves of the head's RAM, at most 1 GiB.
+      cacheRamMiB: Math.max(0, Math.min(1024, Math.floor(((plan.shares.find((x) => x.node === head)?.freeBytes ?? EMULATED_FREE_BYTES) - (plan.shares.find((x) => x.node === head)?.memoryBytes ?? 0)) / 1024 ** 2))),
     });
     // Workers first (the job's prestart task waits for them the same way).
     const services: ServiceRegistry = {};
