@@ -89,7 +89,9 @@ function withLabThreads(prepared: PreparedTask, node: LabNode): PreparedTask {
 async function waitHealthy(what: string, url: string, ns: string, timeoutMs: number, task?: RunningTask | RunningProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (task && "child" in task && task.child.exitCode !== null) throw new Error(`${what} exited with ${task.child.exitCode}: ${task.log().slice(-1500)}`);
+    if (task && "child" in task && (task.child.exitCode !== null || task.child.signalCode !== null)) {
+      throw new Error(`${what} exited with ${task.child.exitCode ?? task.child.signalCode}: ${task.log().slice(-1500)}`);
+    }
     if (await httpOk(url, ns)) return;
     await new Promise((r) => setTimeout(r, 500));
   }
