@@ -6,11 +6,26 @@ import type { ChatRequest, LlmEvent, LlmTimings, ToolCallRequest } from "./types
 /** Which server sits behind the URL: both speak OpenAI chat completions; prima.cpp also needs `POST /v1/cancel` to stop its ring. */
 export type LlmBackend = "llamacpp" | "primacpp";
 
+/**
+ * How the server takes tools. `native`: OpenAI `tools`/`tool_choice` (llama-server
+ * `--jinja`). `prompt`: the tools are described in the system prompt and a call is
+ * constrained with a `grammar` — for servers that refuse `tools`, like prima.cpp's rank 0
+ * (HTTP 500 "Unsupported param: tools", shared/prima/FLAGS.md).
+ */
+export type ToolCallMode = "native" | "prompt";
+
+/** prima.cpp's server refuses `tools`; llama-server (with `--jinja`) takes them. */
+export function defaultToolCalls(backend: LlmBackend): ToolCallMode {
+  return backend === "primacpp" ? "prompt" : "native";
+}
+
 export interface LlmClientOptions {
   /** e.g. `http://10.0.0.5:8080` (a trailing `/v1` is accepted). */
   baseUrl: string;
   model?: string;
   backend?: LlmBackend;
+  /** Default: by backend (defaultToolCalls). */
+  toolCalls?: ToolCallMode;
   /** llama-server slot kept for this conversation so its KV cache stays ours. */
   slotId?: number;
   /** Sent as a bearer token when the server was started with `--api-key`; never logged. */
@@ -67,14 +82,16 @@ export class LlmClient {
   private readonly target: Resolved;
 
   constructor(options: LlmClientOptions) {
+    const backend = options.backend ?? "llamacpp";
     this.options = {
-      backend: "llamacpp",
       connectTimeoutMs: 3000,
       firstResponseTimeoutMs: 180_000,
       idleTimeoutMs: 60_000,
       retries: 2,
       retryDelayMs: 250,
       ...options,
+      backend,
+      toolCalls: options.toolCalls ?? defaultToolCalls(backend),
     };
     this.target = resolveTarget(options.baseUrl);
   }
@@ -122,8 +139,11 @@ export class LlmClient {
     };
     if (this.options.model) body.model = this.options.model;
     if (this.options.slotId !== undefined) body.id_slot = this.options.slotId;
-    if (request.tools?.length) body.tools = request.tools;
-    if (request.toolChoice) body.tool_choice = request.toolChoice;
+    // A server without native tool calls refuses the fields outright (prima.cpp: HTTP 500).
+    if (this.options.toolCalls === "native") {
+      if (request.tools?.length) body.tools = request.tools;
+      if (request.toolChoice) body.tool_choice = request.toolChoice;
+    }
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.seed !== undefined) body.seed = request.seed;
