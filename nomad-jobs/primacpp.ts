@@ -67,6 +67,9 @@ export function primaCppJob(args: PrimaCppJobArgs): NomadJobSpec {
       // the nodes' firewall admits cluster addresses only).
       "--data-port", String(PRIMA_DATA_PORT),
       "--signal-port", String(PRIMA_SIGNAL_PORT),
+      // The planner's split, on every rank: no rank then profiles (the profiler runs fio and
+      // writes up to 1 GiB into the task directory) and the Halda scheduler (HiGHS) is skipped.
+      "-lw", layerWindow,
       ...(args.prefetch === false ? [] : ["--prefetch"]),
     ];
     const isHead = r === 0;
@@ -89,7 +92,6 @@ export function primaCppJob(args: PrimaCppJobArgs): NomadJobSpec {
         args: isHead
           ? [
               ...ring,
-              "-lw", layerWindow, // the planner's split; skips the Halda scheduler (needs HiGHS)
               "-c", String(args.contextSize * args.parallel),
               "-np", String(args.parallel),
               "--host", "${NOMAD_IP_http}",
