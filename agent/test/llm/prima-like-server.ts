@@ -29,6 +29,9 @@ export interface PrimaLikeServer {
   /** Tokens written after their task was cancelled (must stay 0). */
   tokensAfterCancel: number;
   ringDies(): void;
+  /** The whole ring restarted: "Loading model" (503 on everything but /health's 503 too) until `ready()`. */
+  ringRestarts(): void;
+  ready(): void;
   close(): Promise<void>;
 }
 
@@ -40,9 +43,10 @@ export interface PrimaLikeOptions {
 export async function startPrimaLikeServer(options: PrimaLikeOptions): Promise<PrimaLikeServer> {
   const tokenMs = options.tokenMs ?? 5;
   let ringDead = false;
+  let loading = false;
   let nextTask = 1;
   const hanging = new Set<http.ServerResponse>();
-  const state: Omit<PrimaLikeServer, "url" | "ringDies" | "close"> = { requests: [], cancels: [], cancelledTasks: [], tokensAfterCancel: 0 };
+  const state: Pick<PrimaLikeServer, "requests" | "cancels" | "cancelledTasks" | "tokensAfterCancel"> = { requests: [], cancels: [], cancelledTasks: [], tokensAfterCancel: 0 };
 
   const server = http.createServer((req, res) => {
     let raw = "";
@@ -57,6 +61,7 @@ export async function startPrimaLikeServer(options: PrimaLikeOptions): Promise<P
         return json(res, 400, { error: { code: 400, message: "invalid JSON", type: "invalid_request_error" } });
       }
       state.requests.push({ path, body });
+      if (loading) return json(res, 503, { error: { code: 503, message: "Loading model", type: "unavailable_error" } });
       if (req.method === "GET" && path === "/health") return json(res, 200, { status: "ok" });
       if (req.method === "GET" && path === "/slots") {
         if (ringDead) return hang(res);
@@ -119,6 +124,14 @@ export async function startPrimaLikeServer(options: PrimaLikeOptions): Promise<P
     url: `http://127.0.0.1:${port}`,
     ringDies: () => {
       ringDead = true;
+    },
+    ringRestarts: () => {
+      for (const res of hanging) res.destroy();
+      ringDead = false;
+      loading = true;
+    },
+    ready: () => {
+      loading = false;
     },
     close: async () => {
       for (const res of hanging) res.destroy();

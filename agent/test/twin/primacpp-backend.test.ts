@@ -104,7 +104,7 @@ describe("the agent on prima.cpp", () => {
     expect(prima.requests.map((r) => r.path)).not.toContain("/v1/cancel");
   });
 
-  it("notices a ring that hangs mid-answer within the liveness bound, though /health says 200, and says it is reconnecting", async () => {
+  it("notices a ring that hangs mid-answer within the liveness bound, though /health says 200, and says it is reconnecting until the restarted ring answers", async () => {
     const bound = { livenessIntervalMs: 400, livenessTimeoutMs: 400 };
     h = brain(bound);
     const started = Date.now();
@@ -133,6 +133,14 @@ describe("the agent on prima.cpp", () => {
     const next = await h.say("are you there?");
     expect(next.text).toContain(APOLOGY_BACKEND_DOWN);
     expect(Date.now() - again).toBeLessThan(bound.livenessIntervalMs + bound.livenessTimeoutMs + 500);
+
+    // The job's keeper restarts the ring: while it loads the agent still says it is reconnecting, then answers.
+    prima.ringRestarts();
+    expect((await h.say("hello?")).text).toContain(APOLOGY_BACKEND_DOWN);
+    prima.ready();
+    const back = await h.say("hello, who are you?");
+    expect(back.turn?.outcome).toBe("answered");
+    expect(back.text).toBe("Hello, I am Aide, running on your old computers.");
   });
 });
 
