@@ -155,6 +155,21 @@ describe("prima.cpp ring: a dead rank is noticed and the whole ring restarted", 
     expect(recoveredAfterMs).toBeLessThan(60_000);
     console.log(`ring recovered ${(recoveredAfterMs / 1000).toFixed(1)} s after the dead rank came back`);
 
+    // A desktop dies and Nomad places its rank again once it is back: a new allocation.
+    signals.length = 0;
+    const lost = placed.get("llama-cli-1")!;
+    lost.running.child.kill("SIGKILL");
+    nomad.setClientStatus(lost.allocId, "lost");
+    await new Promise((r) => setTimeout(r, 1000));
+    const group1 = job.Job.TaskGroups[1];
+    const placedAgain = Date.now();
+    start("llama-cli-1", lost.task, lost.prepared, nomad.addRunningAlloc(LLM_JOB_ID, group1.Name, group1.Tasks.map((t) => t.Name)));
+    await waitFor("the ring answering after the rank was placed again", oneToken, 60_000, placed.get("ring-keeper-0")!.running);
+    const replacedAfterMs = Date.now() - placedAgain;
+    expect(signals.slice(-3)).toEqual(["llama-cli-2 SIGKILL", "llama-cli-1 SIGKILL", "llama-server-0 SIGKILL"]);
+    expect(replacedAfterMs).toBeLessThan(60_000);
+    console.log(`ring recovered ${(replacedAfterMs / 1000).toFixed(1)} s after the rank was placed again`);
+
     // The job is stopped while a peer is gone: rank 0 ignores SIGTERM, and the SIGKILL after
     // the job's kill timeout stops it all the same. (The keeper stops first, as a sidecar does.)
     await stopTask(placed.get("ring-keeper-0")!);

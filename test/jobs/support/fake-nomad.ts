@@ -81,6 +81,13 @@ export class FakeNomad {
     return alloc.ID;
   }
 
+  /** An allocation whose node went away (`lost`) or that finished. */
+  setClientStatus(allocId: string, status: "lost" | "complete" | "failed"): void {
+    const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === allocId);
+    if (!alloc) throw new Error(`no allocation ${allocId}`);
+    alloc.ClientStatus = status;
+  }
+
   /** A task that Nomad restarted by its restart policy (or that came back): its restart count goes up. */
   countRestart(allocId: string, task: string): void {
     const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === allocId);
