@@ -170,6 +170,17 @@ describe("prima.cpp ring: a dead rank is noticed and the whole ring restarted", 
     expect(replacedAfterMs).toBeLessThan(60_000);
     console.log(`ring recovered ${(replacedAfterMs / 1000).toFixed(1)} s after the rank was placed again`);
 
+    // A worker freezes (no crash, nothing restarts): the probes keep failing, and after
+    // `failures` of them the keeper restarts the ring all the same.
+    signals.length = 0;
+    placed.get("llama-cli-2")!.running.child.kill("SIGSTOP");
+    const frozen = Date.now();
+    await oneToken().catch(() => false); // a request that now hangs
+    await waitFor("the ring answering after a frozen rank", oneToken, 60_000, placed.get("ring-keeper-0")!.running);
+    expect(placed.get("ring-keeper-0")!.running.log()).toMatch(/restarting the whole ring \(no answer in 2 probes\)/);
+    expect(signals).toEqual(["llama-cli-2 SIGKILL", "llama-cli-1 SIGKILL", "llama-server-0 SIGKILL"]);
+    console.log(`ring recovered ${((Date.now() - frozen) / 1000).toFixed(1)} s after a rank froze`);
+
     // The job is stopped while a peer is gone: rank 0 ignores SIGTERM, and the SIGKILL after
     // the job's kill timeout stops it all the same. (The keeper stops first, as a sidecar does.)
     await stopTask(placed.get("ring-keeper-0")!);
