@@ -42,8 +42,9 @@ export interface LlmClientOptions {
    */
   livenessIntervalMs?: number;
   /**
-   * Bound on that question (default 10 s): no answer means the server is hung and the
-   * request fails at once — a prima.cpp ring whose rank died stalls with no error while
+   * Bound on that question (default 30 s: llama-server answers /slots only between two
+   * batches, and one batch of a long prompt can take tens of seconds on a Core 2 ring):
+   * no answer means the server is hung and the request fails at once — a prima.cpp ring whose rank died stalls with no error while
    * `/health` stays 200, so the idle and first-response timeouts alone would take minutes.
    */
   livenessTimeoutMs?: number;
@@ -105,7 +106,7 @@ export class LlmClient {
       retries: 2,
       retryDelayMs: 250,
       livenessIntervalMs: 10_000,
-      livenessTimeoutMs: 10_000,
+      livenessTimeoutMs: 30_000,
       ...options,
       backend,
       toolCalls: options.toolCalls ?? defaultToolCalls(backend),
