@@ -64,8 +64,9 @@ export interface AideConfig {
   agent: AgentConfig;
   nomad: NomadConfig;
   nodejs: PinnedDownload & { version: string };
-  /** prima.cpp source tarball and HiGHS source tarball; required only for backend primacpp. */
-  primacpp?: { source: PinnedDownload; highs: PinnedDownload };
+  /** prima.cpp's source tarball; required only for backend primacpp. No HiGHS: the job
+   * passes -lw, so prima's scheduler never runs (shared/prima/FLAGS.md). */
+  primacpp?: { source: PinnedDownload };
   /** Refuse nodes with less free disk than this (builds + model + swap). */
   minDiskFreeMb: number;
 }
@@ -427,7 +428,6 @@ export function parseAideConfig(raw: RawConfig, secretsSet: { sshPrivateKey: boo
         { url: "https://github.com/Lizonghang/prima.cpp/archive/bdf9d8e.tar.gz", sha256: "" },
         "sha256sum of the tarball",
       ),
-      highs: pc.object("highs").pinned({ url: "https://github.com/ERGO-Code/HiGHS/archive/refs/tags/v1.9.0.tar.gz", sha256: "" }, "sha256sum of the tarball"),
     };
   }
 

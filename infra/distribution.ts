@@ -114,7 +114,7 @@ export class Distribution extends pulumi.ComponentResource {
     // What the engine is built from: a new source rebuilds on builders and re-copies to
     // the rest (llama.cpp's bundle changes only with node-llama-cpp's version).
     const engineSource = config.primacpp
-      ? `${config.primacpp.source.sha256.slice(0, 16)}-${config.primacpp.highs.sha256.slice(0, 16)}`
+      ? config.primacpp.source.sha256.slice(0, 16)
       : treeHash(REPO, ["scripts/build-llama.sh", "node_modules/node-llama-cpp/package.json"]);
     const builds = nodes.map((n) => {
       const source =
@@ -141,8 +141,6 @@ export class Distribution extends pulumi.ComponentResource {
         Object.assign(vars, {
           AIDE_PRIMA_URL: config.primacpp.source.url,
           AIDE_PRIMA_SHA256: config.primacpp.source.sha256,
-          AIDE_HIGHS_URL: config.primacpp.highs.url,
-          AIDE_HIGHS_SHA256: config.primacpp.highs.sha256,
         });
       }
       return n.step(engineScript, vars, [n.base, ...source]);

@@ -95,7 +95,7 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
     node: s.node, threads: s.threads, memoryMB: Math.ceil(s.memoryBytes / MiB), cpuMHz: s.threads * cpuMHz(facts[s.node]),
   });
   if (config.backend === "primacpp") {
-    return primaCppJob({ ...common, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
+    return primaCppJob({ ...common, nodeBinary: NODE_BINARY, ranks: plan.shares.map((s) => ({ ...role(s), address: s.address, layers: s.layers })) });
   }
   const split = llamaCppSplit(plan);
   // The head may move to a standby node (single mode): its reservation must fit there too.

@@ -35,10 +35,10 @@ export function parseFacts(node: string, stdout: string): NodeFacts {
   return { ...f, sse41: flags.has("sse4_1"), sse42: flags.has("sse4_2"), avx: flags.has("avx") };
 }
 
-/** Debian packages the later steps need; prima.cpp also links ZeroMQ and profiles with fio. */
+/** Debian packages the later steps need; prima.cpp also links ZeroMQ (not fio: with -lw no rank profiles). */
 export function basePackages(config: AideConfig): string[] {
   const common = ["curl", "ca-certificates", "unzip", "xz-utils", "git", "cmake", "build-essential", "nftables", "systemd-timesyncd"];
-  return config.backend === "primacpp" ? [...common, "libzmq3-dev", "fio"] : common;
+  return config.backend === "primacpp" ? [...common, "libzmq3-dev"] : common;
 }
 
 /**

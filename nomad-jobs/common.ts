@@ -74,6 +74,10 @@ export function rawExecTask(task: {
   services?: Service[];
   /** A prestart task: runs to completion before the group's main task starts. */
   prestart?: boolean;
+  /** A sidecar that starts once the main task runs, and runs beside it. */
+  poststartSidecar?: boolean;
+  /** What stops it: the signal first, SIGKILL after the timeout (default SIGTERM, 10 s). */
+  kill?: { signal: string; timeoutS: number };
 }): Task {
   return {
     Name: task.name,
@@ -83,10 +87,12 @@ export function rawExecTask(task: {
     ...(task.templates ? { Templates: task.templates } : {}),
     ...(task.services ? { Services: task.services } : {}),
     ...(task.prestart ? { Lifecycle: { Hook: "prestart" as const, Sidecar: false } } : {}),
+    ...(task.poststartSidecar ? { Lifecycle: { Hook: "poststart" as const, Sidecar: true } } : {}),
     Resources: { CPU: Math.round(task.cpuMHz), MemoryMB: Math.max(64, Math.ceil(task.memoryMB)) },
     // llama.cpp logs every request; keep a few MB per task on the nodes' small disks.
     LogConfig: { MaxFiles: 3, MaxFileSizeMB: 10 },
-    KillTimeout: seconds(10),
+    KillTimeout: seconds(task.kill?.timeoutS ?? 10),
+    ...(task.kill ? { KillSignal: task.kill.signal } : {}),
   };
 }
 
@@ -137,8 +143,8 @@ export function checkLlmServingArgs(args: LlmServingArgs, backend: string): void
 }
 
 /** The `aide-llm` service of the API-serving task, tagged with its backend (the agent's
- * template reads the tag), restarted by Nomad when it stops answering `/health`. */
-export function llmService(backend: "llamacpp-rpc" | "primacpp", modelAlias: string, loadGrace: number): Service {
+ * template reads the tag); without `loadGrace` nothing restarts it on a failed check. */
+export function llmService(backend: "llamacpp-rpc" | "primacpp", modelAlias: string, loadGrace?: number): Service {
   return {
     Name: LLM_SERVICE,
     PortLabel: "http",
@@ -152,7 +158,7 @@ export function llmService(backend: "llamacpp-rpc" | "primacpp", modelAlias: str
       Interval: seconds(10),
       Timeout: seconds(3),
       // A server that stops answering (a peer vanished mid-request) is restarted.
-      CheckRestart: { Limit: 3, Grace: loadGrace },
+      ...(loadGrace === undefined ? {} : { CheckRestart: { Limit: 3, Grace: loadGrace } }),
     }],
   };
 }

@@ -116,6 +116,7 @@ export interface Task {
   Services?: Service[];
   Lifecycle?: { Hook: "prestart" | "poststart" | "poststop"; Sidecar: boolean };
   KillTimeout?: number;
+  KillSignal?: string;
   LogConfig?: { MaxFiles: number; MaxFileSizeMB: number };
   Meta?: Record<string, string>;
 }

@@ -14,8 +14,10 @@ export interface AgentConfig {
   /** OpenAI-compatible LLM server (llama-server, prima.cpp rank 0). */
   llmUrl: string;
   llmModel?: string;
-  /** prima.cpp needs its own cancel call when the user interrupts. */
+  /** prima.cpp's server refuses native tool calls, so its tools are offered in the prompt. */
   llmBackend: "llamacpp" | "primacpp";
+  /** How tools reach the server (undefined: by backend — native for llamacpp, prompt for primacpp). */
+  llmToolCalls?: "native" | "prompt";
   /** Longest answer in tokens; spoken answers should be short. */
   llmMaxTokens: number;
   /** Model directory with manifest.json (undefined: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
@@ -81,6 +83,10 @@ const SETTINGS: Setting[] = [
   {
     env: "AIDE_LLM_BACKEND", flag: "--llm-backend", help: "llamacpp | primacpp (default llamacpp)",
     apply: (c, v) => { if (v !== "llamacpp" && v !== "primacpp") return "must be llamacpp or primacpp"; c.llmBackend = v; return undefined; },
+  },
+  {
+    env: "AIDE_LLM_TOOL_CALLS", flag: "--llm-tool-calls", help: "native | prompt: prompt for an OpenAI-compatible server that refuses `tools` (default: native for llamacpp, prompt for primacpp)",
+    apply: (c, v) => { if (v !== "native" && v !== "prompt") return "must be native or prompt"; c.llmToolCalls = v; return undefined; },
   },
   { env: "LLM_MAX_TOKENS", flag: "--llm-max-tokens", help: "longest answer in tokens (default 200)", apply: numberIn(1, 8192, (c, v) => { c.llmMaxTokens = v; }) },
   { env: "AIDE_MODELS_DIR", flag: "--models-dir", help: "model directory with manifest.json", apply: (c, v) => { c.modelsDir = v || undefined; return undefined; } },

@@ -64,7 +64,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         context.onMetrics((f) => reporter.observe(f));
         const brain = new TwinService({
           llm: {
-            baseUrl: config.llmUrl, backend: config.llmBackend, model: config.llmModel, maxTokens: config.llmMaxTokens,
+            baseUrl: config.llmUrl, backend: config.llmBackend, toolCalls: config.llmToolCalls, model: config.llmModel, maxTokens: config.llmMaxTokens,
             // SIGHUP rewrites config: open conversations follow the LLM when it moves.
             endpoint: () => ({ baseUrl: config.llmUrl, backend: config.llmBackend }),
           },

@@ -162,7 +162,7 @@ describe("the cluster graph under Pulumi mocks", () => {
 
   it("switching the backend to primacpp swaps only the engine steps and the packages they need", async () => {
     const SHA = "b".repeat(64);
-    const prima = await runProgram(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } }), secrets);
+    const prima = await runProgram(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: SHA } } }), secrets);
     expect(prima.error).toBeUndefined();
     const names = (run: ProgramRun) => new Set(run.resources.map((r) => r.name));
     const removed = [...names(three)].filter((n) => !names(prima).has(n)).sort();
@@ -170,7 +170,10 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(removed).toEqual(["aide-01-llama", "aide-01-llama-source", "aide-02-llama", "aide-02-llama-source", "aide-03-llama", "aide-03-llama-source"]);
     expect(added).toEqual(["aide-01-primacpp", "aide-02-primacpp", "aide-03-primacpp"]);
     expect(stepVar(byName(prima, "aide-01-primacpp"), "AIDE_PRIMA_SHA256")).toBe(SHA);
-    expect(stepVar(byName(prima, "aide-01-base"), "AIDE_PACKAGES")).toContain("libzmq3-dev fio");
+    expect(stepVar(byName(prima, "aide-01-base"), "AIDE_PACKAGES")).toContain("libzmq3-dev");
+    // With -lw on every rank neither prima's profiler (fio) nor its scheduler (HiGHS) runs.
+    expect(stepVar(byName(prima, "aide-01-base"), "AIDE_PACKAGES")).not.toMatch(/\bfio\b/);
+    expect(stepVar(byName(prima, "aide-01-primacpp"), "AIDE_HIGHS_URL")).toBeUndefined();
     // Everything else a node runs is byte-for-byte the same program: no needless updates.
     const changedInputs = [...names(three)]
       .filter((n) => names(prima).has(n) && !/-base$/.test(n))

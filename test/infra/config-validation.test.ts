@@ -106,10 +106,10 @@ describe("stack config validation", () => {
     expect(problems[1].fix).toContain("nomad_1.9.7_SHA256SUMS");
   });
 
-  it("requires the prima.cpp and HiGHS sources only when the backend is primacpp", () => {
+  it("requires the prima.cpp source only when the backend is primacpp, and no HiGHS (the job's -lw skips its scheduler)", () => {
     const { problems } = parseAideConfig(raw(validStack(3, { backend: "primacpp" })), secrets);
-    expect(problems.map((p) => p.key)).toEqual(["primacpp.source.sha256", "primacpp.highs.sha256"]);
-    const ok = parseAideConfig(raw(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } })), secrets);
+    expect(problems.map((p) => p.key)).toEqual(["primacpp.source.sha256"]);
+    const ok = parseAideConfig(raw(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: SHA } } })), secrets);
     expect(ok.problems).toEqual([]);
     expect(ok.config.primacpp?.source.url).toContain("prima.cpp");
   });

@@ -16,7 +16,7 @@ const JOBS = ["aide-llm", "aide-voice-agent", "aide-llama-bench"];
 const jobs = (run: ProgramRun): Record<string, Registered> =>
   Object.fromEntries(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => [r.name, r]));
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const PRIMA = { backend: "primacpp", primacpp: { source: { sha256: SHA }, highs: { sha256: SHA } } };
+const PRIMA = { backend: "primacpp", primacpp: { source: { sha256: SHA } } };
 
 describe("the program's Nomad jobs under Pulumi mocks", () => {
   const savedCache = process.env.AIDE_CACHE;

@@ -19,6 +19,7 @@ import {
   type LlmBackend,
   type LlmClientOptions,
   type LlmTimings,
+  type ToolCallMode,
   type ToolCallRequest,
 } from "../services/llm";
 import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords } from "./prompt";
@@ -26,7 +27,8 @@ import type { SceneSource } from "./scene";
 import { ShortTermMemory, heardReply, type Turn } from "./short-term-memory";
 import { currentTimeTool } from "./tools/current-time";
 import { describeSceneTool } from "./tools/describe-scene";
-import { ToolRegistry } from "./tools/registry";
+import { PromptedReply, promptedCallGrammar, promptedToolMessages, promptedToolsInstructions } from "./tools/prompted-calls";
+import { ToolRegistry, type ToolResult } from "./tools/registry";
 
 /** What long-term memory offers the brain (see memory/long-term-memory.ts). */
 export interface MemoryStore {
@@ -197,8 +199,12 @@ export class TwinService extends FrameProcessor {
     const context = { memories, observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
     if (signal.aborted) return;
     const turn = this.shortTerm.addUser(userText);
+    // Native tool calls (llama-server --jinja), or tools offered in the prompt for a server
+    // that refuses `tools` (prima.cpp): decided per turn, as the LLM may have moved.
+    const mode = this.client.options.toolCalls;
+    const system = mode === "prompt" && this.tools.size ? `${this.systemPrompt}\n\n${promptedToolsInstructions(this.tools.schemas())}` : this.systemPrompt;
     // Everything before this turn, then this turn's words with the context block last.
-    const compose = () => buildMessages(this.systemPrompt, this.shortTerm.messages().slice(0, -1), userText, context);
+    const compose = () => buildMessages(system, this.shortTerm.messages().slice(0, -1), userText, context);
     let messages = compose();
     const state: ReplyState = { turn, generated: "", heard: [], interrupted: false, ended: false };
     this.reply = state;
@@ -210,11 +216,11 @@ export class TwinService extends FrameProcessor {
     try {
       const maxRounds = this.options.maxToolRounds ?? 2;
       for (let round = 0; ; round++) {
-        const request = this.request(messages, round, round >= maxRounds);
+        const request = this.request(messages, round, round >= maxRounds, mode);
         info.finalMessages = messages;
         let result: { text: string; calls: ToolCallRequest[] };
         try {
-          result = await this.streamRound(request, signal, state, info, transcription.turnId, started);
+          result = await this.streamRound(request, signal, state, info, transcription.turnId, started, mode);
         } catch (error) {
           // Too long for the server's context: forget the oldest turns (then the context
           // block) and ask again, rather than failing every turn from now on.
@@ -225,7 +231,7 @@ export class TwinService extends FrameProcessor {
           continue;
         }
         if (!result.calls.length) break;
-        messages = [...messages, ...(await this.runTools(result.text, result.calls, info, signal))];
+        messages = [...messages, ...(await this.runTools(result.text, result.calls, info, signal, mode))];
       }
       state.ended = true;
       this.settleReply(state);
@@ -252,12 +258,16 @@ export class TwinService extends FrameProcessor {
 
   /** One completion, its words pushed downstream as they arrive; returns its text and any tool calls. */
   private async streamRound(
-    request: ChatRequest, signal: AbortSignal, state: ReplyState, info: TwinTurnInfo, turnId: number, started: number,
+    request: ChatRequest, signal: AbortSignal, state: ReplyState, info: TwinTurnInfo, turnId: number, started: number, mode: ToolCallMode,
   ): Promise<{ text: string; calls: ToolCallRequest[] }> {
     let text = "";
     let calls: ToolCallRequest[] = [];
-    for await (const event of this.client.stream(request, signal)) {
+    // A prompted call is written as text: held back until it is known to be speech.
+    const prompted = mode === "prompt" && request.extra?.grammar ? new PromptedReply() : undefined;
+    for await (const raw of this.client.stream(request, signal)) {
+      const event = raw.type === "text" && prompted ? { ...raw, text: prompted.push(raw.text) } : raw;
       if (event.type === "text") {
+        if (!event.text) continue;
         if (info.firstTokenMs === undefined) {
           info.firstTokenMs = performance.now() - started;
           this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
@@ -272,6 +282,8 @@ export class TwinService extends FrameProcessor {
         info.promptTokens.push(event.timings.promptTokens);
       }
     }
+    const call = prompted?.end();
+    if (call) calls = [call];
     return { text, calls };
   }
 
@@ -292,10 +304,15 @@ export class TwinService extends FrameProcessor {
     return false;
   }
 
-  private request(messages: ChatMessage[], round: number, lastRound: boolean): ChatRequest {
+  private request(messages: ChatMessage[], round: number, lastRound: boolean, mode: ToolCallMode): ChatRequest {
     const { maxTokens, temperature, seed, request } = this.options.llm;
     const req: ChatRequest = { maxTokens: maxTokens ?? 256, temperature, seed, ...request?.(round), messages };
-    if (this.tools.size) {
+    if (this.tools.size && mode === "prompt") {
+      // The tools are in the system prompt; the grammar allows a call only while calls are.
+      req.extra = { ...req.extra, grammar: promptedCallGrammar(lastRound ? [] : this.tools.schemas()) };
+      delete req.tools;
+      delete req.toolChoice;
+    } else if (this.tools.size) {
       // The tool list stays in every request, even when no more calls are allowed, so the
       // cached prefix (system prompt + tool schema) stays byte-identical.
       req.tools = this.tools.schemas();
@@ -304,21 +321,22 @@ export class TwinService extends FrameProcessor {
     return req;
   }
 
-  private async runTools(text: string, calls: ToolCallRequest[], info: TwinTurnInfo, signal: AbortSignal): Promise<ChatMessage[]> {
+  private async runTools(text: string, calls: ToolCallRequest[], info: TwinTurnInfo, signal: AbortSignal, mode: ToolCallMode): Promise<ChatMessage[]> {
     const assistant: ChatMessage = {
       role: "assistant",
       content: text,
       tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
     };
-    const results: ChatMessage[] = [];
+    const results: ToolResult[] = [];
     for (const call of calls) {
       info.toolCalls.push(call.name);
       const result = await this.tools.call(call, signal);
       info.toolResults.push({ name: result.name, content: result.content, ok: result.ok });
       if (!result.ok) this.log(`TwinService: tool ${call.name}: ${result.content}`);
-      results.push({ role: "tool", tool_call_id: call.id, content: result.content });
+      results.push(result);
     }
-    return [assistant, ...results];
+    if (mode === "prompt") return promptedToolMessages(calls, results);
+    return [assistant, ...results.map((r): ChatMessage => ({ role: "tool", tool_call_id: r.callId, content: r.content }))];
   }
 
   /** Bounded in time, and over at once when the user interrupts (the turn is dropped then). */

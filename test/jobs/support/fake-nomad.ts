@@ -46,6 +46,8 @@ export class FakeNomad {
   /** stdout of the allocations' tasks, served by /v1/client/fs/logs. */
   taskStdout: Record<string, string> = {};
   schemaViolations: string[] = [];
+  /** What signalling a task does (POST /v1/client/allocation/:id/signal). */
+  onSignal?: (allocId: string, task: string, signal: string) => Promise<void>;
   private index = 100;
   private server: http.Server | https.Server = http.createServer((req, res) => this.handle(req, res));
 
@@ -68,6 +70,31 @@ export class FakeNomad {
     alloc.logs[task] = stdout;
     stored.allocs.push(alloc);
     return alloc.ID;
+  }
+
+  /** Puts a running allocation of `group` under a job, its tasks running (for the ring keeper's view). */
+  addRunningAlloc(jobId: string, group: string, tasks: string[]): string {
+    const stored = this.jobs.get(jobId) ?? this.store({ ID: jobId, Name: jobId, Type: "service", Datacenters: ["dc1"], TaskGroups: [] } as unknown as Job);
+    const now = new Date().toISOString();
+    const alloc = this.alloc(group, stored.version, "running", Object.fromEntries(tasks.map((t) => [t, { State: "running", Failed: false, Restarts: 0, StartedAt: now, Events: [] }])));
+    stored.allocs.push(alloc);
+    return alloc.ID;
+  }
+
+  /** An allocation whose node went away (`lost`) or that finished. */
+  setClientStatus(allocId: string, status: "lost" | "complete" | "failed"): void {
+    const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === allocId);
+    if (!alloc) throw new Error(`no allocation ${allocId}`);
+    alloc.ClientStatus = status;
+  }
+
+  /** A task that Nomad restarted by its restart policy (or that came back): its restart count goes up. */
+  countRestart(allocId: string, task: string): void {
+    const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === allocId);
+    const state = alloc?.TaskStates[task] as { Restarts: number; LastRestart?: string } | undefined;
+    if (!state) throw new Error(`no task ${task} in allocation ${allocId}`);
+    state.Restarts++;
+    state.LastRestart = new Date().toISOString();
   }
 
   private store(job: Job): StoredJob {
@@ -165,6 +192,15 @@ export class FakeNomad {
       return ev ? send(200, this.checked("Evaluation", ev)) : send(404, "eval not found", "text/plain");
     }
     if (method === "GET" && p === "/v1/nodes") return send(200, this.nodes);
+    if ((method === "POST" || method === "PUT") && (m = p.match(/^\/v1\/client\/allocation\/([^/]+)\/signal$/))) {
+      const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === m![1]);
+      if (!alloc) return send(404, "Unknown allocation", "text/plain");
+      const { Task: task, Signal: signal } = (body ?? {}) as { Task?: string; Signal?: string };
+      if (!task || !(task in alloc.TaskStates)) return send(400, `Unknown task name: ${String(task)}`, "text/plain");
+      if (!signal || !/^SIG[A-Z0-9]+$/.test(signal)) return send(400, `Invalid signal: ${String(signal)}`, "text/plain");
+      void (this.onSignal?.(alloc.ID, task, signal) ?? Promise.resolve()).then(() => send(200, {}), (e: Error) => send(500, e.message, "text/plain"));
+      return;
+    }
     if (method === "GET" && (m = p.match(/^\/v1\/client\/fs\/logs\/([^/]+)$/))) {
       const alloc = [...this.jobs.values()].flatMap((j) => j.allocs).find((a) => a.ID === m![1]);
       if (!alloc) return send(404, "unknown allocation ID", "text/plain");

@@ -31,6 +31,7 @@ export function primaArgs(overrides: Partial<PrimaCppJobArgs> = {}): PrimaCppJob
   return {
     datacenters: ["dc1"],
     binDir: "/opt/aide/prima/bin",
+    nodeBinary: "/opt/aide/node/bin/node",
     modelPath: "/var/lib/aide/models/model.gguf",
     modelAlias: "qwen2-5-7b-q4",
     contextSize: 4096,

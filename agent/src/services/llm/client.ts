@@ -3,14 +3,29 @@ import * as https from "node:https";
 import { SseParser } from "./sse";
 import type { ChatRequest, LlmEvent, LlmTimings, ToolCallRequest } from "./types";
 
-/** Which server sits behind the URL: both speak OpenAI chat completions; prima.cpp also needs `POST /v1/cancel` to stop its ring. */
+/** Which server sits behind the URL: both speak OpenAI chat completions. */
 export type LlmBackend = "llamacpp" | "primacpp";
+
+/**
+ * How the server takes tools. `native`: OpenAI `tools`/`tool_choice` (llama-server
+ * `--jinja`). `prompt`: the tools are described in the system prompt and a call is
+ * constrained with a `grammar` — for servers that refuse `tools`, like prima.cpp's rank 0
+ * (HTTP 500 "Unsupported param: tools", shared/prima/FLAGS.md).
+ */
+export type ToolCallMode = "native" | "prompt";
+
+/** prima.cpp's server refuses `tools`; llama-server (with `--jinja`) takes them. */
+export function defaultToolCalls(backend: LlmBackend): ToolCallMode {
+  return backend === "primacpp" ? "prompt" : "native";
+}
 
 export interface LlmClientOptions {
   /** e.g. `http://10.0.0.5:8080` (a trailing `/v1` is accepted). */
   baseUrl: string;
   model?: string;
   backend?: LlmBackend;
+  /** Default: by backend (defaultToolCalls). */
+  toolCalls?: ToolCallMode;
   /** llama-server slot kept for this conversation so its KV cache stays ours. */
   slotId?: number;
   /** Sent as a bearer token when the server was started with `--api-key`; never logged. */
@@ -21,6 +36,18 @@ export interface LlmClientOptions {
   firstResponseTimeoutMs?: number;
   /** Silence between two stream chunks (default 60 s). */
   idleTimeoutMs?: number;
+  /**
+   * Silence on an open request (before its headers or between two chunks) after which
+   * the server is asked whether it still answers (default 10 s).
+   */
+  livenessIntervalMs?: number;
+  /**
+   * Bound on that question (default 30 s: llama-server answers /slots only between two
+   * batches, and one batch of a long prompt can take tens of seconds on a Core 2 ring):
+   * no answer means the server is hung and the request fails at once — a prima.cpp ring whose rank died stalls with no error while
+   * `/health` stays 200, so the idle and first-response timeouts alone would take minutes.
+   */
+  livenessTimeoutMs?: number;
   /** Extra attempts after a connect error or a 503 (default 2). */
   retries?: number;
   /** First backoff; doubles each attempt (default 250 ms). */
@@ -64,17 +91,25 @@ interface Resolved {
  */
 export class LlmClient {
   readonly options: Required<Omit<LlmClientOptions, "model" | "slotId" | "apiKey">> & Pick<LlmClientOptions, "model" | "slotId" | "apiKey">;
+  /** Bound on noticing a hung server: silence, then an unanswered liveness question. */
+  get livenessBoundMs(): number {
+    return this.options.livenessIntervalMs + this.options.livenessTimeoutMs;
+  }
   private readonly target: Resolved;
 
   constructor(options: LlmClientOptions) {
+    const backend = options.backend ?? "llamacpp";
     this.options = {
-      backend: "llamacpp",
       connectTimeoutMs: 3000,
       firstResponseTimeoutMs: 180_000,
       idleTimeoutMs: 60_000,
       retries: 2,
       retryDelayMs: 250,
+      livenessIntervalMs: 10_000,
+      livenessTimeoutMs: 30_000,
       ...options,
+      backend,
+      toolCalls: options.toolCalls ?? defaultToolCalls(backend),
     };
     this.target = resolveTarget(options.baseUrl);
   }
@@ -86,8 +121,29 @@ export class LlmClient {
 
   async *stream(request: ChatRequest, signal?: AbortSignal): AsyncGenerator<LlmEvent> {
     const body = JSON.stringify(this.body(request));
-    const response = await this.openWithRetries(body, signal);
-    yield* this.readStream(response, signal);
+    const watch = new SilenceWatch(this, signal);
+    try {
+      const response = await watch.guard(() => this.openWithRetries(body, watch.signal));
+      yield* watch.guardStream(this.readStream(response, watch.signal, () => watch.heard()));
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /**
+   * Does the server's request loop still answer? `GET /slots` goes through llama-server's
+   * task queue (`/health` does not, and stays 200 on a stalled prima.cpp ring), and unlike a
+   * completion it does not wait for the one slot our own stream holds. Any HTTP answer
+   * counts (a server without `/slots` answers 404): only silence is a hang.
+   */
+  async answers(timeoutMs = this.options.livenessTimeoutMs): Promise<boolean> {
+    try {
+      const res = await this.send("GET", "/slots", undefined, timeoutMs);
+      res.resume();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** True when `GET /health` answers 200 within the connect timeout. */
@@ -101,17 +157,6 @@ export class LlmClient {
     }
   }
 
-  /** Asks prima.cpp to stop generating (its ring keeps going after the HTTP client leaves). */
-  async cancelRemote(): Promise<void> {
-    if (this.options.backend !== "primacpp") return;
-    try {
-      const res = await this.send("POST", "/v1/cancel", "{}", this.options.connectTimeoutMs);
-      res.resume();
-    } catch {
-      // Best effort: the stream is already closed on our side.
-    }
-  }
-
   private body(request: ChatRequest): Record<string, unknown> {
     const body: Record<string, unknown> = {
       ...request.extra,
@@ -122,8 +167,11 @@ export class LlmClient {
     };
     if (this.options.model) body.model = this.options.model;
     if (this.options.slotId !== undefined) body.id_slot = this.options.slotId;
-    if (request.tools?.length) body.tools = request.tools;
-    if (request.toolChoice) body.tool_choice = request.toolChoice;
+    // A server without native tool calls refuses the fields outright (prima.cpp: HTTP 500).
+    if (this.options.toolCalls === "native") {
+      if (request.tools?.length) body.tools = request.tools;
+      if (request.toolChoice) body.tool_choice = request.toolChoice;
+    }
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.seed !== undefined) body.seed = request.seed;
@@ -164,16 +212,16 @@ export class LlmClient {
     }
   }
 
-  private async *readStream(res: http.IncomingMessage, signal?: AbortSignal): AsyncGenerator<LlmEvent> {
+  private async *readStream(res: http.IncomingMessage, signal?: AbortSignal, onData: () => void = () => undefined): AsyncGenerator<LlmEvent> {
     const parser = new SseParser();
     const calls = new Map<number, ToolCallRequest>();
     let finishReason = "";
     let timings: LlmTimings | undefined;
     let done = false;
-    const onAbort = () => {
-      res.destroy();
-      void this.cancelRemote();
-    };
+    // Closing the connection is how both servers stop generating: llama-server (and
+    // prima.cpp's rank 0, which passes it round the ring) cancels the task of a client that
+    // left. prima.cpp's `POST /v1/cancel` needs a task id the stream never tells (HTTP 400).
+    const onAbort = () => res.destroy();
     signal?.addEventListener("abort", onAbort, { once: true });
     res.setEncoding("utf8");
     res.socket?.setTimeout(this.options.idleTimeoutMs);
@@ -182,6 +230,7 @@ export class LlmClient {
     try {
       for await (const chunk of res as AsyncIterable<string>) {
         if (signal?.aborted) throw abortError();
+        onData();
         for (const data of parser.push(chunk)) {
           if (data.trim() === "[DONE]") {
             done = true;
@@ -258,6 +307,79 @@ export class LlmClient {
       });
       req.end(body);
     });
+  }
+}
+
+/**
+ * Watches one request for silence: after `livenessIntervalMs` without a byte it asks the
+ * server whether it still answers (LlmClient.answers), and when it does not, aborts the
+ * request and makes it fail with LlmUnavailableError — so a hung backend is reported
+ * within livenessBoundMs instead of after the idle timeout.
+ */
+class SilenceWatch {
+  private readonly controller = new AbortController();
+  private lastHeard = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private hung: LlmUnavailableError | undefined;
+  private stopped = false;
+  private readonly onUserAbort = () => this.controller.abort();
+
+  constructor(private readonly client: LlmClient, private readonly userSignal?: AbortSignal) {
+    if (userSignal?.aborted) this.controller.abort();
+    userSignal?.addEventListener("abort", this.onUserAbort, { once: true });
+    this.schedule(client.options.livenessIntervalMs);
+  }
+
+  /** Aborts when the caller aborts or the server is found hung. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  heard(): void {
+    this.lastHeard = performance.now();
+  }
+
+  async guard<T>(open: () => Promise<T>): Promise<T> {
+    try {
+      const value = await open();
+      this.heard();
+      return value;
+    } catch (err) {
+      throw this.hung ?? err;
+    }
+  }
+
+  async *guardStream(events: AsyncGenerator<LlmEvent>): AsyncGenerator<LlmEvent> {
+    try {
+      yield* events;
+    } catch (err) {
+      throw this.hung ?? err;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.userSignal?.removeEventListener("abort", this.onUserAbort);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.check(), Math.max(0, ms));
+  }
+
+  private async check(): Promise<void> {
+    const { livenessIntervalMs, livenessTimeoutMs } = this.client.options;
+    const silent = performance.now() - this.lastHeard;
+    if (silent < livenessIntervalMs) return this.schedule(livenessIntervalMs - silent);
+    const answers = await this.client.answers(livenessTimeoutMs);
+    if (this.stopped) return;
+    if (answers) return this.schedule(livenessIntervalMs);
+    this.hung = new LlmUnavailableError(
+      `LLM backend at ${this.client.url} stopped answering: nothing for ${Math.round((performance.now() - this.lastHeard) / 1000)} s and no answer to /slots within ${livenessTimeoutMs} ms ` +
+        "(a prima.cpp ring stalls like this when a rank dies; the llm job restarts the ring)",
+    );
+    this.controller.abort();
   }
 }
 
