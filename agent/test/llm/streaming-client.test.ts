@@ -254,3 +254,13 @@ describe("server-sent events", () => {
     expect(parser.flush()).toEqual(["tail"]);
   });
 });
+
+describe("asking a backend whether it still answers", () => {
+  it("asks only a prima.cpp ring: on a Core 2 one llama.cpp prompt batch is a long silence, not a hang", () => {
+    // The lab measured 25 s of silence while a Core 2-budget llama-server re-evaluated a
+    // ~290-token history; a longer one passes a 10 s + 30 s liveness bound.
+    expect(new LlmClient({ baseUrl: "http://127.0.0.1:1", backend: "llamacpp" }).options.livenessIntervalMs).toBe(Number.POSITIVE_INFINITY);
+    expect(new LlmClient({ baseUrl: "http://127.0.0.1:1" }).options.livenessIntervalMs).toBe(Number.POSITIVE_INFINITY);
+    expect(new LlmClient({ baseUrl: "http://127.0.0.1:1", backend: "primacpp" }).options.livenessIntervalMs).toBe(10_000);
+  });
+});

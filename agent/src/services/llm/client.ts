@@ -38,7 +38,8 @@ export interface LlmClientOptions {
   idleTimeoutMs?: number;
   /**
    * Silence on an open request (before its headers or between two chunks) after which
-   * the server is asked whether it still answers (default 10 s).
+   * the server is asked whether it still answers (default 10 s on primacpp; never on
+   * llamacpp, see the constructor).
    */
   livenessIntervalMs?: number;
   /**
@@ -105,7 +106,12 @@ export class LlmClient {
       idleTimeoutMs: 60_000,
       retries: 2,
       retryDelayMs: 250,
-      livenessIntervalMs: 10_000,
+      // Only a prima.cpp ring stalls silently with /health 200. llama-server answers /slots
+      // only between two batches, and on a Core 2 one batch of a long prompt outlasts the
+      // bound (the cluster lab measured 25 s for the ~290 tokens a full history re-costs on
+      // one emulated node; a longer history or a slower node passes 30 s):
+      // for llama.cpp the idle and first-response timeouts stay the guard.
+      livenessIntervalMs: backend === "primacpp" ? 10_000 : Number.POSITIVE_INFINITY,
       livenessTimeoutMs: 30_000,
       ...options,
       backend,
@@ -364,7 +370,7 @@ class SilenceWatch {
   }
 
   private schedule(ms: number): void {
-    if (this.stopped) return;
+    if (this.stopped || !Number.isFinite(ms)) return; // no liveness questions (llama.cpp)
     this.timer = setTimeout(() => void this.check(), Math.max(0, ms));
   }
 
