@@ -147,7 +147,7 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
     lines.push(`  first turn of session ${t.session}: voice-to-voice ${s(t.voiceToVoice)} s, LLM first token ${s(t.firstToken)} s, ${t.promptTokens ?? "n/a"} prompt tokens evaluated`);
   }
   const cut = r.turns.filter((t, i) => t.answerCut && r.turns[i + 1]?.kind !== "barge-in");
-  if (cut.length) lines.push(`  answers still being generated when the user spoke again without talking over the bot (it had gone quiet mid-answer, speech outrunning generation): ${cut.length} of ${r.turns.length} (turns ${cut.map((t) => t.index + 1).join(", ")}); their prompt counts are unknown (llama-server reports them at the end)`);
+  if (cut.length) lines.push(`  answers still being generated when the user spoke again without talking over the bot (it had gone quiet mid-answer, speech outrunning generation): ${cut.length} of ${r.turns.length} (turns ${cut.map((t) => t.index + 1).join(", ")})${cut.some((t) => t.promptTokens === undefined) ? "; where the run had no per-token timings their prompt counts are unknown (llama-server reports them at the end)" : ""}`);
   const barge = r.turns.map((t) => t.bargeInStop).filter((x): x is number => x !== undefined);
   if (barge.length) lines.push(`  barge-ins: the bot went quiet ${barge.map((b) => s(b)).join(", ")} s after the user began talking over it`);
   if (r.saturated !== undefined) {
