@@ -11,6 +11,7 @@
 import { ChildProcess, execFileSync, spawn as spawnChild } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { watchProcess } from "../lib/llama";
 import { alive, createNetnsHosts, NetnsLab } from "../lib/netns";
 
 export interface LabNodeSpec {
@@ -315,14 +316,7 @@ export async function createLabCluster(specs: LabNodeSpec[], opts: LabOptions = 
       env: { ...process.env, ...o.env },
       cwd: o.cwd,
     });
-    let out = "";
-    const keep = (b: Buffer) => { out += b.toString(); if (out.length > 200_000) out = out.slice(-100_000); };
-    child.stdout!.on("data", keep);
-    child.stderr!.on("data", keep);
-    const exited = new Promise<number | string>((ok) => {
-      child.once("exit", (code, signal) => ok(code ?? signal ?? "unknown"));
-      child.once("error", (e) => { out += `\n${e.message}`; ok("spawn-error"); });
-    });
+    const { log: output, exited } = watchProcess(child);
     const pid = child.pid ?? -1;
     const stop = async () => {
       if (pid < 0) return;
@@ -339,7 +333,7 @@ export async function createLabCluster(specs: LabNodeSpec[], opts: LabOptions = 
       }
       await exited;
     };
-    return { pid, log: () => out, exited, stop };
+    return { pid, log: output, exited, stop };
   };
 
   const cpuSeconds = (node: LabNode): number => {

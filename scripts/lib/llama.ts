@@ -153,10 +153,8 @@ export function explainFailure(what: string, log: string, host: string, port: nu
   return `${what}: exited before it was ready (last line: ${last.slice(0, 200)})`;
 }
 
-function launch(binary: string, args: string[], opts: CommonOptions): { child: ChildProcess; log: () => string; exited: Promise<number | string> } {
-  const argv = [...(opts.diesWithParent ? ["setpriv", "--pdeathsig", "SIGTERM", "--"] : []), ...(opts.wrapper ?? []), binary, ...args];
-  const full = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
-  const child = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+/** A child's output (stdout + stderr, the last ~100-200 KB) and how it ended. */
+export function watchProcess(child: ChildProcess): { log: () => string; exited: Promise<number | string> } {
   let out = "";
   const keep = (b: Buffer) => { out += b.toString(); if (out.length > 200_000) out = out.slice(-100_000); };
   child.stdout!.on("data", keep);
@@ -165,7 +163,14 @@ function launch(binary: string, args: string[], opts: CommonOptions): { child: C
     child.once("exit", (code, signal) => ok(code ?? signal ?? "unknown"));
     child.once("error", (e) => { out += `\n${e.message}`; ok("spawn-error"); });
   });
-  return { child, log: () => out, exited };
+  return { log: () => out, exited };
+}
+
+function launch(binary: string, args: string[], opts: CommonOptions): { child: ChildProcess; log: () => string; exited: Promise<number | string> } {
+  const argv = [...(opts.diesWithParent ? ["setpriv", "--pdeathsig", "SIGTERM", "--"] : []), ...(opts.wrapper ?? []), binary, ...args];
+  const full = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
+  const child = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+  return { child, ...watchProcess(child) };
 }
 
 function stopper(child: ChildProcess, exited: Promise<unknown>) {

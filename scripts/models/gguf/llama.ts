@@ -68,7 +68,7 @@ export function buildVocab(): Vocab {
 }
 
 /** mulberry32: small, fast, seeded; the same seed gives the same model bytes. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -11,6 +11,7 @@
 //    predictor (VITS's deterministic one, not Piper's stochastic one) still runs and feeds
 //    the latent, so it is computed, but it does not choose the lengths.
 //  - attention has no relative-position terms; no noise is drawn (output is deterministic).
+import { rng } from "../gguf/llama";
 import { OnnxGraph } from "./graph";
 import { toneVoice } from "./sherpa";
 
@@ -144,17 +145,8 @@ export interface StandInVoice {
   macs: MacsPerSecond;
 }
 
-/** mulberry32: small, fast, and the same numbers on every machine for a given seed. */
-function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same numbers on every machine for a given seed (the GGUF generators' mulberry32). */
+const seededUniform = rng;
 
 type Part = keyof Omit<MacsPerSecond, "total">;
 
