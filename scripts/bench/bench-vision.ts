@@ -5,11 +5,7 @@
 // per frame, then the frame rate the detector achieves within the default CPU share.
 // Without a real YOLOv8 model in the model directory it uses a generated one whose
 // convolutions cost about what YOLOv8n's do at that size, and says so.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { aideCache } from "../lib/cache";
-import { demoScene, writeYoloModel } from "../models/onnx/yolo";
+import { ensureWebcamVideo, ensureYoloCostModel } from "../models/vision-standin";
 import { defaultModelDir, findBundle } from "../../agent/src/models/manifest";
 import { procCpuSeconds } from "../../agent/src/vision/cpu-budget";
 import { Detector } from "../../agent/src/vision/detector";
@@ -17,8 +13,6 @@ import { openSource } from "../../agent/src/vision/frame-source";
 import { rgbToChw } from "../../agent/src/vision/letterbox";
 import { loadYoloModel } from "../../agent/src/vision/yolo-model";
 
-/** YOLOv8n's published cost: 8.7 GFLOPs at 640x640, scaling with the pixel count. */
-const YOLOV8N_GFLOPS_AT_640 = 8.7;
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -32,21 +26,11 @@ function pickModel(size: number): { path: string; label: string } {
     const bundle = findBundle(defaultModelDir(), "yolo");
     return { path: bundle.files.model, label: `${bundle.name} (${bundle.files.model})` };
   } catch {
-    const gflops = YOLOV8N_GFLOPS_AT_640 * (size / 640) ** 2;
-    const path = aideCache("models", "generated", `yolov8-planted-demo-${size}-${gflops.toFixed(2)}gflops.onnx`);
-    if (!existsSync(path)) writeYoloModel(path, demoScene(size, gflops));
+    const { path, gflops } = ensureYoloCostModel(size);
     return { path, label: `generated stand-in, ${gflops.toFixed(1)} GFLOPs of convolutions like YOLOv8n at ${size} (no real model in ${defaultModelDir()})` };
   }
 }
 
-function benchVideo(): string {
-  const path = aideCache("bench", "vision-testsrc-640x480-10fps-20s.avi");
-  if (!existsSync(path)) {
-    mkdirSync(join(path, ".."), { recursive: true });
-    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10:duration=20", "-c:v", "mjpeg", "-q:v", "4", path]);
-  }
-  return path;
-}
 
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
@@ -54,7 +38,7 @@ async function main(): Promise<void> {
   const size = Number(flag("--input-size", "320"));
   const seconds = Number(flag("--seconds", "15"));
   const { path: modelPath, label } = pickModel(size);
-  const video = benchVideo();
+  const video = ensureWebcamVideo();
   console.log(`vision bench: model ${label}`);
   console.log(`vision bench: source ${video} (640x480 MJPEG, like a webcam)`);
 

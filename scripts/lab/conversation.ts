@@ -80,22 +80,19 @@ class Microphone {
     while (!this.stopped) {
       const item = this.queue[0];
       let chunk: Int16Array = this.silence;
+      let ended = false;
       if (item) {
         if (offset === 0) item.started(now());
         chunk = item.pcm.subarray(offset, offset + CHUNK);
         offset += CHUNK;
-        if (offset >= item.pcm.length) {
-          this.queue.shift();
-          offset = 0;
-          if (this.client?.isOpen) this.client.sendAudio(padded(chunk));
-          item.done(now());
-          chunk = this.silence;
-          next += CHUNK_MS;
-          await sleep(next - performance.now());
-          continue;
-        }
+        ended = offset >= item.pcm.length;
       }
       if (this.client?.isOpen) this.client.sendAudio(padded(chunk));
+      if (ended) {
+        this.queue.shift();
+        offset = 0;
+        item!.done(now());
+      }
       next += CHUNK_MS;
       await sleep(next - performance.now());
     }

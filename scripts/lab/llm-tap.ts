@@ -75,12 +75,6 @@ function applyTimings(record: TapRecord, t: SseTimings): void {
   record.cachedTokens = t.cache_n;
 }
 
-/** Ids of tokens that decode to whitespace only (GPT-2 byte-level BPE spells space,
- * newline, tab and CR as Ġ Ċ ĉ č). */
-export function whitespaceTokenIds(tokens: string[]): number[] {
-  return tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : []));
-}
-
 export function startLlmTap(listen: { host: string; port: number }, upstream: string, logFile: string, opts: { bannedWhenForcing?: number[] } = {}): Promise<http.Server> {
   const target = new URL(upstream);
   let forceNext: string | undefined;
@@ -102,25 +96,19 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
       const record: TapRecord = { path: req.url ?? "/", asked: now(), ended: 0, status: 0, forcedTool: false };
       const chat = req.method === "POST" && (req.url ?? "").includes("/chat/completions");
       if (chat) {
+        const json = JSON.parse(payload.toString("utf8")) as { stream?: boolean; timings_per_token?: boolean; tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
         // Timings in every chunk (llama-server's timings_per_token), so a completion the
         // agent cuts off (the user spoke again) still tells how many prompt tokens it
         // evaluated; the agent reads the last timings it sees, as before.
-        const json = JSON.parse(payload.toString("utf8")) as Record<string, unknown>;
-        if (json.stream) {
-          json.timings_per_token = true;
-          payload = Buffer.from(JSON.stringify(json));
-        }
-      }
-      if (chat && forceNext) {
-        const json = JSON.parse(payload.toString("utf8")) as { tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
-        if (json.tools?.length && json.tool_choice !== "none") {
+        if (json.stream) json.timings_per_token = true;
+        if (forceNext && json.tools?.length && json.tool_choice !== "none") {
           json.tool_choice = "required";
           json.messages = [...(json.messages ?? []), { role: "assistant", content: "<tool_call>\n" }];
           json.logit_bias = [...(Array.isArray(json.logit_bias) ? json.logit_bias : []), ...(opts.bannedWhenForcing ?? []).map((id) => [id, false]), [forceNext, 100]];
-          payload = Buffer.from(JSON.stringify(json));
           record.forcedTool = true;
           forceNext = undefined;
         }
+        payload = Buffer.from(JSON.stringify(json));
       }
       const headers = { ...req.headers, host: target.host, "content-length": String(payload.length) };
       // Noted once, however the completion ends: whole, or cut off by the agent closing the

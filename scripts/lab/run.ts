@@ -2,7 +2,6 @@
 // nodes, the calibration (printed with every run), what each stand-in costs there next to
 // the real model's published figure, then each placement's conversation, the timeline
 // picture, and the summary lines.
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -11,15 +10,14 @@ import { EspeakVoice, resample } from "../../agent/src/services/tts";
 import { VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
 import { readManifest, writeManifest } from "../../agent/src/models/manifest";
 import { readModelFacts } from "../../infra/planner";
-import { aideCache } from "../lib/cache";
-import { ensureStandIn } from "../models/standins";
+import { ensureStandIn, whitespaceTokenIds } from "../models/standins";
 import { ensureFullCostSpeechModels } from "../models/standin-speech";
 import { ensurePiperMediumCostVoice } from "../models/standin-voice";
-import { demoScene, writeYoloModel } from "../models/onnx/yolo";
+import { ensureWebcamVideo, ensureYoloCostModel } from "../models/vision-standin";
 import { calibrate, calibrationNote, describeCalibration, labThreads, type Calibration } from "./calibration";
 import { createLabCluster, type LabCluster, type LabNode } from "./cluster";
 import type { ConversationResult, ConversationScript, ScriptTurn } from "./conversation";
-import { whitespaceTokenIds, type TapRecord } from "./llm-tap";
+import type { TapRecord } from "./llm-tap";
 import { readGgufHeader } from "../models/gguf/reader";
 import { CONVERSATION, LAB_PHRASE } from "./lines";
 import { PHONE, PLACEMENTS, startPlacement, type LabModels, type Placement } from "./placements";
@@ -47,24 +45,25 @@ async function labModels(scratch: string, log: (line: string) => void): Promise<
   const embeddings = await ensureStandIn("minilm-l6", log);
   const stt = await ensureFullCostSpeechModels(LAB_PHRASE);
   const voice = await ensurePiperMediumCostVoice();
-  // One model directory with both, as `npm run models -- download` would leave it.
-  const speechDir = join(scratch, "speech");
-  mkdirSync(speechDir, { recursive: true });
-  symlinkSync(join(stt.dir, "stt"), join(speechDir, "stt"));
-  symlinkSync(join(voice.dir, "tts"), join(speechDir, "tts"));
-  writeManifest(speechDir, { version: 1, models: [...readManifest(stt.dir).models, ...readManifest(voice.dir).models] });
-  const yolo = aideCache("models", "generated", "yolov8n-cost-planted-640.onnx");
-  if (!existsSync(yolo)) writeYoloModel(yolo, demoScene(640, 8.7));
-  const video = aideCache("bench", "vision-testsrc-640x480-10fps-20s.avi");
-  if (!existsSync(video)) {
-    mkdirSync(join(video, ".."), { recursive: true });
-    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10:duration=20", "-c:v", "mjpeg", "-q:v", "4", video]);
-  }
+  const speechDir = labSpeechDir(join(scratch, "speech"), [stt.dir, voice.dir]);
+  const yolo = ensureYoloCostModel(640).path;
+  const video = ensureWebcamVideo();
   const llmFacts = readModelFacts(llm);
   const whitespaceIds = join(scratch, "whitespace-token-ids.json");
   writeFileSync(whitespaceIds, JSON.stringify(whitespaceTokenIds(readGgufHeader(llm).metadata["tokenizer.ggml.tokens"].value as string[])));
   log(`models ready in ${((Date.now() - started) / 1000).toFixed(0)} s: LLM ${llm}, embeddings ${embeddings}, speech ${speechDir} (STT says "${LAB_PHRASE}" for any speech)`);
   return { llm, llmFacts, embeddings, speechDir, yolo, video, whitespaceIds };
+}
+
+/** One model directory with the role folders and manifest entries of `sources`, as
+ * `npm run models -- download` would leave it (the role folders are links). */
+export function labSpeechDir(dir: string, sources: string[]): string {
+  mkdirSync(dir, { recursive: true });
+  for (const source of sources) {
+    for (const role of ["stt", "tts"]) if (existsSync(join(source, role))) symlinkSync(join(source, role), join(dir, role));
+  }
+  writeManifest(dir, { version: 1, models: sources.flatMap((source) => readManifest(source).models) });
+  return dir;
 }
 
 /** Speech without espeak-ng's own leading and trailing silence, so "the user stopped
@@ -277,14 +276,6 @@ export function reportFrom(dir: string, log: (line: string) => void): void {
     .sort((a, b) => a.report.conversation.startedAt - b.report.conversation.startedAt);
   if (!saved.length) throw new Error(`no bench:cluster results in ${dir} (<placement>.json)`);
   const reports = saved.map((s) => ({ ...s.report, turns: turnFigures(s.report.conversation, s.report.llm) }));
-  // Results saved before nodes and lines were kept: from the placement's line and CPU roles.
-  for (const s of saved) {
-    s.nodes ??= {
-      agent: PLACEMENTS.find((p) => p.name === s.report.name)?.agent ?? "n1",
-      llm: s.report.cpu.filter((c) => /llama-server|ggml-rpc-server/.test(c.role) && !/embeddings only/.test(c.role) || /ggml-rpc-server/.test(c.role)).map((c) => c.node),
-    };
-    s.lines ??= CONVERSATION.map((t) => t.line);
-  }
   const note = calibrationNote(saved[0].calibration);
   for (const r of reports) {
     log(formatPlacement(r, note));

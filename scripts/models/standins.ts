@@ -206,6 +206,12 @@ function tokenizerMetadata(s: StandIn): Record<string, GgufValue> {
   return md;
 }
 
+/** Ids of tokens that decode to whitespace only (GPT-2 byte-level BPE spells space,
+ * newline, tab and CR as Ġ Ċ ĉ č). */
+export function whitespaceTokenIds(tokens: string[]): number[] {
+  return tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : []));
+}
+
 /** Row scales that make random weights say words: lowercase English words of 3 to 6
  * letters with a leading space (GPT-2 byte-level BPE: "Ġword"; English averages ~4.7
  * letters, so a capped answer takes as long to speak as a real one) 4x, whitespace-only
@@ -215,7 +221,7 @@ function tokenizerMetadata(s: StandIn): Record<string, GgufValue> {
  * answered only newlines after the tools prompt's "assistant\n"). */
 function speakingRows(tokens: string[]): (row: number) => number {
   const words = new Set(tokens.flatMap((t, id) => (/^Ġ[a-z]{3,6}$/.test(t) ? [id] : [])));
-  const blank = new Set(tokens.flatMap((t, id) => (/^[ĠĊĉč]+$/.test(t) ? [id] : [])));
+  const blank = new Set(whitespaceTokenIds(tokens));
   return (row) => (words.has(row) ? 4 : blank.has(row) ? 0.1 : 1);
 }
 

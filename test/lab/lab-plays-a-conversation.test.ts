@@ -5,18 +5,17 @@
 // Tiny generated models keep it to a minute; bench:cluster runs the same code with
 // full-size stand-ins and a calibrated budget.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readManifest, writeManifest } from "../../agent/src/models/manifest";
 import { readModelFacts } from "../../infra/planner";
-import { aideCache } from "../../scripts/lib/cache";
 import { createLabCluster, type LabCluster } from "../../scripts/lab/cluster";
 import { CONVERSATION } from "../../scripts/lab/lines";
 import type { TapRecord } from "../../scripts/lab/llm-tap";
 import { PHONE, PLACEMENTS, startPlacement, type StartedPlacement } from "../../scripts/lab/placements";
 import { summaryLine, turnFigures } from "../../scripts/lab/report";
-import { runConversation, speechFiles } from "../../scripts/lab/run";
+import { labSpeechDir, runConversation, speechFiles } from "../../scripts/lab/run";
+import { ensureWebcamVideo } from "../../scripts/models/vision-standin";
 import { demoScene, writeYoloModel } from "../../scripts/models/onnx/yolo";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../../scripts/models/tiny";
 import { ensureTinySpeechModels } from "../../scripts/models/tiny-speech";
@@ -36,17 +35,10 @@ describe("the cluster lab, small", () => {
 
   it("plays spoken, talked-over and describe_scene turns into the real agent on emulated nodes and reports each", async () => {
     const speech = await ensureTinySpeechModels();
-    const speechDir = join(scratch, "speech");
-    mkdirSync(speechDir);
-    for (const role of ["stt", "tts"]) symlinkSync(join(speech.dir, role), join(speechDir, role));
-    writeManifest(speechDir, readManifest(speech.dir));
+    const speechDir = labSpeechDir(join(scratch, "speech"), [speech.dir]);
     const yolo = join(scratch, "yolo.onnx");
-    writeYoloModel(yolo, demoScene(320, 0.5));
-    const video = aideCache("bench", "vision-testsrc-640x480-10fps-20s.avi");
-    if (!existsSync(video)) {
-      mkdirSync(join(video, ".."), { recursive: true });
-      execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10:duration=20", "-c:v", "mjpeg", "-q:v", "4", video]);
-    }
+    writeYoloModel(yolo, demoScene(320, 0.5)); // a small one: the stand-in's cost is not what this test is about
+    const video = ensureWebcamVideo();
     const llm = await ensureTinyChatModel();
     const whitespaceIds = join(scratch, "ws.json");
     writeFileSync(whitespaceIds, "[]");
