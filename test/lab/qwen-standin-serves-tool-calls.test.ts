@@ -67,13 +67,21 @@ describe("the Qwen2.5-1.5B stand-in in llama-server", () => {
     // parser returns the complete calls.
     const ban = whitespaceTokenIds(tokens);
     expect(ban.length).toBeGreaterThan(10);
-    const r = await postJson<ChatResponse>(`${server.url}/v1/chat/completions`, {
-      messages: [{ role: "user", content: "What do you see?" }, { role: "assistant", content: "<tool_call>\n" }],
-      tools: [DESCRIBE_SCENE],
-      tool_choice: "required",
-      logit_bias: ban.map((id) => [id, false]),
-      max_tokens: 40,
-    }, 600_000);
+    // The random model often samples on past the end of the call grammar, and this
+    // llama.cpp then answers 500 "Unexpected empty grammar stack" (seen in one CI run in
+    // four; greedy sampling, a seed, an EOS bias or parallel calls did not avoid it). That
+    // one upstream failure is retried, a few times; any other answer fails the test.
+    let r!: { status: number; body: ChatResponse };
+    for (let attempt = 0; attempt < 6; attempt++) {
+      r = await postJson<ChatResponse>(`${server.url}/v1/chat/completions`, {
+        messages: [{ role: "user", content: "What do you see?" }, { role: "assistant", content: "<tool_call>\n" }],
+        tools: [DESCRIBE_SCENE],
+        tool_choice: "required",
+        logit_bias: ban.map((id) => [id, false]),
+        max_tokens: 40,
+      }, 600_000);
+      if (!(r.status === 500 && /empty grammar stack/.test(JSON.stringify(r.body)))) break;
+    }
     expect(r.status).toBe(200);
     const calls = r.body.choices[0].message.tool_calls ?? [];
     expect(calls.length).toBeGreaterThanOrEqual(1);
