@@ -18,10 +18,12 @@
  * crash of the agent (an exception nothing caught), and SIGKILL (the llama-servers get
  * the kernel's parent-death signal).
  */
+import { mkdirSync } from "node:fs";
 import * as net from "node:net";
 import { AgentConfig, ConfigError, configHelp, loadConfig } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
+import { aideCache } from "./lib/cache";
 import { LlamaServerSupervisor, freePort } from "./lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "./models/tiny";
 import { ensureTinySpeechModels } from "./models/tiny-speech";
@@ -145,7 +147,13 @@ async function main(): Promise<void> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`LLAMA_THREADS=${process.env.LLAMA_THREADS} must be a whole number of threads, at least 1`);
   const llamaPort = await freePort();
   say(`starting llama-server (${threads} threads) with ${llmModel}`);
-  const llama = new LlamaServerSupervisor({ model: llmModel, threads, port: llamaPort, parallel: config.maxSessions > 1 ? 2 : 1, ctxSize: 4096, diesWithParent: true });
+  // The agent saves the evaluated system prompt here and restores it when llama-server restarts.
+  const slots = aideCache("llm-slots");
+  mkdirSync(slots, { recursive: true });
+  const llama = new LlamaServerSupervisor({
+    model: llmModel, threads, port: llamaPort, parallel: config.maxSessions > 1 ? 2 : 1, ctxSize: 4096, diesWithParent: true,
+    extraArgs: ["--slot-save-path", slots],
+  });
   llama.on("restarted", () => say("llama-server restarted after it stopped"));
   llama.on("failed", (e: Error) => say(`llama-server could not be restarted yet: ${e.message.split("\n")[0]}`));
   started.push(supervised("llama-server", llama));

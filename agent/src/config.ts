@@ -39,6 +39,12 @@ export interface AgentConfig {
   memoryDir?: string;
   /** llama-server started with --embeddings --pooling mean; without it memory is off. */
   embedUrl?: string;
+  /** Re-transcribe the utterance this often while the user speaks (0: no interim transcripts). */
+  sttInterimMs: number;
+  /** Keep the LLM's prompt cache warm ahead of the user (twin/prompt-cache.ts). */
+  warmPromptCache: boolean;
+  /** Word cap of the first spoken chunk when generation is slower than speech (0: the first clause, as when it is fast). */
+  ttsFirstWords: number;
 }
 
 interface Setting {
@@ -98,6 +104,17 @@ const SETTINGS: Setting[] = [
   { env: "VAD_STOP_THRESHOLD", flag: "--vad-stop-threshold", help: "probability below which speech counts as ended (default 0.35)", apply: numberIn(0.01, 0.99, (c, v) => { c.vad.stopThreshold = v; }, false) },
   { env: "VAD_MIN_SPEECH_MS", flag: "--vad-min-speech-ms", help: "speech shorter than this is not a turn (default 96)", apply: numberIn(0, 2000, (c, v) => { c.vad.minSpeechMs = v; }) },
   { env: "VAD_MIN_SILENCE_MS", flag: "--vad-min-silence-ms", help: "silence that ends the user's turn (default 600)", apply: numberIn(100, 5000, (c, v) => { c.vad.minSilenceMs = v; }) },
+  {
+    env: "VAD_PAUSE_MS", flag: "--vad-pause-ms",
+    help: "silence after which the answer is prepared, not spoken; shorter than --vad-min-silence-ms (default 250, 0: off)",
+    apply: numberIn(0, 4999, (c, v) => { c.vad.pauseMs = v; }),
+  },
+  { env: "STT_INTERIM_MS", flag: "--stt-interim-ms", help: "re-transcribe the utterance this often while the user speaks, for the page and the LLM's prompt cache (default 700, 0: off)", apply: numberIn(0, 10_000, (c, v) => { c.sttInterimMs = v; }) },
+  {
+    env: "AIDE_WARM_PROMPT_CACHE", flag: "--warm-prompt-cache", help: "true: evaluate the LLM prompt ahead of the user (fixed prefix, history, interim transcript) so only the last words wait (default true)",
+    apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.warmPromptCache = v === "true"; return undefined; },
+  },
+  { env: "TTS_FIRST_WORDS", flag: "--tts-first-words", help: "when the LLM generates slower than speech, speak its first N words at once (default 4, 0: wait for the first clause)", apply: numberIn(0, 30, (c, v) => { c.ttsFirstWords = v; }) },
   { env: "MIN_INTERRUPTION_MS", flag: "--min-interruption-ms", help: "speech needed to cut the bot off (default 300)", apply: numberIn(0, 5000, (c, v) => { c.minInterruptionMs = v; }) },
   { env: "OUTPUT_LEAD_MS", flag: "--output-lead-ms", help: "bot audio queued ahead at the client (default 80, max 100)", apply: numberIn(20, 100, (c, v) => { c.outputLeadMs = v; }) },
   {
@@ -129,6 +146,9 @@ export function defaultConfig(): AgentConfig {
     maxSessions: 8,
     maxSessionsPerAddress: 4,
     sttThreads: 2,
+    sttInterimMs: 700,
+    warmPromptCache: true,
+    ttsFirstWords: 4,
   };
 }
 
@@ -177,6 +197,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     config.vad.stopThreshold = Math.round(config.vad.startThreshold * ratio * 1000) / 1000;
   } else if (config.vad.stopThreshold > config.vad.startThreshold) {
     problems.push(`VAD stop threshold ${config.vad.stopThreshold} is above the start threshold ${config.vad.startThreshold}: set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD`);
+  }
+  if (config.vad.pauseMs !== undefined && config.vad.pauseMs > 0 && config.vad.pauseMs >= config.vad.minSilenceMs) {
+    problems.push(`VAD pause ${config.vad.pauseMs} ms is not shorter than the end-of-turn silence ${config.vad.minSilenceMs} ms: set VAD_PAUSE_MS below VAD_MIN_SILENCE_MS (or 0 to turn preparing at a pause off)`);
   }
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -26,6 +26,8 @@ export interface RunningAgent {
   wsUrl: string;
   port: number;
   server: AgentServer;
+  /** Warms the LLM's prompt cache with the fixed prefix (the LLM moved). */
+  warmPrefix(): void;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,20 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   const vision = await visionFromEnv();
   log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
   const memory = await openLongTermMemory(config, log);
+
+  const newBrain = () => new TwinService({
+    llm: {
+      baseUrl: config.llmUrl, backend: config.llmBackend, toolCalls: config.llmToolCalls, model: config.llmModel, maxTokens: config.llmMaxTokens,
+      // SIGHUP rewrites config: open conversations follow the LLM when it moves.
+      endpoint: () => ({ baseUrl: config.llmUrl, backend: config.llmBackend }),
+    },
+    scene: vision?.scene,
+    // One index for the agent, one conversation id per session.
+    memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
+    benchmark: config.benchmark,
+    warmPromptCache: config.warmPromptCache,
+    log,
+  });
 
   let server: AgentServer;
   try {
@@ -62,21 +78,12 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
           onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
         context.onMetrics((f) => reporter.observe(f));
-        const brain = new TwinService({
-          llm: {
-            baseUrl: config.llmUrl, backend: config.llmBackend, toolCalls: config.llmToolCalls, model: config.llmModel, maxTokens: config.llmMaxTokens,
-            // SIGHUP rewrites config: open conversations follow the LLM when it moves.
-            endpoint: () => ({ baseUrl: config.llmUrl, backend: config.llmBackend }),
-          },
-          scene: vision?.scene,
-          // One index for the agent, one conversation id per session.
-          memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
-          benchmark: config.benchmark,
-          log,
-        });
+        const brain = newBrain();
         return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
+          stt: { interimMs: config.sttInterimMs },
+          tts: { firstWordsWhenSlow: config.ttsFirstWords },
         });
       },
     });
@@ -84,11 +91,16 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     await vision?.stop();
     throw error;
   }
+  // The fixed prefix before anyone speaks (restored from llama-server's saved slot when it
+  // restarted); again whenever the LLM moves (warmPrefix below, on SIGHUP).
+  const warmPrefix = () => void newBrain().warmPrefix().catch(() => undefined);
+  warmPrefix();
   return {
     url: server.url,
     wsUrl: server.wsUrl,
     port: server.port,
     server,
+    warmPrefix,
     async close() {
       await server.close();
       await vision?.stop();
@@ -157,6 +169,7 @@ async function main(): Promise<void> {
     try {
       Object.assign(config, llmSettingsFromEnvFile(fs.readFileSync(envFile, "utf8"), config));
       process.stderr.write(`LLM endpoint now ${config.llmUrl} (${config.llmBackend})\n`);
+      agent.warmPrefix();
     } catch (error) {
       process.stderr.write(`SIGHUP: could not re-read ${envFile}: ${(error as Error).message}; keeping ${config.llmUrl}\n`);
     }

@@ -120,7 +120,8 @@ export function prepareTask(task: Task, rt: TaskRuntime): PreparedTask {
   const taskRoot = mkdtempSync(join(tmpdir(), `aide-task-${task.Name}-`));
   const allocDir = join(taskRoot, "alloc");
   const taskDir = join(taskRoot, "local");
-  mkdirSync(allocDir, { recursive: true });
+  // As a Nomad client lays out an allocation: alloc/{data,logs,tmp} shared by its tasks.
+  for (const sub of ["data", "logs", "tmp"]) mkdirSync(join(allocDir, sub), { recursive: true });
   mkdirSync(taskDir, { recursive: true });
   const nomadVars: Record<string, string> = {
     NOMAD_ALLOC_DIR: allocDir,

@@ -96,6 +96,9 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     const cacheRam = Number(args[args.indexOf("--cache-ram") + 1]);
     // tiny model on a 7.9 GB node: room to spare, so the cap (llama-server's default is 8192 MiB)
     expect(cacheRam).toBe(1024);
+    // History's dropped turn shifts the cached ones (not re-evaluated); the agent's saved prefix lives in the alloc dir.
+    expect(args[args.indexOf("--cache-reuse") + 1]).toBe("16");
+    expect(args[args.indexOf("--slot-save-path") + 1]).toBe("${NOMAD_ALLOC_DIR}/data");
     expect(task.Resources.MemoryMB).toBe(Math.ceil(head.memoryBytes / 2 ** 20) + 1024);
     // a head with 300 MiB to spare gets a 300 MiB cache, and one with none gets none
     const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;

@@ -33,6 +33,8 @@ export interface CancelFrame { type: "cancel"; kind: "system"; reason?: string }
 export interface InterruptionFrame { type: "interruption"; kind: "system" }
 export interface UserStartedSpeakingFrame { type: "user-started-speaking"; kind: "system"; at?: number }
 export interface UserStoppedSpeakingFrame { type: "user-stopped-speaking"; kind: "system"; at?: number }
+/** A short silence (shorter than the one that ends a turn): the user may have finished, so the answer is prepared, not spoken. */
+export interface UserPausedSpeakingFrame { type: "user-paused-speaking"; kind: "system"; at?: number }
 export interface BotStartedSpeakingFrame { type: "bot-started-speaking"; kind: "system" }
 export interface BotStoppedSpeakingFrame { type: "bot-stopped-speaking"; kind: "system" }
 /** `fatal` ends the session; a non-fatal error is told to the user and the session goes on. */
@@ -50,7 +52,12 @@ export interface InputAudioFrame { type: "input-audio"; kind: "system"; pcm: Int
  * `clause` = the clause every chunk of it belongs to, so a clause cut partway can be told apart.
  */
 export interface OutputAudioFrame { type: "output-audio"; kind: "data"; pcm: Int16Array; sampleRate: number; text?: string; clause?: string }
-export interface TranscriptionFrame { type: "transcription"; kind: "data"; text: string; final: boolean; turnId: number }
+/**
+ * `final`: the user stopped; the brain answers it. Not final: an interim transcript of
+ * the utterance so far (the page shows it; the brain only warms the LLM's prompt cache),
+ * `atPause` when it covers everything up to a pause (the brain prepares the whole prompt).
+ */
+export interface TranscriptionFrame { type: "transcription"; kind: "data"; text: string; final: boolean; turnId: number; atPause?: boolean }
 export interface LlmTextFrame { type: "llm-text"; kind: "data"; text: string }
 export interface TtsTextFrame { type: "tts-text"; kind: "data"; text: string }
 /**
@@ -65,7 +72,8 @@ export interface BotSpokenTextFrame {
 }
 
 // ---- control frames ---------------------------------------------------------------
-export interface LlmResponseStartFrame { type: "llm-response-start"; kind: "control"; turnId?: number }
+/** `tokensPerSecond`: how fast the LLM generated the last answer (the TTS starts sooner when it is slower than speech). */
+export interface LlmResponseStartFrame { type: "llm-response-start"; kind: "control"; turnId?: number; tokensPerSecond?: number }
 export interface LlmResponseEndFrame { type: "llm-response-end"; kind: "control"; turnId?: number }
 export interface TtsStartedFrame { type: "tts-started"; kind: "control" }
 export interface TtsStoppedFrame { type: "tts-stopped"; kind: "control" }
@@ -74,7 +82,7 @@ export interface EndFrame { type: "end"; kind: "control" }
 
 export type Frame =
   | StartFrame | CancelFrame | InterruptionFrame
-  | UserStartedSpeakingFrame | UserStoppedSpeakingFrame
+  | UserStartedSpeakingFrame | UserStoppedSpeakingFrame | UserPausedSpeakingFrame
   | BotStartedSpeakingFrame | BotStoppedSpeakingFrame
   | ErrorFrame | MetricsFrame | ServerMessageFrame | InputAudioFrame
   | OutputAudioFrame | TranscriptionFrame | LlmTextFrame | TtsTextFrame | BotSpokenTextFrame
@@ -91,6 +99,7 @@ export const FRAME_KINDS: { readonly [T in FrameType]: FrameOf<T>["kind"] } = {
   "interruption": "system",
   "user-started-speaking": "system",
   "user-stopped-speaking": "system",
+  "user-paused-speaking": "system",
   "bot-started-speaking": "system",
   "bot-stopped-speaking": "system",
   "error": "system",

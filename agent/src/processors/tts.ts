@@ -2,20 +2,37 @@
  * TtsProcessor: speaks the brain's streamed text as it arrives, starting on the first
  * clause. Each clause's last audio chunk carries the clause's words, so the output
  * transport can report exactly which words were heard.
+ *
+ * When the LLM generates slower than a voice speaks (a Core 2 makes 1–3 tokens/s; speech
+ * is about 2.5 words, 3.5 tokens, a second), waiting for a whole first clause keeps the
+ * user waiting for words that will then be spoken faster than they come: the first
+ * piece is the first clause or the first `firstWordsWhenSlow` words, whichever comes
+ * first. The brain tells the rate it measured (llm-response-start's tokensPerSecond);
+ * before any measurement generation is taken to be slow. Later pieces stay clause-sized.
  */
 import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
 import { ClauseSplitter, TextToSpeech, firstClauseSplitter } from "../services/tts";
 
+/** About how fast a voice speaks, in LLM tokens a second: generation below it is "slow". */
+export const SPEECH_TOKENS_PER_S = 3.5;
+
+export interface TtsProcessorOptions {
+  /** First piece's word cap when generation is slower than speech (default 4; 0: the first clause as usual). */
+  firstWordsWhenSlow?: number;
+}
+
 export class TtsProcessor extends FrameProcessor {
   private readonly splitter: ClauseSplitter;
+  private readonly firstWordsWhenSlow: number;
   private firstAudioSent = true;
   private speaking = false;
   /** After an interruption, text is the old answer's until a new response starts. */
   private cutOff = false;
 
-  constructor(private readonly tts: TextToSpeech, private readonly turns: TurnCounter, splitter: ClauseSplitter = firstClauseSplitter()) {
+  constructor(private readonly tts: TextToSpeech, private readonly turns: TurnCounter, splitter: ClauseSplitter = firstClauseSplitter(), options: TtsProcessorOptions = {}) {
     super();
     this.splitter = splitter;
+    this.firstWordsWhenSlow = options.firstWordsWhenSlow ?? 4;
   }
 
   protected onInterruption(): void {
@@ -27,11 +44,13 @@ export class TtsProcessor extends FrameProcessor {
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "upstream") return this.push(f, direction);
     switch (f.type) {
-      case "llm-response-start":
+      case "llm-response-start": {
         this.cutOff = false;
-        this.splitter.reset();
+        const slow = f.tokensPerSecond === undefined || f.tokensPerSecond < SPEECH_TOKENS_PER_S;
+        this.splitter.reset(slow && this.firstWordsWhenSlow > 0 ? { firstMaxWords: this.firstWordsWhenSlow } : {});
         this.firstAudioSent = false;
         return this.push(f);
+      }
       case "llm-text":
         if (this.cutOff) return;
         this.push(f);

@@ -6,6 +6,9 @@
 import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
 import { DEFAULT_VAD_PARAMS, SileroVad, TurnDetector, VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE, VadParams } from "../services/vad";
 
+/** Silence after which the answer is prepared (not spoken): see TurnDetector's pauseMs. */
+export const DEFAULT_PAUSE_MS = 250;
+
 export class VadProcessor extends FrameProcessor {
   private readonly detector: TurnDetector;
   private readonly pending = new Int16Array(VAD_FRAME_SAMPLES);
@@ -15,7 +18,10 @@ export class VadProcessor extends FrameProcessor {
 
   constructor(private readonly vad: SileroVad, private readonly turns: TurnCounter, params: Partial<VadParams> = {}) {
     super();
-    this.detector = new TurnDetector({ ...DEFAULT_VAD_PARAMS, ...params }, (VAD_FRAME_SAMPLES * 1000) / VAD_SAMPLE_RATE);
+    const merged = { ...DEFAULT_VAD_PARAMS, ...params };
+    // Prepare the answer at a pause well inside the end-of-turn silence (default 250 ms of 600).
+    merged.pauseMs ??= Math.min(DEFAULT_PAUSE_MS, Math.floor(merged.minSilenceMs / 2));
+    this.detector = new TurnDetector(merged, (VAD_FRAME_SAMPLES * 1000) / VAD_SAMPLE_RATE);
   }
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
@@ -34,6 +40,7 @@ export class VadProcessor extends FrameProcessor {
       this.pendingLength = 0;
       const event = this.detector.push(await this.vad.probability(this.pending), frameStartMs);
       if (event?.type === "start") this.push(frame("user-started-speaking", { at: event.atMs }));
+      if (event?.type === "pause") this.push(frame("user-paused-speaking", { at: event.atMs }));
       if (event?.type === "stop") {
         const turnId = this.turns.begin();
         this.push(frame("user-stopped-speaking", { at: event.atMs }));

@@ -9,7 +9,7 @@ import type { SpeechToText } from "../services/stt";
 import type { TextToSpeech } from "../services/tts";
 import { InterruptionProcessor } from "./interruption";
 import { SttProcessor, SttProcessorOptions } from "./stt";
-import { TtsProcessor } from "./tts";
+import { TtsProcessor, TtsProcessorOptions } from "./tts";
 import { VadProcessor } from "./vad";
 
 export interface VoiceStageParts {
@@ -25,6 +25,7 @@ export interface VoiceStageOptions {
   /** User speech must last this long to cut the bot off (a cough must not). */
   minInterruptionMs?: number;
   stt?: SttProcessorOptions;
+  tts?: TtsProcessorOptions;
 }
 
 export function voiceStages(turns: TurnCounter, parts: VoiceStageParts, options: VoiceStageOptions = {}): FrameProcessor[] {
@@ -33,6 +34,6 @@ export function voiceStages(turns: TurnCounter, parts: VoiceStageParts, options:
     new InterruptionProcessor(options.minInterruptionMs ?? 300),
     new SttProcessor(parts.stt, turns, options.stt),
     parts.brain,
-    new TtsProcessor(parts.tts, turns),
+    new TtsProcessor(parts.tts, turns, undefined, options.tts),
   ];
 }

@@ -23,6 +23,7 @@ import {
   type ToolCallRequest,
 } from "../services/llm";
 import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords } from "./prompt";
+import { PromptCache, type WarmResult } from "./prompt-cache";
 import type { SceneSource } from "./scene";
 import { ShortTermMemory, heardReply, type Turn } from "./short-term-memory";
 import { currentTimeTool } from "./tools/current-time";
@@ -77,6 +78,13 @@ export interface TwinServiceOptions {
   log?: (line: string) => void;
   /** Called after every completed turn (benches and tests read prompt-cache figures here). */
   onTurn?: (info: TwinTurnInfo) => void;
+  /**
+   * Evaluate the prompt ahead of the user (twin/prompt-cache.ts): the fixed prefix when a
+   * session opens, the history after each reply, the interim transcript while the user
+   * speaks and the whole prompt at a pause, so that only the last words wait. Default off
+   * here; the agent turns it on (AIDE_WARM_PROMPT_CACHE).
+   */
+  warmPromptCache?: boolean;
 }
 
 export interface TwinTurnInfo {
@@ -128,6 +136,13 @@ export class TwinService extends FrameProcessor {
   /** Seen bot-started-speaking: this pipeline plays audio, so a reply is heard only as reported. */
   private audioOut = false;
   private readonly log: (line: string) => void;
+  private readonly promptCache: PromptCache | undefined;
+  /** What was prepared at the user's last pause: reused when the final transcript is the same. */
+  private prepared: { text: string; history: string; context: Promise<{ memories: string[]; observation?: string }> } | undefined;
+  /** A completion is streaming: warming now would only queue behind it (and overwrite its cache). */
+  private streaming = false;
+  /** Generation speed of the last completion (tokens/s), for the TTS's first piece. */
+  private tokensPerSecond: number | undefined;
 
   constructor(private readonly options: TwinServiceOptions) {
     super("TwinService");
@@ -136,6 +151,13 @@ export class TwinService extends FrameProcessor {
     this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene), currentTimeTool()]);
     this.systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    if (options.warmPromptCache) {
+      this.promptCache = new PromptCache({
+        client: () => this.client,
+        tools: () => (this.tools.size && this.client.options.toolCalls === "native" ? this.tools.schemas() : undefined),
+        log: this.log,
+      });
+    }
   }
 
   /** The LLM client for where the LLM is now (see TwinLlmOptions.endpoint). */
@@ -149,10 +171,13 @@ export class TwinService extends FrameProcessor {
   }
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
-    if (f.type === "transcription" && direction === "downstream" && f.final) {
-      await this.respond(f);
+    if (f.type === "transcription" && direction === "downstream") {
+      if (f.final) await this.respond(f);
+      else this.prepare(f);
       return;
     }
+    // A session opens: its first turn must not pay for the system prompt and tool schemas.
+    if (f.type === "start") void this.warmPrefix();
     if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
     if (f.type === "bot-started-speaking") this.audioOut = true;
     this.push(f, direction);
@@ -169,7 +194,63 @@ export class TwinService extends FrameProcessor {
   }
 
   async cleanup(): Promise<void> {
+    this.promptCache?.close();
     await this.options.memory?.longTerm?.flush();
+  }
+
+  /**
+   * Evaluates (or restores from llama-server's saved slot) the fixed start of every
+   * prompt: system prompt and tool schemas. Done when a session opens; the agent also
+   * calls it at start and when the LLM moves, so no user waits for it.
+   */
+  warmPrefix(): Promise<WarmResult | undefined> {
+    return this.promptCache?.warmPrefix(this.system(this.client.options.toolCalls), this.client.options.slotId) ?? Promise.resolve(undefined);
+  }
+
+  /** Resolves when no prompt-cache warm is running or waiting (tests, benches). */
+  warmed(): Promise<void> {
+    return this.promptCache?.settled() ?? Promise.resolve();
+  }
+
+  /** The system message for this turn's tool mode. */
+  private system(mode: ToolCallMode): string {
+    return mode === "prompt" && this.tools.size ? `${this.systemPrompt}\n\n${promptedToolsInstructions(this.tools.schemas())}` : this.systemPrompt;
+  }
+
+  /**
+   * The user is still speaking: evaluate what the next completion will start with, so
+   * that when they stop only the words after this guess are left. An interim transcript
+   * warms up to its last word; the transcript at a pause warms the whole prompt, recalled
+   * memories and the assistant's opening included, and is kept to be reused.
+   */
+  private prepare(f: TranscriptionFrame): void {
+    const cache = this.promptCache;
+    if (!cache || this.streaming) return;
+    const { text } = limitWords(f.text, this.options.maxUserWords ?? 400);
+    if (!/[\p{L}\p{N}]/u.test(text)) return;
+    const system = this.system(this.client.options.toolCalls);
+    const history = this.shortTerm.messages();
+    if (!f.atPause) {
+      void cache.warm(buildMessages(system, history, text), "text");
+      return;
+    }
+    const context = this.turnContext(text, this.signal);
+    this.prepared = { text, history: JSON.stringify(history), context };
+    void context.then((c) => (this.streaming ? undefined : cache.warm(buildMessages(system, history, text, c), "generation")));
+  }
+
+  /** After a reply: the history as the next turn will send it, up to the user's words. */
+  private warmNext(): void {
+    if (!this.promptCache || this.streaming) return;
+    void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.messages(), ""), "text");
+  }
+
+  /** Memories for `text` (not those already in the prompt) and, when asked for, what the camera sees. */
+  private async turnContext(text: string, signal: AbortSignal): Promise<{ memories: string[]; observation?: string }> {
+    // A memory still in short-term history (or just said again) is already in the prompt: don't pay for it twice.
+    const inHistory = new Set([...this.shortTerm.snapshot().map((t) => t.user), text]);
+    const memories = (await this.recall(text, signal)).filter((m) => !inHistory.has(m));
+    return { memories, observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
   }
 
   private heard(text: string, partial = false): void {
@@ -184,6 +265,8 @@ export class TwinService extends FrameProcessor {
   private settleReply(state: ReplyState): void {
     if (state.heard.length) state.turn.assistant = heardReply(state.generated, state.heard);
     else state.turn.assistant = state.interrupted || !state.generated.trim() ? "" : state.generated;
+    // The whole answer was heard: history is final until the user speaks again.
+    if (state.ended && !state.interrupted && state.turn.assistant && state.turn.assistant === state.generated) this.warmNext();
   }
 
   private async respond(transcription: TranscriptionFrame): Promise<void> {
@@ -193,16 +276,19 @@ export class TwinService extends FrameProcessor {
     if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
 
     const signal = this.signal;
-    // A memory still in short-term history (or just said again) is already in the prompt: don't pay for it twice.
-    const inHistory = new Set([...this.shortTerm.snapshot().map((t) => t.user), userText]);
-    const memories = (await this.recall(userText, signal)).filter((m) => !inHistory.has(m));
-    const context = { memories, observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
+    this.promptCache?.dropQueued();
+    // Prepared at the pause that came before this stop: the same words over the same
+    // history reuse its context, so the prompt is the one already evaluated.
+    const prepared = this.prepared;
+    this.prepared = undefined;
+    const reuse = prepared && prepared.text === userText && prepared.history === JSON.stringify(this.shortTerm.messages());
+    const context = { ...(reuse ? await prepared.context : await this.turnContext(userText, signal)) };
     if (signal.aborted) return;
     const turn = this.shortTerm.addUser(userText);
     // Native tool calls (llama-server --jinja), or tools offered in the prompt for a server
     // that refuses `tools` (prima.cpp): decided per turn, as the LLM may have moved.
     const mode = this.client.options.toolCalls;
-    const system = mode === "prompt" && this.tools.size ? `${this.systemPrompt}\n\n${promptedToolsInstructions(this.tools.schemas())}` : this.systemPrompt;
+    const system = this.system(mode);
     // Everything before this turn, then this turn's words with the context block last.
     const compose = () => buildMessages(system, this.shortTerm.messages().slice(0, -1), userText, context);
     let messages = compose();
@@ -212,7 +298,8 @@ export class TwinService extends FrameProcessor {
       turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], toolResults: [], finalMessages: messages, outcome: "answered",
     };
 
-    this.push(frame("llm-response-start", { turnId: transcription.turnId }));
+    this.push(frame("llm-response-start", { turnId: transcription.turnId, tokensPerSecond: this.tokensPerSecond }));
+    this.streaming = true;
     try {
       const maxRounds = this.options.maxToolRounds ?? 2;
       for (let round = 0; ; round++) {
@@ -246,8 +333,11 @@ export class TwinService extends FrameProcessor {
       this.reply = undefined;
       this.push(frame("llm-text", { text: info.outcome === "backend-down" ? APOLOGY_BACKEND_DOWN : APOLOGY_REFUSED }));
     } finally {
+      this.streaming = false;
       if (!signal.aborted) this.push(frame("llm-response-end", { turnId: transcription.turnId }));
     }
+    // Without audio out nothing reports hearing: the reply as kept is final now.
+    if (!this.audioOut && info.outcome === "answered") this.warmNext();
     // Stored after the turn, off its critical path; the store logs its own failures.
     if (info.outcome === "answered") this.options.memory?.longTerm?.remember(userText).catch(() => undefined);
     info.generated = state.generated;
@@ -279,6 +369,7 @@ export class TwinService extends FrameProcessor {
         calls = event.calls;
       } else if (event.timings) {
         info.timings.push(event.timings);
+        if (event.timings.predictedTokens > 1 && event.timings.predictedMs > 0) this.tokensPerSecond = event.timings.predictedTokens / (event.timings.predictedMs / 1000);
         info.promptTokens.push(event.timings.promptTokens);
       }
     }

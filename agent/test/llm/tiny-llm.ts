@@ -24,6 +24,8 @@ export interface TinyLlmOptions {
   tools?: boolean;
   /** Context per slot (default 4096). */
   ctxSize?: number;
+  /** llama-server's --slot-save-path (slot save/restore). */
+  slotSavePath?: string;
 }
 
 export async function startTinyLlm(options: TinyLlmOptions = {}): Promise<RunningProcess> {
@@ -40,6 +42,7 @@ export async function startTinyLlm(options: TinyLlmOptions = {}): Promise<Runnin
       "--cache-reuse", "16",
       "--cache-ram", "256",
       ...(options.tools ? ["--chat-template-file", TOOLS_TEMPLATE] : []),
+      ...(options.slotSavePath ? ["--slot-save-path", options.slotSavePath] : []),
     ],
   });
 }

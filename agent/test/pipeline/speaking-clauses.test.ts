@@ -38,6 +38,23 @@ describe("speaking the brain's streamed text", () => {
     expect(down.some((f) => f.type === "metrics" && f.mark === "tts-first-audio")).toBe(true);
   });
 
+  it("speaks the first four words at once when the LLM generates slower than speech, the first clause when faster", async () => {
+    const words = ["The ", "kitchen ", "light ", "is ", "still ", "on, ", "and ", "the ", "door ", "is ", "open. ", "Shall ", "I ", "remind ", "you?"];
+    const firstPieces = async (tokensPerSecond: number | undefined) => {
+      const { pipeline } = setup();
+      pipeline.queueFrame(frame("llm-response-start", { turnId: 1, tokensPerSecond }));
+      for (const w of words) pipeline.queueFrame(frame("llm-text", { text: w }));
+      pipeline.queueFrame(frame("llm-response-end", { turnId: 1 }));
+      await pipeline.idle();
+      return voice.started.slice();
+    };
+    // A Core 2's 1.5 tokens/s (and before any measurement): four words, then clause-sized pieces.
+    expect(await firstPieces(1.5)).toEqual(["The kitchen light is", "still on, and the door is open.", "Shall I remind you?"]);
+    expect((await firstPieces(undefined))[0]).toBe("The kitchen light is");
+    // Faster than speech: the first clause, as before.
+    expect(await firstPieces(20)).toEqual(["The kitchen light is still on,", "and the door is open.", "Shall I remind you?"]);
+  });
+
   it("stops mid-clause on an interruption and speaks nothing of the old answer afterwards", async () => {
     const { pipeline, down } = setup();
     pipeline.queueFrame(frame("llm-response-start", { turnId: 1 }));

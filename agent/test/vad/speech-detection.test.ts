@@ -49,7 +49,7 @@ describe("Silero VAD on real speech", () => {
     expect(interleaved).toEqual(alone);
   });
 
-  it("emits user-started/stopped-speaking in the pipeline from 512-byte mic chunks, audio first", async () => {
+  it("emits user-started/paused/stopped-speaking in the pipeline from 512-byte mic chunks, audio first", async () => {
     const clip = makeSpeech("Turn the lights off please.", 700, 1000);
     const out: Frame[] = [];
     const turns = new TurnCounter();
@@ -57,15 +57,29 @@ describe("Silero VAD on real speech", () => {
     for (let at = 0; at < clip.pcm.length; at += 256) pipeline.queueFrame(frame("input-audio", { pcm: clip.pcm.slice(at, at + 256), sampleRate: 16000 }));
     await pipeline.idle();
     const events = out.filter((f) => f.type !== "input-audio");
-    expect(events.map((f) => f.type)).toEqual(["user-started-speaking", "user-stopped-speaking", "metrics"]);
-    const stopIndex = out.findIndex((f) => f.type === "user-stopped-speaking");
-    const audioBeforeStop = out.slice(0, stopIndex).filter((f) => f.type === "input-audio").length;
-    expect(audioBeforeStop * 256 + 512).toBeGreaterThanOrEqual(((clip.speechEndMs + 600) * 16000) / 1000);
+    expect(events.map((f) => f.type)).toEqual(["user-started-speaking", "user-paused-speaking", "user-stopped-speaking", "metrics"]);
+    const audioBefore = (type: string) => out.slice(0, out.findIndex((f) => f.type === type)).filter((f) => f.type === "input-audio").length * 256;
+    expect(audioBefore("user-stopped-speaking") + 512).toBeGreaterThanOrEqual(((clip.speechEndMs + 600) * 16000) / 1000);
+    // The pause (the answer is prepared) comes 250 ms into the silence, well before the stop.
+    expect(audioBefore("user-paused-speaking") + 512).toBeGreaterThanOrEqual(((clip.speechEndMs + 250) * 16000) / 1000);
+    expect(audioBefore("user-paused-speaking")).toBeLessThanOrEqual(((clip.speechEndMs + 450) * 16000) / 1000);
     expect(turns.current).toBe(1);
   });
 
   it("refuses nonsensical tuning with a message naming the setting", () => {
     expect(() => new TurnDetector({ ...DEFAULT_VAD_PARAMS, stopThreshold: 0.8 }, 32)).toThrow(/stopThreshold 0.8 is above startThreshold 0.5/);
     expect(() => new TurnDetector({ ...DEFAULT_VAD_PARAMS, startThreshold: 1.5 }, 32)).toThrow(/startThreshold 1.5 must be between 0 and 1/);
+    expect(() => new TurnDetector({ ...DEFAULT_VAD_PARAMS, pauseMs: 600 }, 32)).toThrow(/pauseMs 600 must be .* shorter than minSilenceMs 600/);
+  });
+
+  it("pauses once per silence, again after speech resumes, and never with pauseMs 0", () => {
+    const events = (pauseMs: number) => {
+      const d = new TurnDetector({ ...DEFAULT_VAD_PARAMS, pauseMs }, 32);
+      // speech 0–320 ms, 320 ms silence, speech again, then 1 s of silence.
+      const probs = [...Array(10).fill(0.9), ...Array(10).fill(0.05), ...Array(10).fill(0.9), ...Array(32).fill(0.05)];
+      return probs.map((p, i) => d.push(p, i * 32)).filter((e) => e).map((e) => `${e!.type}@${e!.atMs}`);
+    };
+    expect(events(250)).toEqual(["start@0", "pause@320", "pause@960", "stop@960"]);
+    expect(events(0)).toEqual(["start@0", "stop@960"]);
   });
 });

@@ -163,6 +163,29 @@ export class LlmClient {
     }
   }
 
+  /**
+   * One JSON request to the server's own API (`/apply-template`, `/completion`, `/slots`),
+   * answered with its JSON body. A refusal is an LlmRequestError with the server's
+   * message; no answer is an LlmUnavailableError. No retries: callers use it for work
+   * that may be skipped (the prompt cache), never for the answer itself.
+   */
+  async json(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    let res: http.IncomingMessage;
+    try {
+      res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
+    } catch (err) {
+      if (isAbort(err, signal)) throw abortError();
+      throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer ${method} ${path} (${describe(err)})`, err);
+    }
+    const text = await readAll(res, signal);
+    if (res.statusCode !== 200) throw new LlmRequestError(`LLM backend at ${this.url} refused ${method} ${path} (${res.statusCode}: ${errorMessageOf(text)})`, res.statusCode ?? 0, errorTypeOf(text));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new LlmRequestError(`LLM backend at ${this.url} answered ${method} ${path} with something that is not JSON: ${text.slice(0, 200)}`, res.statusCode ?? 0);
+    }
+  }
+
   private body(request: ChatRequest): Record<string, unknown> {
     const body: Record<string, unknown> = {
       ...request.extra,

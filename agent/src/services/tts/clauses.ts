@@ -12,8 +12,8 @@ export interface ClauseSplitter {
   push(text: string): string[];
   /** End of the answer: returns what is left. */
   flush(): string[];
-  /** Drops buffered text (the user interrupted). */
-  reset(): void;
+  /** Drops buffered text (the user interrupted, or a new answer starts); `firstMaxWords` caps the next answer's first piece. */
+  reset(next?: { firstMaxWords?: number }): void;
 }
 
 export interface ClauseSplitterOptions {
@@ -35,7 +35,7 @@ function countWords(s: string): number {
 }
 
 export function firstClauseSplitter(options: ClauseSplitterOptions = {}): ClauseSplitter {
-  const firstMax = options.firstMaxWords ?? 8;
+  let firstMax = options.firstMaxWords ?? 8;
   const laterClause = options.laterClauseWords ?? 12;
   const maxWords = options.maxWords ?? 30;
   let buf = "";
@@ -96,9 +96,10 @@ export function firstClauseSplitter(options: ClauseSplitterOptions = {}): Clause
       emitted = 0;
       return out;
     },
-    reset(): void {
+    reset(next?: { firstMaxWords?: number }): void {
       buf = "";
       emitted = 0;
+      firstMax = next?.firstMaxWords ?? options.firstMaxWords ?? 8;
     },
   };
 }

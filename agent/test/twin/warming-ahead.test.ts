@@ -1,0 +1,169 @@
+/**
+ * The prompt cache is warmed ahead of the user (twin/prompt-cache.ts), against a real
+ * llama-server on the tiny model with a tool-rendering template, so the prefix carries
+ * tool schemas as the cluster's does:
+ *  - a session's first turn does not pay for the system prompt and tool schemas;
+ *  - interim transcripts and the prompt prepared at a pause leave only the words after
+ *    the last guess to evaluate when the user stops (none when the guess was right);
+ *  - the evaluated prefix is saved by llama-server and restored into a restarted one.
+ * Each figure is compared with the whole prompt of the same turn (what a cold cache
+ * evaluates), so the test fails if the warming does nothing.
+ */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { RunningProcess } from "../../../scripts/lib/llama";
+import { frame } from "../../src/pipeline";
+import { startTinyLlm } from "../llm/tiny-llm";
+import { currentTimeTool } from "../../src/twin/tools/current-time";
+import { describeSceneTool } from "../../src/twin/tools/describe-scene";
+import { ToolRegistry } from "../../src/twin/tools/registry";
+
+/** The brain's default tools, as every completion carries them. */
+const TOOLS = new ToolRegistry([describeSceneTool(undefined), currentTimeTool()]).schemas();
+import { Speaker, startHarness, type Harness } from "./harness";
+
+async function post<T>(url: string, body: unknown): Promise<T> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function tokens(server: string, text: string): Promise<number> {
+  const { tokens: t } = await post<{ tokens: number[] }>(`${server}/tokenize`, { content: text, add_special: false, parse_special: true });
+  return t.length;
+}
+
+/** The whole prompt of a completion (tool schemas included), in tokens: what a cold cache evaluates. */
+async function promptTokens(server: string, messages: unknown[]): Promise<number> {
+  const { prompt } = await post<{ prompt: string }>(`${server}/apply-template`, { messages, tools: TOOLS, tool_choice: "auto" });
+  return tokens(server, prompt);
+}
+
+/** Tokens the template puts after the user's words (end of message, the assistant's opening). */
+async function closing(server: string): Promise<number> {
+  const { prompt } = await post<{ prompt: string }>(`${server}/apply-template`, { messages: [{ role: "user", content: "MARK" }] });
+  return tokens(server, prompt.slice(prompt.indexOf("MARK") + 4));
+}
+
+const LLM = { slotId: 0, maxTokens: 8, temperature: 0, seed: 1 };
+
+describe("warming the prompt cache ahead of the user", () => {
+  let server: RunningProcess | undefined;
+  let slots: string;
+  const harnesses: Harness[] = [];
+  const harness = (warm: boolean) => {
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM }, warmPromptCache: warm }, { speaker: new Speaker() });
+    harnesses.push(h);
+    return h;
+  };
+  /** The pipeline has handled what was queued, and the warms it started are done. */
+  const settle = async (h: Harness) => {
+    await h.pipeline.idle();
+    await h.twin.warmed();
+  };
+  const erase = () => post(`${server!.url}/slots/0?action=erase`, {});
+
+  beforeAll(async () => {
+    slots = mkdtempSync(join(tmpdir(), "aide-slots-"));
+    server = await startTinyLlm({ tools: true, slotSavePath: slots });
+  });
+  afterEach(async () => {
+    for (const h of harnesses.splice(0)) await h.stop();
+  });
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(slots, { recursive: true, force: true });
+  });
+
+  it("evaluates the system prompt and tool schemas when a session opens, not in its first turn", async () => {
+    await erase();
+    const warm = harness(true);
+    await settle(warm);
+    expect(warm.logs.join("\n")).toMatch(/prompt cache: evaluated the \d+-token prefix .* saved as aide-prefix-[0-9a-f]{16}\.bin/);
+    const warmTurn = (await warm.say("hello there, who are you")).turn!;
+    const system = warmTurn.messages[0].content;
+    // The prefix with its tool schemas is long; the warm first turn evaluates the user's words and the template's closing tokens.
+    const whole = await promptTokens(server!.url, warmTurn.messages);
+    expect(whole).toBeGreaterThan(100);
+    const userPart = await tokens(server!.url, "hello there, who are you");
+    expect(warmTurn.promptTokens[0]).toBeLessThanOrEqual(userPart + (await closing(server!.url)) + 1);
+    expect(warmTurn.promptTokens[0]).toBeLessThan(whole / 4);
+    expect(system.length).toBeGreaterThan(50);
+  });
+
+  it("leaves only the words after the last interim guess, and none after a right guess at a pause", async () => {
+    const h = harness(true);
+    await settle(h);
+    await h.say("my name is Ana");
+    await settle(h);
+    // The user speaks: interim transcripts, then the transcript at a pause that turns out to be the whole utterance.
+    const line = "what should I cook tonight with fish and lemons";
+    h.pipeline.queueFrame(frame("transcription", { text: "what should I", final: false, turnId: 2 }));
+    await settle(h);
+    h.pipeline.queueFrame(frame("transcription", { text: "what should I cook tonight", final: false, turnId: 2 }));
+    await settle(h);
+    h.pipeline.queueFrame(frame("transcription", { text: line, final: false, turnId: 2, atPause: true }));
+    await settle(h);
+    const right = (await h.say(line)).turn!;
+    // The prepared prompt is the completion's prompt: llama-server re-evaluates only its last token.
+    expect(right.promptTokens[0]).toBeLessThanOrEqual(1);
+    await settle(h);
+
+    // The user went on after the pause: only the words after the guess (and the closing tokens) are left.
+    h.pipeline.queueFrame(frame("transcription", { text: "and which wine", final: false, turnId: 3, atPause: true }));
+    await settle(h);
+    const wentOn = (await h.say("and which wine goes with it")).turn!;
+    const tail = await tokens(server!.url, " goes with it");
+    expect(wentOn.promptTokens[0]).toBeGreaterThan(1);
+    expect(wentOn.promptTokens[0]).toBeLessThanOrEqual(tail + (await closing(server!.url)) + 1);
+
+    // On a cold cache the same turn evaluates its whole prompt.
+    expect(await promptTokens(server!.url, wentOn.messages)).toBeGreaterThan(4 * wentOn.promptTokens[0]);
+  });
+
+  it("restores the saved prefix into a restarted llama-server instead of evaluating it", async () => {
+    const first = harness(true);
+    await settle(first);
+    await first.stop();
+    const saved = readdirSync(slots).filter((f) => f.startsWith("aide-prefix-"));
+    expect(saved.length).toBeGreaterThan(0);
+    await server!.stop();
+    server = await startTinyLlm({ tools: true, slotSavePath: slots });
+    const h = harness(true);
+    await settle(h);
+    expect(h.logs.join("\n")).toMatch(/prompt cache: restored the \d+ prefix tokens llama-server saved \(aide-prefix-/);
+    const turn = (await h.say("hello again")).turn!;
+    expect(turn.promptTokens[0]).toBeLessThanOrEqual((await tokens(server.url, "hello again")) + (await closing(server.url)) + 1);
+  });
+
+  it("says once when a server cannot be warmed, and answers as before", async () => {
+    const { createServer } = await import("node:http");
+    // An OpenAI-compatible server without llama-server's own endpoints.
+    const fake = createServer((req, res) => {
+      if (req.url === "/v1/chat/completions") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.end('data: {"choices":[{"delta":{"content":"Hi."}}]}\n\ndata: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"code":404,"message":"File Not Found"}}');
+    });
+    await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+    const port = (fake.address() as { port: number }).port;
+    try {
+      const h = startHarness({ llm: { baseUrl: `http://127.0.0.1:${port}`, maxTokens: 8 }, warmPromptCache: true }, { speaker: new Speaker() });
+      harnesses.push(h);
+      await settle(h);
+      h.pipeline.queueFrame(frame("transcription", { text: "what time", final: false, turnId: 1 }));
+      await h.pipeline.idle();
+      await settle(h);
+      expect((await h.say("what time is it")).text).toBe("Hi.");
+      const said = h.logs.filter((l) => l.startsWith("prompt cache:"));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/not warming http:\/\/127\.0\.0\.1:\d+ ahead of the user \(.*404.*\)/);
+    } finally {
+      fake.close();
+    }
+  });
+});
+
