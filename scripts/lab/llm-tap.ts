@@ -28,6 +28,8 @@ export interface TapRecord {
   ended: number;
   status: number;
   forcedTool: boolean;
+  /** A prompt-cache warm-up (POST /completion with n_predict 0), not an answer. */
+  warm?: boolean;
   promptTokens?: number;
   promptMs?: number;
   predictedTokens?: number;
@@ -95,6 +97,9 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
       let payload = Buffer.concat(body);
       const record: TapRecord = { path: req.url ?? "/", asked: now(), ended: 0, status: 0, forcedTool: false };
       const chat = req.method === "POST" && (req.url ?? "").includes("/chat/completions");
+      // The agent's prompt-cache warm-ups: what they evaluate after the user stopped counts too.
+      const warm = req.method === "POST" && (req.url ?? "").startsWith("/completion");
+      if (warm) record.warm = true;
       if (chat) {
         const json = JSON.parse(payload.toString("utf8")) as { stream?: boolean; timings_per_token?: boolean; tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
         // Timings in every chunk (llama-server's timings_per_token), so a completion the
@@ -115,7 +120,7 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
       // stream (a barge-in, or its reader letting go right after [DONE]).
       let noted = false;
       const note = (whole: Buffer[]) => {
-        if (noted || !chat) return;
+        if (noted || !(chat || warm)) return;
         noted = true;
         record.ended = now();
         if (record.promptTokens === undefined && whole.length) {
@@ -136,7 +141,7 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
         const watch = chat ? watchStream(record) : undefined;
         upRes.on("data", (b: Buffer) => {
           watch?.(b);
-          if (chat) whole.push(b);
+          if (chat || warm) whole.push(b);
           res.write(b);
         });
         upRes.on("end", () => {

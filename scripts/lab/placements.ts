@@ -26,7 +26,16 @@ export interface Placement {
   memory?: boolean;
   /** Run only when named (--placements): not in the default comparison. */
   optIn?: boolean;
+  /** The deployment as it was before issue 13, for before/after in one run: llama-server
+   * without --cache-reuse and --slot-save-path, the agent without prompt-cache warming,
+   * interim transcripts, the pause and the short first piece. */
+  before?: boolean;
 }
+
+/** The agent's settings that turn issue 13's changes off (agent/src/config.ts). */
+export const AGENT_AS_BEFORE: Record<string, string> = { AIDE_WARM_PROMPT_CACHE: "false", STT_INTERIM_MS: "0", VAD_PAUSE_MS: "0", TTS_FIRST_WORDS: "0" };
+/** llama-server flags added by issue 13, each with its value. */
+const SERVER_FLAGS_SINCE = ["--cache-reuse", "--slot-save-path"];
 
 /** Tokens a lab reply may have (LLM_MAX_TOKENS of the agent). */
 export const LAB_REPLY_TOKENS = 24;
@@ -38,6 +47,7 @@ export const PLACEMENTS: Placement[] = [
   { name: "one-node", describe: "(a) everything on one node", agent: "n1", llm: { plan: "planner", nodes: ["n1"] } },
   { name: "jobs-today", describe: "(b) as the jobs place it today: the agent and speech on n1, the planner puts the LLM alone on another node", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
+  { name: "jobs-before", describe: "(b) as the deployment was before the prompt cache was warmed ahead of the user: as jobs-today, but llama-server without --cache-reuse/--slot-save-path and the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
 
@@ -170,6 +180,13 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     const headTask = taskOf(spec, "head", "llama-server");
     const prepared = prepareTask(headTask, { ports: { http: { ip: headNode.address, port: llmPort } }, services });
     if (p.llm.plan === "pipeline") prepared.args.push("-ub", String(p.llm.microBatch));
+    if (p.before) {
+      for (const flag of SERVER_FLAGS_SINCE) {
+        const i = prepared.args.indexOf(flag);
+        if (i < 0) throw new Error(`the job's llama-server has no ${flag}: teach scripts/lab/placements.ts what "before" means now`);
+        prepared.args.splice(i, 2);
+      }
+    }
     const server = run(withLabThreads(prepared, headNode), headNode);
     addRole(head, workers.length ? (p.llm.plan === "pipeline" ? "llama-server (embeddings only)" : `llama-server (${plan.shares[0].layers} layers)`) : "llama-server (all layers)");
     await waitHealthy("llama-server", `http://${headNode.address}:${llmPort}/health`, headNode.ns, Number(process.env.AIDE_LAB_LOAD_TIMEOUT_S ?? 900) * 1000, server);
@@ -221,6 +238,7 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     // a two-sentence spoken answer, so 22 turns in three placements fit the run's 25
     // minutes; memory gets the embeddings server the cluster job does not start yet.
     agentTask.env.LLM_MAX_TOKENS = String(LAB_REPLY_TOKENS);
+    if (p.before) Object.assign(agentTask.env, AGENT_AS_BEFORE);
     agentTask.env.AIDE_MEMORY_DIR = embedUrl ? join(scratch, `${p.name}-memory`) : "off";
     if (embedUrl) agentTask.env.EMBED_URL = embedUrl;
     mkdirSync(join(scratch, `${p.name}-memory`), { recursive: true });

@@ -37,8 +37,10 @@ export interface TurnFigures {
   llmTimeToFirstToken?: number;
   ttsTimeToFirstAudio?: number;
   totalPipelineLatency?: number;
-  /** Prompt tokens llama-server evaluated for this turn (all its completions). */
+  /** Prompt tokens llama-server evaluated for this turn after the user stopped (all its completions, and the part of any warm-up still running at the stop). */
   promptTokens?: number;
+  /** Of promptTokens: those of warm-ups still running when the user stopped. */
+  warmedAfterStop?: number;
   /** Generation speed of the turn's completions (tokens/s). */
   genTokS?: number;
   toolCall: boolean;
@@ -75,7 +77,11 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
   return conversation.turns.map((t, i) => {
     const stop = t.speechEnd;
     const nextStart = conversation.turns[i + 1]?.speechStart ?? Number.POSITIVE_INFINITY;
-    const mine = llm.filter((r) => r.asked >= stop && r.asked < Math.max(nextStart, stop + 1));
+    const mine = llm.filter((r) => !r.warm && r.asked >= stop && r.asked < Math.max(nextStart, stop + 1));
+    // Warm-ups still evaluating when the user stopped: the share of their tokens that fell
+    // after the stop (by time; they run one batch, so evaluation is near-linear in it).
+    const warmAfter = llm.filter((r) => r.warm && r.asked < nextStart && r.ended > stop && r.promptTokens)
+      .reduce((sum, r) => sum + Math.round(((r.ended - Math.max(r.asked, stop)) / Math.max(1, r.ended - r.asked)) * (r.promptTokens ?? 0)), 0);
     const at = t.report?.at ?? {};
     const since = (x: number | undefined) => (x === undefined || !t.speechEnd ? undefined : (x - stop) / 1000);
     const gen = mine.filter((r) => r.predictedTokens && r.predictedMs);
@@ -100,7 +106,8 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       totalPipelineLatency: t.report?.totalPipelineLatency,
       // llama-server reports timings in its last chunk: a completion cut off before it (the
       // user spoke again) has none, and then the turn's count is unknown, not 0.
-      promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), 0) : undefined,
+      promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), warmAfter) : undefined,
+      warmedAfterStop: warmAfter,
       answerCut: mine.some((r) => r.cancelled),
       genTokS: genMs > 0 ? genTokens / (genMs / 1000) : undefined,
       toolCall: mine.some((r) => r.forcedTool),

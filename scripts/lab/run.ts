@@ -259,7 +259,7 @@ function printClosing(reports: PlacementReport[], placementNodes: Record<string,
   const panels: TimelinePanel[] = reports.map((r) => {
     const turn = r.conversation.turns[pick];
     const next = r.conversation.turns[pick + 1]?.speechStart ?? Number.POSITIVE_INFINITY;
-    const llm = r.llm.filter((x) => x.asked >= turn.speechEnd && x.asked < next);
+    const llm = r.llm.filter((x) => !x.warm && x.asked >= turn.speechEnd && x.asked < next);
     return { title: `${r.name}: ${r.describe}`, rows: turnRows(turn, llm, placementNodes[r.name]), wait: r.turns[pick]?.voiceToVoice };
   });
   const svg = join(out, "timeline.svg");

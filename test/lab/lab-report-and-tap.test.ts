@@ -142,6 +142,22 @@ describe("the lab's report", () => {
     expect(dominantStage(report)).toMatch(/^LLM prompt evaluation to first token: /);
   });
 
+  it("counts the part of a prompt-cache warm-up that ran after the user stopped, not the part before", () => {
+    const { conversation: c, llm } = conversation([30, 4]);
+    const stop = c.turns[1].speechEnd;
+    // 40 tokens evaluated from 3 s before the stop to 1 s after it: 10 of them after; one done before the stop counts nothing.
+    const warmups: TapRecord[] = [
+      { path: "/completion", asked: stop - 3000, ended: stop + 1000, status: 200, forcedTool: false, warm: true, promptTokens: 40 },
+      { path: "/completion", asked: stop - 5000, ended: stop - 4000, status: 200, forcedTool: false, warm: true, promptTokens: 90 },
+    ];
+    const plain = turnFigures(c, llm)[1];
+    const turn = turnFigures(c, [...llm, ...warmups])[1];
+    expect(turn.warmedAfterStop).toBe(10);
+    expect(turn.promptTokens).toBe(plain.promptTokens! + 10);
+    // A warm-up is not the turn's completion: when the LLM was asked stays the chat's.
+    expect(turn.llmAsked).toBe(plain.llmAsked);
+  });
+
   it("draws a turn as one row per node with a bar per stage", () => {
     const { conversation: c, llm } = conversation([30, 4]);
     const rows = turnRows(c.turns[1], [llm[1]], { agent: "n1", llm: ["n2", "n3"] });
