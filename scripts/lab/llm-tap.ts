@@ -30,6 +30,8 @@ export interface TapRecord {
   forcedTool: boolean;
   /** A prompt-cache warm-up (POST /completion with n_predict 0), not an answer. */
   warm?: boolean;
+  /** Long-term memories the agent put in the newest user message ("- You remember: …" lines). */
+  recalled?: number;
   promptTokens?: number;
   promptMs?: number;
   predictedTokens?: number;
@@ -106,6 +108,8 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
         // agent cuts off (the user spoke again) still tells how many prompt tokens it
         // evaluated; the agent reads the last timings it sees, as before.
         if (json.stream) json.timings_per_token = true;
+        const last = (json.messages ?? []).filter((m) => (m as { role?: string }).role === "user").pop() as { content?: unknown } | undefined;
+        if (typeof last?.content === "string") record.recalled = (last.content.match(/^- You remember: /gm) ?? []).length;
         if (forceNext && json.tools?.length && json.tool_choice !== "none") {
           json.tool_choice = "required";
           json.messages = [...(json.messages ?? []), { role: "assistant", content: "<tool_call>\n" }];

@@ -41,6 +41,8 @@ export interface TurnFigures {
   promptTokens?: number;
   /** Of promptTokens: those of warm-ups still running when the user stopped. */
   warmedAfterStop?: number;
+  /** Long-term memories recalled into this turn's prompt. */
+  recalled?: number;
   /** Generation speed of the turn's completions (tokens/s). */
   genTokS?: number;
   toolCall: boolean;
@@ -108,6 +110,7 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       // user spoke again) has none, and then the turn's count is unknown, not 0.
       promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), warmAfter) : undefined,
       warmedAfterStop: warmAfter,
+      recalled: mine[0]?.recalled,
       answerCut: mine.some((r) => r.cancelled),
       genTokS: genMs > 0 ? genTokens / (genMs / 1000) : undefined,
       toolCall: mine.some((r) => r.forcedTool),
@@ -155,6 +158,8 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   }
   const cut = r.turns.filter((t, i) => t.answerCut && r.turns[i + 1]?.kind !== "barge-in");
   if (cut.length) lines.push(`  answers still being generated when the user spoke again without talking over the bot (it had gone quiet mid-answer, speech outrunning generation): ${cut.length} of ${r.turns.length} (turns ${cut.map((t) => t.index + 1).join(", ")})${cut.some((t) => t.promptTokens === undefined) ? "; where the run had no per-token timings their prompt counts are unknown (llama-server reports them at the end)" : ""}`);
+  const recalled = r.turns.filter((t) => (t.recalled ?? 0) > 0);
+  lines.push(`  long-term memory: memories recalled into the prompt in ${recalled.length} of ${r.turns.length} turns${recalled.length ? ` (turns ${recalled.map((t) => `${t.index + 1}: ${t.recalled}`).join(", ")})` : ""}`);
   const barge = r.turns.map((t) => t.bargeInStop).filter((x): x is number => x !== undefined);
   if (barge.length) lines.push(`  barge-ins: the bot went quiet ${barge.map((b) => s(b)).join(", ")} s after the user began talking over it`);
   if (r.saturated !== undefined) {
