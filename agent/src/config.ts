@@ -222,18 +222,25 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   return config;
 }
 
+/** The keys an endpoint file may hold: where the LLM and the speech services are now. */
+const ENDPOINT_KEYS = { LLM_BASE_URL: "llmUrl", AIDE_LLM_BACKEND: "llmBackend", AIDE_STT_URL: "sttUrl", AIDE_TTS_URL: "ttsUrl" } as const;
+type EndpointSettings = Pick<AgentConfig, (typeof ENDPOINT_KEYS)[keyof typeof ENDPOINT_KEYS]>;
+
 /**
- * The LLM endpoint from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
- * when the backend moves); unknown keys are ignored, bad values throw like loadConfig.
+ * The endpoints from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
+ * when the LLM backend or a speech service moves); a key not in the file keeps `base`'s
+ * value, unknown keys are ignored, bad values throw like loadConfig.
  */
-export function llmSettingsFromEnvFile(text: string, base: AgentConfig): Pick<AgentConfig, "llmUrl" | "llmBackend"> {
+export function endpointsFromEnvFile(text: string, base: AgentConfig): EndpointSettings {
   const env: NodeJS.ProcessEnv = {};
   for (const line of text.split("\n")) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m && (m[1] === "LLM_BASE_URL" || m[1] === "AIDE_LLM_BACKEND")) env[m[1]] = m[2].trim();
+    if (m && m[1] in ENDPOINT_KEYS) env[m[1]] = m[2].trim();
   }
   const next = loadConfig([], { ...env });
-  return { llmUrl: env.LLM_BASE_URL ? next.llmUrl : base.llmUrl, llmBackend: env.AIDE_LLM_BACKEND ? next.llmBackend : base.llmBackend };
+  const out = { llmUrl: base.llmUrl, llmBackend: base.llmBackend, sttUrl: base.sttUrl, ttsUrl: base.ttsUrl } as Record<string, unknown>;
+  for (const [key, field] of Object.entries(ENDPOINT_KEYS)) if (env[key] !== undefined) out[field] = next[field];
+  return out as EndpointSettings;
 }
 
 export function configHelp(): string {
