@@ -113,24 +113,34 @@ function firstModelName(info: Record<string, unknown>, program: "asr" | "tts", l
 /** Seconds of 16 kHz audio per audio-chunk sent (Home Assistant sends smaller; fewer events cost less). */
 const SEND_CHUNK_SECONDS = 0.5;
 
-export class RemoteSpeechToText implements SpeechToText {
-  readonly sampleRate = 16000;
-  private readonly service: ServiceAvailability<SpeechToText>;
+/** What both remote engines share: the service's availability, their name, check() at start and close(). */
+abstract class RemoteSpeechEngine<Engine> {
+  protected readonly service: ServiceAvailability<Engine>;
 
-  constructor(private readonly options: RemoteSpeechOptions<SpeechToText>) {
-    this.service = new ServiceAvailability("speech recognition", options, (info) => firstModelName(info, "asr", "models"));
+  constructor(what: string, protected readonly options: RemoteSpeechOptions<Engine>, describeName: (info: Record<string, unknown>) => string | undefined) {
+    this.service = new ServiceAvailability(what, options, describeName);
   }
 
   get name(): string {
     return this.service.describe();
   }
 
+  /** Asks the service what it is and logs where it stands (at agent start). */
   check(): Promise<void> {
     return this.service.check();
   }
 
+  /** Stops checking a down service (the agent is stopping). */
   close(): void {
     this.service.close();
+  }
+}
+
+export class RemoteSpeechToText extends RemoteSpeechEngine<SpeechToText> implements SpeechToText {
+  readonly sampleRate = 16000;
+
+  constructor(options: RemoteSpeechOptions<SpeechToText>) {
+    super("speech recognition", options, (info) => firstModelName(info, "asr", "models"));
   }
 
   async transcribe(pcm: Int16Array, sampleRate: number, signal?: AbortSignal): Promise<Transcript> {
@@ -173,25 +183,12 @@ export interface RemoteTextToSpeechOptions extends RemoteSpeechOptions<TextToSpe
   sampleRate?: number;
 }
 
-export class RemoteTextToSpeech implements TextToSpeech {
+export class RemoteTextToSpeech extends RemoteSpeechEngine<TextToSpeech> implements TextToSpeech {
   readonly sampleRate: number;
-  private readonly service: ServiceAvailability<TextToSpeech>;
 
-  constructor(private readonly options: RemoteTextToSpeechOptions) {
+  constructor(options: RemoteTextToSpeechOptions) {
+    super("voice", options, (info) => firstModelName(info, "tts", "voices"));
     this.sampleRate = options.sampleRate ?? 24000;
-    this.service = new ServiceAvailability("voice", options, (info) => firstModelName(info, "tts", "voices"));
-  }
-
-  get name(): string {
-    return this.service.describe();
-  }
-
-  check(): Promise<void> {
-    return this.service.check();
-  }
-
-  close(): void {
-    this.service.close();
   }
 
   async *synthesize(text: string, signal?: AbortSignal): AsyncGenerator<Int16Array> {

@@ -36,6 +36,15 @@ async function transcribeOver(p: RawPeer, pcm: Int16Array, rate: number, channel
   return answer.data.text;
 }
 
+/** The service's answer to describe, which must be info. */
+async function describeService(service: SpeechServiceProcess): Promise<Record<string, any>> {
+  const p = await peer(service);
+  p.send("describe");
+  const info = await p.next();
+  expect(info.type).toBe("info");
+  return info.data;
+}
+
 function audioOf(events: RawEvent[]): Int16Array {
   const bytes = Buffer.concat(events.filter((e) => e.type === "audio-chunk").map((e) => e.payload));
   return new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
@@ -58,11 +67,7 @@ afterAll(async () => {
 
 describe("the speech-to-text service", () => {
   it("answers describe with info naming its recognizer and the languages it hears", async () => {
-    const p = await peer(sttService);
-    p.send("describe");
-    const info = await p.next();
-    expect(info.type).toBe("info");
-    const [program] = info.data.asr;
+    const [program] = (await describeService(sttService)).asr;
     expect(program).toMatchObject({ installed: true, attribution: { name: expect.any(String), url: expect.stringMatching(/^https:\/\//) } });
     expect(program.models).toEqual([expect.objectContaining({ name: models.stt.name, languages: ["en"], installed: true })]);
   });
@@ -102,11 +107,7 @@ describe("the speech-to-text service", () => {
 
 describe("the text-to-speech service", () => {
   it("answers describe with info naming its voice and that it streams", async () => {
-    const p = await peer(ttsService);
-    p.send("describe");
-    const info = await p.next();
-    expect(info.type).toBe("info");
-    const [program] = info.data.tts;
+    const [program] = (await describeService(ttsService)).tts;
     expect(program.supports_synthesize_streaming).toBe(true);
     expect(program.voices).toEqual([expect.objectContaining({ name: models.tts.name, languages: ["en"], installed: true })]);
   });

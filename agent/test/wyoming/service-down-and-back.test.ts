@@ -64,12 +64,18 @@ function counted<T extends object>(engine: T, method: keyof T): { engine: () => 
   return { engine: async () => wrapped, calls: () => calls };
 }
 
+/** A remote engine's options for the service at `port`: its log lines kept, a down service checked every 100 ms. */
+function watched<E>(port: number, fallback?: () => Promise<E>) {
+  const lines: string[] = [];
+  return { lines, options: { url: () => `tcp://127.0.0.1:${port}`, fallback, log: (l: string) => void lines.push(l), checkEveryMs: 100 } };
+}
+
 describe("the agent's recognizer over Wyoming", () => {
   it("transcribes through the service, falls back in-process with one line while it is down, and returns to it with one line", async () => {
     const port = await freePort();
-    const lines: string[] = [];
     const fallback = counted(localStt, "transcribe");
-    const stt = new RemoteSpeechToText({ url: () => `tcp://127.0.0.1:${port}`, fallback: fallback.engine, log: (l) => lines.push(l), checkEveryMs: 100 });
+    const { lines, options } = watched(port, fallback.engine);
+    const stt = new RemoteSpeechToText(options);
     remotes.push(stt);
     const expected = (await localStt.transcribe(speech, 16000)).text;
 
@@ -124,9 +130,9 @@ describe("the agent's recognizer over Wyoming", () => {
 describe("the agent's voice over Wyoming", () => {
   it("speaks through the service in 40 ms chunks at 24 kHz, and in-process while the service is down", async () => {
     const port = await freePort();
-    const lines: string[] = [];
     const fallback = counted(localTts, "synthesize");
-    const tts = new RemoteTextToSpeech({ url: () => `tcp://127.0.0.1:${port}`, fallback: fallback.engine, log: (l) => lines.push(l), checkEveryMs: 100 });
+    const { lines, options } = watched(port, fallback.engine);
+    const tts = new RemoteTextToSpeech(options);
     remotes.push(tts);
     const text = "Hello there, I can see a cup on the table.";
     const local = concatPcm(await collect(localTts.synthesize(text)));
