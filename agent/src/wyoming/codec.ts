@@ -128,8 +128,14 @@ export class EventParser {
       throw new WyomingProtocolError(`connection ended in the middle of a "${p.type}" event: got ${this.have} bytes of its ${part} — send the whole event before closing`);
     }
     if (this.have) {
-      throw new WyomingProtocolError(`connection ended in the middle of an event header (${this.have} bytes without a newline) — end each header line with \\n`);
+      throw new WyomingProtocolError(`connection ended in the middle of an event header (${this.have} bytes without a newline)${this.overflowHint(" — end each header line with \\n")}`);
     }
+  }
+
+  /** Bytes that are not a header right after a payload are most likely that payload's overflow. */
+  private overflowHint(otherwise: string): string {
+    if (!this.lastPayload) return otherwise;
+    return ` — it follows a "${this.lastPayload.type}" event's payload_length ${this.lastPayload.length} bytes: was that payload longer than declared? Send exactly payload_length bytes`;
   }
 
   private keep(b: Buffer): void {
@@ -157,10 +163,7 @@ export class EventParser {
     try {
       header = JSON.parse(line.toString("utf8"));
     } catch (e) {
-      const hint = this.lastPayload
-        ? ` — it follows a "${this.lastPayload.type}" event's payload_length ${this.lastPayload.length} bytes: was that payload longer than declared? Send exactly payload_length bytes`
-        : " — each event starts with one JSON object on one line";
-      throw new WyomingProtocolError(`event header is not JSON (${(e as Error).message}): ${excerpt(line)}${hint}`);
+      throw new WyomingProtocolError(`event header is not JSON (${(e as Error).message}): ${excerpt(line)}${this.overflowHint(" — each event starts with one JSON object on one line")}`);
     }
     if (!isObject(header)) throw new WyomingProtocolError(`event header must be a JSON object, got ${kindOf(header)}: ${excerpt(line)}`);
     if (typeof header.type !== "string" || !header.type) {

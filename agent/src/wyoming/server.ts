@@ -3,7 +3,7 @@
 // protocol (or asks for something the service refuses) gets an `error` event saying
 // what to change and its connection is closed; every other connection goes on.
 import { createServer, Server, Socket } from "node:net";
-import { event, WyomingEvent, WyomingLimits } from "./codec";
+import { event, WyomingEvent, WyomingLimits, WyomingProtocolError } from "./codec";
 import { WyomingConnection } from "./connection";
 
 /** A request the service refuses: sent to the peer as an `error` event, then the connection closes. */
@@ -45,6 +45,8 @@ export interface RunningWyomingServer {
 
 /** How long a closing connection may take to flush its `error` event to a peer that does not read. */
 const CLOSE_GRACE_MS = 2000;
+/** A connection with no traffic either way for this long is closed (a streaming client waits for its LLM, but not this long). */
+const IDLE_MS = 120_000;
 
 export async function startWyomingServer(options: WyomingServerOptions): Promise<RunningWyomingServer> {
   const { service } = options;
@@ -52,8 +54,9 @@ export async function startWyomingServer(options: WyomingServerOptions): Promise
   const sockets = new Set<Socket>();
 
   const serve = async (socket: Socket) => {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "a peer that already left";
     const conn = new WyomingConnection(socket, options.limits);
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
     const aborted = new AbortController();
     socket.on("close", () => aborted.abort());
     const session = service.session((e) => conn.send(e));
@@ -64,9 +67,10 @@ export async function startWyomingServer(options: WyomingServerOptions): Promise
       }
       conn.end();
     } catch (error) {
-      if (aborted.signal.aborted && !conn.failure) return; // the peer left mid-work: nothing to tell
+      // The peer left (a reset, a TCP health check, a client that gave up mid-work): nothing to tell.
+      if ((aborted.signal.aborted || socket.destroyed) && !(error instanceof WyomingProtocolError)) return;
       const message = (error as Error).message;
-      const code = error instanceof WyomingRequestError ? error.code : (error as Error).name === "WyomingProtocolError" ? "protocol-error" : "service-error";
+      const code = error instanceof WyomingRequestError ? error.code : error instanceof WyomingProtocolError ? "protocol-error" : "service-error";
       log(`wyoming ${service.kind}: ${peer}: ${message}; connection closed`);
       if (!conn.isClosed) await conn.send(event("error", { text: message, code })).catch(() => undefined);
       conn.end();

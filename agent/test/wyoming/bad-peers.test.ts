@@ -89,6 +89,15 @@ describe("a Wyoming peer that breaks the protocol", () => {
     }, /follows a "audio-chunk" event's payload_length 320 bytes: was that payload longer than declared\?/);
   });
 
+  it("closing after more payload bytes than payload_length gets the same hint", async () => {
+    await expectRefusedWhileOthersServed((bad) => {
+      const header = rawEvent("audio-chunk", format, Buffer.alloc(640)).subarray(0, -640);
+      bad.send("audio-start", format);
+      bad.write(Buffer.concat([header, Buffer.alloc(640 + 10, 7)]));
+      bad.socket.end();
+    }, /ended in the middle of an event header \(10 bytes without a newline\) — it follows a "audio-chunk" event's payload_length 640 bytes: was that payload longer than declared\?/);
+  });
+
   it("stopping in the middle of an event's payload gets told how far it got", async () => {
     await expectRefusedWhileOthersServed((bad) => {
       bad.send("audio-start", format);

@@ -159,6 +159,18 @@ describe("the text-to-speech service", () => {
 });
 
 describe("serve.ts", () => {
+  it("takes a TCP health check (connect, then close or reset) without a log line, and serves on", async () => {
+    const before = sttService.log();
+    for (let i = 0; i < 5; i++) {
+      const p = await RawPeer.open(sttService.port);
+      if (i % 2) p.socket.resetAndDestroy();
+      else p.socket.end();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sttService.log()).toBe(before);
+    expect((await describeService(sttService)).asr).toHaveLength(1);
+  });
+
   it("lists its settings with --help, and refuses a bad one saying which", () => {
     const { execFileSync, spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const cwd = require("node:path").join(__dirname, "..", "..", "..");
