@@ -3,6 +3,4 @@
 export { RemoteSpeechToText, RemoteTextToSpeech } from "./remote";
 export type { RemoteSpeechOptions, RemoteTextToSpeechOptions } from "./remote";
 export { startSpeechService } from "./serve";
-export { startWyomingServer } from "./server";
 export type { RunningWyomingServer } from "./server";
-export { parseTcpUrl } from "./address";
