@@ -1,7 +1,7 @@
 /**
  * The whole agent (startVoiceAgent, as `npm start` and the Nomad job run it) with
- * AIDE_STT_URL / AIDE_TTS_URL set: it speaks through the Wyoming voice service, goes on
- * speaking in-process when that service dies (saying so once), and back through it.
+ * AIDE_STT_URL / AIDE_TTS_URL set: it hears and speaks through the Wyoming services, goes
+ * on in-process when one dies (saying so once), and back through it when it returns.
  */
 import { defaultConfig } from "../../src/config";
 import { RunningAgent, startVoiceAgent } from "../../src/main";
@@ -9,6 +9,7 @@ import { ScriptedClient } from "../../src/transport";
 import { RunningWyomingServer, startSpeechService } from "../../src/wyoming";
 import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { freePort } from "../../../test/support/ports";
+import { makeSpeech } from "../vad/espeak-speech";
 
 describe("the agent with its speech on other desktops", () => {
   let models: TinySpeechModels;
@@ -48,6 +49,36 @@ describe("the agent with its speech on other desktops", () => {
     await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000, m0);
     return client.audioMs(a0);
   }
+
+  /** Says `pcm` into the microphone in real time (32 ms frames); returns the transcript the page is shown. */
+  async function spokenUtterance(client: ScriptedClient, pcm: Int16Array): Promise<string> {
+    const m0 = client.messages.length;
+    const started = performance.now();
+    for (let i = 0, frame = 0; i < pcm.length; i += 512, frame++) {
+      client.sendAudio(pcm.subarray(i, i + 512));
+      const due = started + (frame + 1) * 32;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+    }
+    const shown = await client.waitForMessage((m) => m.type === "user-transcription", 30_000, m0);
+    return (shown.data as { text: string }).text;
+  }
+
+  it("hears through the recognition service, and in-process while it is down, saying so once", async () => {
+    const client = await ScriptedClient.connect(agent.wsUrl);
+    try {
+      await client.ready();
+      const question = makeSpeech("Hello Aide, what can you see?", 300, 1200).pcm;
+      expect(await spokenUtterance(client, question)).toBe(models.phrase);
+      expect(lines.filter((l) => /^speech recognition: .* is unavailable/.test(l))).toHaveLength(0);
+      await stt!.close();
+      stt = undefined;
+      expect(await spokenUtterance(client, question)).toBe(models.phrase);
+      expect(await spokenUtterance(client, question)).toBe(models.phrase);
+      expect(lines.filter((l) => /^speech recognition: .* is unavailable/.test(l))).toHaveLength(1);
+    } finally {
+      client.terminate();
+    }
+  }, 120_000);
 
   it("says at start which services it uses, and speaks through the voice service, in-process while it is down, and through it again", async () => {
     expect(lines).toContain(`speech recognition: using the Wyoming service at tcp://127.0.0.1:${sttPort} (${models.stt.name})`);
