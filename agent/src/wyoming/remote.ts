@@ -31,6 +31,7 @@ export interface RemoteSpeechOptions<Engine> {
 class ServiceAvailability<Engine> {
   private down = false;
   private timer?: NodeJS.Timeout;
+  private probing = false;
   private local?: Promise<Engine>;
   /** The model or voice the service named in its `info`. */
   remoteName?: string;
@@ -72,6 +73,8 @@ class ServiceAvailability<Engine> {
   }
 
   private async probe(): Promise<void> {
+    if (this.probing) return; // a service that accepts but does not answer: one probe at a time
+    this.probing = true;
     try {
       const info = await describeWyoming(this.url, this.options.request);
       if (!this.down) return;
@@ -82,6 +85,8 @@ class ServiceAvailability<Engine> {
       this.options.log(`${this.what}: the Wyoming service at ${this.url} is back (${this.remoteName ?? "unnamed model"}); using it again`);
     } catch {
       // still down: said once already
+    } finally {
+      this.probing = false;
     }
   }
 
