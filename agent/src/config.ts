@@ -6,6 +6,7 @@
  * seed §7's "VAD tuning" lives here, not in code.
  */
 import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
+import { parseTcpUrl } from "./wyoming/address";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -45,6 +46,9 @@ export interface AgentConfig {
   warmPromptCache: boolean;
   /** Word cap of the first spoken chunk when generation is slower than speech (0: the first clause, as when it is fast). */
   ttsFirstWords: number;
+  /** Aide's Wyoming speech services (tcp://host:port); undefined: transcribe / speak in-process. */
+  sttUrl?: string;
+  ttsUrl?: string;
 }
 
 interface Setting {
@@ -78,8 +82,29 @@ function httpUrl(example: string, set: (c: AgentConfig, v: string) => void) {
   };
 }
 
+function tcpUrl(set: (c: AgentConfig, v: string) => void) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    if (value === "") return undefined; // set but empty: in-process
+    try {
+      parseTcpUrl(value);
+    } catch (error) {
+      return `is not usable: ${(error as Error).message}`;
+    }
+    set(config, value);
+    return undefined;
+  };
+}
+
+function hostName(set: (c: AgentConfig, v: string) => void) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    if (!/^[\w.:-]+$/.test(value)) return "must be a host name or IP address";
+    set(config, value);
+    return undefined;
+  };
+}
+
 const SETTINGS: Setting[] = [
-  { env: "AIDE_HOST", flag: "--host", help: "interface to listen on (default 0.0.0.0)", apply: (c, v) => { if (!/^[\w.:-]+$/.test(v)) return "must be a host name or IP address"; c.host = v; return undefined; } },
+  { env: "AIDE_HOST", flag: "--host", help: "interface to listen on (default 0.0.0.0)", apply: hostName((c, v) => { c.host = v; }) },
   { env: "AIDE_PORT", flag: "--port", help: "port for the page, /health and /ws (default 8090)", apply: numberIn(0, 65535, (c, v) => { c.port = v; }) },
   {
     env: "LLM_BASE_URL", flag: "--llm-url", help: "OpenAI-compatible LLM server (default http://127.0.0.1:8080)",
@@ -129,6 +154,14 @@ const SETTINGS: Setting[] = [
     env: "EMBED_URL", flag: "--embed-url", help: "llama-server with --embeddings --pooling mean, for long-term memory (none: memory off)",
     apply: httpUrl("http://127.0.0.1:8081", (c, v) => { c.embedUrl = v; }),
   },
+  {
+    env: "AIDE_STT_URL", flag: "--stt-url", help: "Aide's Wyoming speech-recognition service, tcp://host:port (none: transcribe in-process; down: in-process until it is back)",
+    apply: tcpUrl((c, v) => { c.sttUrl = v; }),
+  },
+  {
+    env: "AIDE_TTS_URL", flag: "--tts-url", help: "Aide's Wyoming voice service, tcp://host:port (none: speak in-process; down: in-process until it is back)",
+    apply: tcpUrl((c, v) => { c.ttsUrl = v; }),
+  },
 ];
 
 export function defaultConfig(): AgentConfig {
@@ -153,17 +186,17 @@ export function defaultConfig(): AgentConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`the voice agent's settings have ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\n(run with --help for every setting)`);
+  constructor(readonly problems: string[], what = "the voice agent") {
+    super(`${what}'s settings have ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\n(run with --help for every setting)`);
     this.name = "ConfigError";
   }
 }
 
-/** Reads env, then flags (`--port 9000` or `--port=9000`; `--benchmark` alone means true). */
-export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const config = defaultConfig();
+
+/** Applies `settings` from env, then from flags (which win); returns every problem found. */
+function readSettings(settings: Setting[], config: AgentConfig, argv: string[], env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
-  for (const s of SETTINGS) {
+  for (const s of settings) {
     const value = env[s.env];
     if (value === undefined) continue;
     const problem = s.apply(config, value);
@@ -172,9 +205,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const s = SETTINGS.find((x) => x.flag === flag);
+    const s = settings.find((x) => x.flag === flag);
     if (!s) {
-      problems.push(`unknown flag ${JSON.stringify(flag)}: known flags are ${SETTINGS.map((x) => x.flag).join(", ")}`);
+      problems.push(`unknown flag ${JSON.stringify(flag)}: known flags are ${settings.map((x) => x.flag).join(", ")}`);
       if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1].startsWith("--")) i++; // its value
       continue;
     }
@@ -190,6 +223,13 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const problem = s.apply(config, value);
     if (problem) problems.push(`${flag} ${JSON.stringify(value)} ${problem} (${s.help})`);
   }
+  return problems;
+}
+
+/** Reads env, then flags (`--port 9000` or `--port=9000`; `--benchmark` alone means true). */
+export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const config = defaultConfig();
+  const problems = readSettings(SETTINGS, config, argv, env);
   const stopGiven = env.VAD_STOP_THRESHOLD !== undefined || argv.some((a) => a === "--vad-stop-threshold" || a.startsWith("--vad-stop-threshold="));
   if (!stopGiven) {
     // Only the start threshold was tuned: the stop threshold follows it at the default ratio.
@@ -205,20 +245,60 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   return config;
 }
 
+/** The keys an endpoint file may hold: where the LLM and the speech services are now. */
+const ENDPOINT_KEYS = { LLM_BASE_URL: "llmUrl", AIDE_LLM_BACKEND: "llmBackend", AIDE_STT_URL: "sttUrl", AIDE_TTS_URL: "ttsUrl" } as const;
+type EndpointSettings = Pick<AgentConfig, (typeof ENDPOINT_KEYS)[keyof typeof ENDPOINT_KEYS]>;
+
 /**
- * The LLM endpoint from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
- * when the backend moves); unknown keys are ignored, bad values throw like loadConfig.
+ * The endpoints from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
+ * when the LLM backend or a speech service moves); a key not in the file keeps `base`'s
+ * value, unknown keys are ignored, bad values throw like loadConfig.
  */
-export function llmSettingsFromEnvFile(text: string, base: AgentConfig): Pick<AgentConfig, "llmUrl" | "llmBackend"> {
+export function endpointsFromEnvFile(text: string, base: AgentConfig): EndpointSettings {
   const env: NodeJS.ProcessEnv = {};
   for (const line of text.split("\n")) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m && (m[1] === "LLM_BASE_URL" || m[1] === "AIDE_LLM_BACKEND")) env[m[1]] = m[2].trim();
+    if (m && m[1] in ENDPOINT_KEYS) env[m[1]] = m[2].trim();
   }
   const next = loadConfig([], { ...env });
-  return { llmUrl: env.LLM_BASE_URL ? next.llmUrl : base.llmUrl, llmBackend: env.AIDE_LLM_BACKEND ? next.llmBackend : base.llmBackend };
+  const out = { llmUrl: base.llmUrl, llmBackend: base.llmBackend, sttUrl: base.sttUrl, ttsUrl: base.ttsUrl } as Record<string, unknown>;
+  for (const [key, field] of Object.entries(ENDPOINT_KEYS)) if (env[key] !== undefined) out[field] = next[field];
+  return out as EndpointSettings;
 }
 
 export function configHelp(): string {
-  return SETTINGS.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(22)} ${s.help}`).join("\n");
+  return helpLines(SETTINGS);
+}
+
+/** Which of Aide's Wyoming speech services `agent/src/wyoming/serve.ts` runs. */
+export type SpeechServiceKind = "stt" | "tts";
+
+/** Home Assistant's Wyoming add-ons listen here (whisper 10300, piper 10200): its users expect them. */
+export const WYOMING_DEFAULT_PORTS: Record<SpeechServiceKind, number> = { stt: 10300, tts: 10200 };
+
+export type SpeechServiceConfig = Pick<AgentConfig, "host" | "port" | "modelsDir" | "ttsVoice" | "sttThreads">;
+
+/** The service's own address, then the agent's settings for the models it serves (read the same way). */
+function speechServiceSettings(kind: SpeechServiceKind): Setting[] {
+  const shared = kind === "stt" ? ["AIDE_MODELS_DIR", "STT_THREADS"] : ["AIDE_MODELS_DIR", "AIDE_TTS_VOICE"];
+  return [
+    { env: "AIDE_WYOMING_HOST", flag: "--host", help: "interface to listen on (default 127.0.0.1; 0.0.0.0 for Home Assistant or the cluster)", apply: hostName((c, v) => { c.host = v; }) },
+    { env: "AIDE_WYOMING_PORT", flag: "--port", help: `TCP port (default ${WYOMING_DEFAULT_PORTS[kind]}, as Home Assistant's Wyoming ${kind} add-on)`, apply: numberIn(0, 65535, (c, v) => { c.port = v; }) },
+    ...SETTINGS.filter((s) => shared.includes(s.env)),
+  ];
+}
+
+export function loadSpeechServiceConfig(kind: SpeechServiceKind, argv: string[], env: NodeJS.ProcessEnv = process.env): SpeechServiceConfig {
+  const config = { ...defaultConfig(), host: "127.0.0.1", port: WYOMING_DEFAULT_PORTS[kind] };
+  const problems = readSettings(speechServiceSettings(kind), config, argv, env);
+  if (problems.length) throw new ConfigError(problems, `the Wyoming ${kind} service`);
+  return { host: config.host, port: config.port, modelsDir: config.modelsDir, ttsVoice: config.ttsVoice, sttThreads: config.sttThreads };
+}
+
+function helpLines(settings: Setting[]): string {
+  return settings.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(22)} ${s.help}`).join("\n");
+}
+
+export function speechServiceHelp(kind: SpeechServiceKind): string {
+  return helpLines(speechServiceSettings(kind));
 }

@@ -10,16 +10,18 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AgentConfig, ConfigError, configHelp, llmSettingsFromEnvFile, loadConfig } from "./config";
+import { AgentConfig, ConfigError, configHelp, endpointsFromEnvFile, loadConfig } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
-import { createSpeechToText } from "./services/stt";
-import { createTextToSpeech } from "./services/tts";
+import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
+import { createSpeechToText, SpeechToText } from "./services/stt";
+import { createTextToSpeech, TextToSpeech } from "./services/tts";
 import { SileroVad } from "./services/vad";
 import { AgentServer, startAgentServer } from "./transport";
 import { LlamaServerEmbedder, LongTermMemory, TwinService } from "./twin";
 import { visionFromEnv } from "./vision";
 import { pageAssets } from "./web";
+import { RemoteSpeechToText, RemoteTextToSpeech } from "./wyoming";
 
 export interface RunningAgent {
   url: string;
@@ -34,13 +36,8 @@ export interface RunningAgent {
 export async function startVoiceAgent(config: AgentConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunningAgent> {
   // Load everything shared before listening, so a missing model fails at start, not mid-call.
   await SileroVad.load();
-  const stt = await createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads });
-  const tts = await createTextToSpeech({
-    voice: config.ttsVoice,
-    piper: { modelDir: config.modelsDir },
-    onFallback: (reason) => log(`voice: ${reason}`),
-  });
-  log(`speech: recognizer ${(stt as { name?: string }).name ?? "?"}, voice ${tts.name}`);
+  const { stt, tts, close: closeSpeech } = await openSpeech(config, log);
+  log(`speech: recognizer ${stt.name}, voice ${tts.name}`);
   // The camera, when there is one (AIDE_VISION_URL or AIDE_VISION_SOURCE; see agent/src/vision).
   const vision = await visionFromEnv();
   log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
@@ -89,6 +86,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     });
   } catch (error) {
     await vision?.stop();
+    closeSpeech();
     throw error;
   }
   // The fixed prefix before anyone speaks (restored from llama-server's saved slot when it
@@ -104,9 +102,50 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     async close() {
       await server.close();
       await vision?.stop();
+      closeSpeech();
       await memory?.flush().catch(() => undefined); // what was acknowledged is on disk
     },
   };
+}
+
+/**
+ * The recognizer and the voice: in-process, or Aide's Wyoming services when AIDE_STT_URL /
+ * AIDE_TTS_URL name them. Then the in-process engine is loaded only if the service is
+ * down, and only when the models for it are here (checked now, so the log says at start).
+ */
+async function openSpeech(config: AgentConfig, log: (line: string) => void): Promise<{ stt: SpeechToText; tts: TextToSpeech; close(): void }> {
+  const localStt = () => createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads });
+  const localTts = () => createTextToSpeech({ voice: config.ttsVoice, piper: { modelDir: config.modelsDir }, onFallback: (reason) => log(`voice: ${reason}`) });
+  const remotes: Array<RemoteSpeechToText | RemoteTextToSpeech> = [];
+  let stt: SpeechToText;
+  if (config.sttUrl) {
+    const missing = missingModel(config, "stt");
+    const remote = new RemoteSpeechToText({ url: () => config.sttUrl ?? "", fallback: missing ? undefined : localStt, noFallbackReason: missing, log });
+    await remote.check();
+    remotes.push(remote);
+    stt = remote;
+  } else stt = await localStt();
+  let tts: TextToSpeech;
+  if (config.ttsUrl) {
+    // espeak-ng needs no model: only a voice pinned to Piper can be without one.
+    const missing = config.ttsVoice === "piper" ? missingModel(config, "tts") : undefined;
+    const remote = new RemoteTextToSpeech({ url: () => config.ttsUrl ?? "", fallback: missing ? undefined : localTts, noFallbackReason: missing, log });
+    await remote.check();
+    remotes.push(remote);
+    tts = remote;
+  } else tts = await localTts();
+  return { stt, tts, close: () => remotes.forEach((r) => r.close()) };
+}
+
+/** Why the model directory has no `role` model, or undefined when it has one. */
+function missingModel(config: AgentConfig, role: "stt" | "tts"): string | undefined {
+  try {
+    findBundle(config.modelsDir ?? defaultModelDir(), role);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ModelError) return error.message;
+    throw error;
+  }
 }
 
 /**
@@ -163,12 +202,13 @@ async function main(): Promise<void> {
   // Nomad rewrites this file and sends SIGHUP when the LLM backend moves (a dead desktop,
   // a backend switch): every conversation's next turn goes to the new endpoint, without
   // a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
+  // AIDE_STT_URL / AIDE_TTS_URL in it are followed the same way (when set at start).
   const envFile = process.env.AIDE_LLM_ENV_FILE;
   process.on("SIGHUP", () => {
     if (!envFile) return;
     try {
-      Object.assign(config, llmSettingsFromEnvFile(fs.readFileSync(envFile, "utf8"), config));
-      process.stderr.write(`LLM endpoint now ${config.llmUrl} (${config.llmBackend})\n`);
+      Object.assign(config, endpointsFromEnvFile(fs.readFileSync(envFile, "utf8"), config));
+      process.stderr.write(`LLM endpoint now ${config.llmUrl} (${config.llmBackend})${config.sttUrl ? `, speech recognition ${config.sttUrl}` : ""}${config.ttsUrl ? `, voice ${config.ttsUrl}` : ""}\n`);
       agent.warmPrefix();
     } catch (error) {
       process.stderr.write(`SIGHUP: could not re-read ${envFile}: ${(error as Error).message}; keeping ${config.llmUrl}\n`);

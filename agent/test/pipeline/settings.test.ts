@@ -1,4 +1,4 @@
-import { ConfigError, defaultConfig, llmSettingsFromEnvFile, loadConfig } from "../../src/config";
+import { ConfigError, defaultConfig, endpointsFromEnvFile, loadConfig } from "../../src/config";
 
 describe("the agent's settings", () => {
   it("reads VAD tuning and the rest from the environment, with flags winning", () => {
@@ -40,9 +40,12 @@ describe("the agent's settings", () => {
 
   it("follows the LLM endpoint file Nomad rewrites when the backend moves", () => {
     const base = defaultConfig();
-    const moved = llmSettingsFromEnvFile("LLM_BASE_URL=http://192.168.1.102:23456\nAIDE_LLM_BACKEND=primacpp\nOTHER=1\n", base);
+    const moved = endpointsFromEnvFile("LLM_BASE_URL=http://192.168.1.102:23456\nAIDE_LLM_BACKEND=primacpp\nOTHER=1\n", base);
     expect(moved).toEqual({ llmUrl: "http://192.168.1.102:23456", llmBackend: "primacpp" });
-    expect(llmSettingsFromEnvFile("", base)).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp" });
-    expect(() => llmSettingsFromEnvFile("LLM_BASE_URL=not a url", base)).toThrow(/LLM_BASE_URL="not a url" must be a URL/);
+    expect(endpointsFromEnvFile("", base)).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp" });
+    expect(() => endpointsFromEnvFile("LLM_BASE_URL=not a url", base)).toThrow(/LLM_BASE_URL="not a url" must be a URL/);
+    // The speech services move the same way; a key the file does not hold keeps its value.
+    const speech = endpointsFromEnvFile("AIDE_STT_URL=tcp://192.168.1.103:10300\n", { ...base, ttsUrl: "tcp://192.168.1.104:10200" });
+    expect(speech).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp", sttUrl: "tcp://192.168.1.103:10300", ttsUrl: "tcp://192.168.1.104:10200" });
   });
 });
