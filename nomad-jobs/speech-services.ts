@@ -33,6 +33,8 @@ interface PlacedServiceArgs {
   nodes: string[];
   cpuMHz?: number;
   memoryMB?: number;
+  /** Registered but not run (Nomad's stopped job), when it cannot run with this stack. */
+  stopped?: boolean;
 }
 
 export interface WyomingServiceJobArgs extends PlacedServiceArgs, AgentRuntimeArgs {
@@ -54,6 +56,7 @@ function placedServiceJob(id: string, args: PlacedServiceArgs, port: string, tas
       Name: id,
       Type: "service",
       Datacenters: args.datacenters,
+      ...(args.stopped ? { Stop: true } : {}),
       Update: { MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: seconds(5), HealthyDeadline: minutes(5), ProgressDeadline: minutes(10), AutoRevert: true },
       TaskGroups: [{
         Name: id,

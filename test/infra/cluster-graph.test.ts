@@ -60,7 +60,7 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(three.resources.filter((r) => r.name.endsWith("-nomad-ready")).map((r) => r.name)).toEqual(["aide-01-nomad-ready"]);
     // The jobs (infra/jobs.ts) come after the cluster is ready.
     const jobs = three.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => r.name).sort();
-    expect(jobs).toEqual(["aide-llama-bench", "aide-llm", "aide-voice-agent"]);
+    expect(jobs).toEqual(["aide-embeddings", "aide-llama-bench", "aide-llm", "aide-stt", "aide-tts", "aide-voice-agent"]);
     for (const j of jobs) expect(three.dependsOn.get(j)).toContain("aide-01-nomad-ready");
     // Speech models go from this machine's models directory to every node.
     const speech = plain(byName(three, "aide-03-speech-copy").inputs.environment);
