@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
   embeddingsJob, llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, wyomingServiceJob, BENCH_JOB_ID, AGENT_JOB_ID,
-  EMBEDDINGS_SERVICE, LLM_JOB_ID, WYOMING_SERVICES, type AgentRuntimeArgs, type WorkerFallback,
+  EMBEDDINGS_SERVICE, LLM_JOB_ID, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type AgentRuntimeArgs, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
@@ -15,8 +15,8 @@ import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, placeSideServices, planLayers, readModelFacts, SideService,
-  SideServicePlacement, workerFallbacks,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
+  SideService, SIDE_SERVICES, SideServicePlacement, workerFallbacks,
 } from "./planner";
 
 const MiB = 2 ** 20;
@@ -166,6 +166,26 @@ export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<
   };
 }
 
+/**
+ * The layer plan made knowing where the speech services go. They avoid the LLM's nodes, so
+ * their RAM counts only on the others — which include where the LLM moves when its node
+ * dies. So: plan to learn the LLM's nodes, place the services, plan again with their
+ * reservations. The LLM's nodes stay the same (only nodes it did not use got less room);
+ * what changes is which standby nodes still have room for it beside the services.
+ */
+export function planWithSpeechServices(model: ModelFacts, nodes: PlannerNode[], options: PlanOptions, agentNode: string):
+  { plan: LayerPlan; options: PlanOptions; placement: SideServicePlacement } {
+  const first = placeSideServices(nodes, planLayers(model, nodes, options), agentNode);
+  const reserved = { ...options.reservedBytes };
+  for (const service of SIDE_SERVICES) {
+    const node = first.nodes[service][0];
+    reserved[node] = (reserved[node] ?? 0) + SPEECH_SERVICE_MEMORY_MB[service] * MiB;
+  }
+  const withServices = { ...options, reservedBytes: reserved };
+  const plan = planLayers(model, nodes, withServices);
+  return { plan, options: withServices, placement: placeSideServices(nodes, plan, agentNode) };
+}
+
 /** The agent package as the voice agent and the speech services run it on every node. */
 function agentRuntimeArgs(config: AideConfig): AgentRuntimeArgs {
   return {
@@ -222,6 +242,7 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
       name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
     }));
     let layers: { plan: LayerPlan; llm: NomadJobSpec; bench: NomadJobSpec } | undefined;
+    let placement: SideServicePlacement | undefined;
     try {
       const model = args.modelFacts ?? modelFactsFor(config);
       const planOptions = {
@@ -232,9 +253,11 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
         reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
         avoid: [agentAt.name],
       };
-      const plan = planLayers(model, nodes, planOptions);
+      const planned = planWithSpeechServices(model, nodes, planOptions, agentAt.name);
+      const plan = planned.plan;
+      placement = planned.placement;
       // The head's plan for each worker that stays gone, made now by the same rules.
-      const fallbacks = workerFallbacks(model, nodes, planOptions, plan);
+      const fallbacks = workerFallbacks(model, nodes, planned.options, plan);
       const bench = benchJobSpec(config, plan, f);
       const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
       pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
@@ -243,7 +266,7 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
       pulumi.log.error(`layer plan: ${(e as Error).message}`);
     }
     // Placed even without a layer plan: the agent's memory and speech do not wait for the LLM.
-    const placement = placeSideServices(nodes, layers?.plan, agentAt.name);
+    placement ??= placeSideServices(nodes, undefined, agentAt.name);
     const side = sideServiceSpecs(config, placement, f);
     pulumi.log.info(`service placement:\n  ${[...placement.explanation, ...(side.why ? [side.why] : [])].join("\n  ")}`);
     return { plan: layers?.plan, llm: layers?.llm, bench: layers?.bench, placement, services: side.specs };

@@ -6,5 +6,5 @@ export { llamaCppRpcJob, rpcServiceName, type LlamaCppRpcJobArgs, type LlamaNode
 export { primaCppJob, PRIMA_MAX_RANKS, PRIMA_DATA_PORT, PRIMA_SIGNAL_PORT, DEFAULT_RING_CHECK, LOCAL_NOMAD_API, type PrimaCppJobArgs, type PrimaRank, type RingCheck } from "./primacpp";
 export { voiceAgentJob, serviceEndpointsTemplate, AGENT_JOB_ID, AGENT_SERVICE, ENDPOINTS_FILE, WEBCAM_META, type VoiceAgentJobArgs } from "./voice-agent";
 export { llamaBenchJob, BENCH_JOB_ID, BENCH_TASK, type LlamaBenchJobArgs } from "./llama-bench";
-export { wyomingServiceJob, embeddingsJob, STT_SERVICE, TTS_SERVICE, EMBEDDINGS_SERVICE, EMBEDDINGS_SERVER, WYOMING_SERVICES, type WyomingKind, type WyomingServiceJobArgs, type EmbeddingsJobArgs } from "./speech-services";
+export { wyomingServiceJob, embeddingsJob, STT_SERVICE, TTS_SERVICE, EMBEDDINGS_SERVICE, EMBEDDINGS_SERVER, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type WyomingKind, type WyomingServiceJobArgs, type EmbeddingsJobArgs } from "./speech-services";
 export type { AgentRuntimeArgs } from "./agent-runtime";

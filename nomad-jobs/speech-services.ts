@@ -16,6 +16,15 @@ export const TTS_SERVICE = "aide-tts";
 export const EMBEDDINGS_SERVICE = "aide-embeddings";
 export const WYOMING_SERVICES: Record<WyomingKind, string> = { stt: STT_SERVICE, tts: TTS_SERVICE };
 
+/** RAM each service's job reserves by default (MB): what the planner keeps free for it. */
+export const SPEECH_SERVICE_MEMORY_MB = {
+  /** Node + ts-node + sherpa-onnx with one model (Moonshine tiny, or a Piper medium voice). */
+  stt: 640,
+  tts: 640,
+  /** a 21 MB model with a 512-token context */
+  embeddings: 256,
+} as const;
+
 /** The embeddings llama-server, as `npm start` (scripts/start-local.ts) and this job run it. */
 export const EMBEDDINGS_SERVER = {
   /** One thread: an embedding is a few sentences, and the node's other core stays free. */
@@ -93,8 +102,7 @@ export function wyomingServiceJob(args: WyomingServiceJobArgs): NomadJobSpec {
     env: { ...runtime.tsNodeEnv, ...runtime.speechEnv },
     services: [service],
     cpuMHz: args.cpuMHz ?? 1000,
-    // Node + ts-node + sherpa-onnx with one model (Moonshine tiny, or a Piper medium voice).
-    memoryMB: args.memoryMB ?? 640,
+    memoryMB: args.memoryMB ?? SPEECH_SERVICE_MEMORY_MB[args.kind],
   }));
 }
 
@@ -127,7 +135,6 @@ export function embeddingsJob(args: EmbeddingsJobArgs): NomadJobSpec {
       }],
     }],
     cpuMHz: args.cpuMHz ?? 1000,
-    // a 21 MB model with a 512-token context
-    memoryMB: args.memoryMB ?? 256,
+    memoryMB: args.memoryMB ?? SPEECH_SERVICE_MEMORY_MB.embeddings,
   }));
 }

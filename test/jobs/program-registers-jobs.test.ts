@@ -5,7 +5,8 @@
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benchJobSpec, llmJobSpec, modelAlias } from "../../infra/jobs";
+import { benchJobSpec, llmJobSpec, modelAlias, planWithSpeechServices } from "../../infra/jobs";
+import { planLayers } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "../infra/program";
 import { GOSSIP, SHA, validStack } from "../infra/stack-fixture";
@@ -101,6 +102,20 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     // the embeddings server reads the model the distribution put on every node
     const embedArgs: string[] = j["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Tasks[0].Config.args;
     expect(embedArgs[embedArgs.indexOf("-m") + 1]).toBe("/var/lib/aide/models/embedding/all-minilm-l6-v2-q4_k_m.gguf");
+  });
+
+  it("keeps room for the speech services on the node the LLM would move to, and says so when that leaves it none", () => {
+    const GiB = 2 ** 30;
+    // 5.6 GiB needed: each 7.9 GB node has 6.21 GiB free, but aide-03 only 5.33 GiB beside STT and embeddings (896 MiB)
+    const model = { name: "m", architecture: "llama", layerCount: 20, layerBytes: Array(20).fill(0.255 * GiB), otherBytes: 0, kvBytesPerToken: 0 };
+    const nodes = ["aide-01", "aide-02", "aide-03"].map((name, i) => ({ name, address: `192.168.1.10${i + 1}`, memoryBytes: 7900 * 2 ** 20, cores: 2, cpuMHz: 3000 }));
+    const options = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, headroomBytes: 1.5 * GiB, reservedBytes: { "aide-01": 1536 * 2 ** 20 }, avoid: ["aide-01"] };
+    expect(planLayers(model, nodes, options).standby!.map((s) => s.node)).toEqual(["aide-03"]); // blind to the services
+    const planned = planWithSpeechServices(model, nodes, options, "aide-01");
+    expect([planned.plan.mode, planned.plan.head, planned.plan.standby]).toEqual(["single", "aide-02", []]);
+    expect(planned.plan.explanation.join("\n")).toContain("no other node has 5.60 GiB free: if aide-02 goes down the assistant is mute");
+    expect(planned.options.reservedBytes).toEqual({ "aide-01": (1536 + 640) * 2 ** 20, "aide-03": (640 + 256) * 2 ** 20 });
+    expect(planned.placement.nodes.stt[0]).toBe("aide-03");
   });
 
   it("lets the LLM move to another node that holds the model and has room when its desktop dies, preferring its own", () => {
