@@ -10,6 +10,7 @@ import { AideConfig, NodeFacts } from "./config";
 import { LegacyNode } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
 import { aideCache } from "../scripts/lib/cache";
+import { CATALOG } from "../scripts/models/catalog";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
 
@@ -59,6 +60,23 @@ export const ENGINE_PREFIX = "/opt/aide/engine";
 export const MODEL_DIR = "/var/lib/aide/models";
 export const AGENT_DIR = "/opt/aide/agent";
 
+/** A model file pinned by its checksum, and the directory it goes to on every node. */
+export interface PinnedModel {
+  name: string;
+  url: string;
+  sha256: string;
+  dir: string;
+}
+
+/** Long-term memory's embedder (the aide-embeddings job serves it): the catalog's pinned
+ * file, in its own folder beside the LLM's (model.sh keeps one .gguf per folder). */
+export const EMBEDDING_MODEL: PinnedModel = (() => {
+  const file = CATALOG.find((m) => m.role === "embedding")?.files[0];
+  if (!file?.sha256) throw new Error("scripts/models/catalog.ts has no pinned embedding model (role embedding, with a sha256): the cluster's long-term memory needs one");
+  const [folder, name] = [path.posix.dirname(file.path), path.posix.basename(file.path)];
+  return { name, url: file.url, sha256: file.sha256, dir: `${MODEL_DIR}/${folder}` };
+})();
+
 /** A content hash of a tree, so a changed agent source is copied again. */
 export function treeHash(dir: string, include: string[]): string {
   const h = crypto.createHash("sha256");
@@ -85,6 +103,7 @@ export class Distribution extends pulumi.ComponentResource {
   readonly plan: pulumi.Output<BuildPlan>;
   /** Per node: the step after which its engine binaries are in place. */
   readonly engineReady: Record<string, pulumi.Resource[]> = {};
+  /** Per node: the LLM's model and the embeddings model are in place and verified. */
   readonly modelReady: Record<string, pulumi.Resource[]> = {};
   /** Per node: the agent package, its runtime and the speech models are in place. */
   readonly agentReady: Record<string, pulumi.Resource> = {};
@@ -159,25 +178,34 @@ export class Distribution extends pulumi.ComponentResource {
       this.engineReady[n.name] = [builds[i], copy];
     });
 
-    // 2. The model: downloaded once by the first Nomad server, copied to the rest, and
-    //    its sha256 checked on every node.
+    // 2. The models: the LLM's and long-term memory's embedder, each downloaded once by
+    //    the first Nomad server, copied to the rest, and its sha256 checked on every node
+    //    (every node holds both, so Nomad may move the LLM or the embeddings server anywhere).
     const source = nodes.find((n) => n.node.roles.includes("server")) ?? nodes[0];
-    const modelVars = { AIDE_MODEL_NAME: config.model.name, AIDE_MODEL_URL: config.model.url, AIDE_MODEL_SHA256: config.model.sha256, AIDE_MODEL_DIR: MODEL_DIR };
-    const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, [source.base]);
-    for (const n of nodes) {
-      if (n === source) {
-        this.modelReady[n.name] = [download];
-        continue;
+    const distributeModel = (step: string, file: PinnedModel, pinnedIn?: string) => {
+      const modelVars = {
+        AIDE_MODEL_NAME: file.name, AIDE_MODEL_URL: file.url, AIDE_MODEL_SHA256: file.sha256, AIDE_MODEL_DIR: file.dir,
+        ...(pinnedIn ? { AIDE_PIN_SOURCE: pinnedIn } : {}),
+      };
+      const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, [source.base], step);
+      for (const n of nodes) {
+        this.modelReady[n.name] ??= [];
+        if (n === source) {
+          this.modelReady[n.name].push(download);
+          continue;
+        }
+        const copy = relay(`${n.name}-${step}-copy`, n, {
+          AIDE_FROM: sshTarget(source, file.dir),
+          AIDE_INCLUDE: file.name,
+          AIDE_TO: sshTarget(n, file.dir),
+          AIDE_SHA256: file.sha256,
+        }, [download, n.base]);
+        // The node's own model step verifies the copy and owns its removal on destroy.
+        this.modelReady[n.name].push(n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy], step));
       }
-      const copy = relay(`${n.name}-model-copy`, n, {
-        AIDE_FROM: sshTarget(source, MODEL_DIR),
-        AIDE_INCLUDE: config.model.name,
-        AIDE_TO: sshTarget(n, MODEL_DIR),
-        AIDE_SHA256: config.model.sha256,
-      }, [download, n.base]);
-      // The node's own model step verifies the copy and owns its removal on destroy.
-      this.modelReady[n.name] = [n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy])];
-    }
+    };
+    distributeModel("model", { ...config.model, dir: MODEL_DIR });
+    distributeModel("embedding-model", EMBEDDING_MODEL, "scripts/models/catalog.ts (role embedding)");
 
     // 3. The agent package, from this checkout, installed with the node's Node.js, plus
     //    the runtime the voice-agent job starts it with (ts-node, at the versions CI uses).

@@ -26,8 +26,9 @@ const cluster = new NomadCluster("aide", {
   ),
 });
 
-// Jobs: the LLM backend (its layers placed by the planner), the voice agent and the
-// benchmark, registered through Nomad's API once the cluster is ready.
+// Jobs: the LLM backend (its layers placed by the planner), the voice agent, its speech
+// services (placed away from the LLM) and the benchmark, registered through Nomad's API
+// once the cluster is ready.
 const jobs = registerJobs({ config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready] });
 
 const head = config.servers[0];
@@ -41,5 +42,7 @@ export const backend = config.backend;
 export const buildPlan = distribution.plan;
 export const nodeFacts = pulumi.all(Object.fromEntries(nodes.map((n) => [n.name, n.facts])));
 export const layerPlan = jobs.plan;
+// Where STT, TTS and the embeddings server run (away from the LLM), and why.
+export const servicePlacement = jobs.servicePlacement;
 // The jobs' JSON, to run one by hand: pulumi stack output jobSpecs --json | jq .llm > llm.json && nomad job run -json llm.json
 export const jobSpecs = jobs.specs;

@@ -1,19 +1,22 @@
 // The jobs the cluster runs, registered through NomadJob once Nomad is ready: the LLM
-// backend the stack chose (its layers placed by the planner), the voice agent, and the
-// llama-bench benchmark. Switching `backend` changes only the LLM's jobs: the agent finds
-// the LLM through the `aide-llm` service, whichever backend serves it.
+// backend the stack chose (its layers placed by the planner), the voice agent, the speech
+// services beside it (STT, TTS and long-term memory's embeddings, placed away from the
+// LLM by the planner), and the llama-bench benchmark. Switching `backend` changes only the
+// LLM's jobs: the agent finds every service through Nomad, whichever node or backend serves it.
 import { existsSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, BENCH_JOB_ID, AGENT_JOB_ID, LLM_JOB_ID, type WorkerFallback,
+  embeddingsJob, llamaBenchJob, llamaCppRpcJob, NomadJobSpec, primaCppJob, voiceAgentJob, wyomingServiceJob, BENCH_JOB_ID, AGENT_JOB_ID,
+  EMBEDDINGS_SERVICE, LLM_JOB_ID, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type AgentRuntimeArgs, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
-import { AGENT_DIR, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
+import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, planLayers, readModelFacts, workerFallbacks,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
+  SideService, SIDE_SERVICES, SideServicePlacement, workerFallbacks,
 } from "./planner";
 
 const MiB = 2 ** 20;
@@ -46,15 +49,22 @@ export interface JobsArgs {
   modelFacts?: ModelFacts;
 }
 
+/** The job specs the program registers, by what they are. */
+export type JobName = "llm" | "agent" | "bench" | SideService;
+
 export interface Jobs {
   llm: NomadJob;
   agent: NomadJob;
+  /** STT, TTS and the embeddings server, each a job of its own. */
+  services: Record<SideService, NomadJob>;
   /** Stopped with prima.cpp (its build has no llama-bench). */
   bench: NomadJob;
   /** Undefined when no plan could be made (the error is logged). */
   plan: pulumi.Output<LayerPlan | undefined>;
+  /** Where the speech services run, and why. */
+  servicePlacement: pulumi.Output<SideServicePlacement>;
   /** The job JSON as registered, for `nomad job run -json` by hand. */
-  specs: pulumi.Output<Record<"llm" | "agent" | "bench", NomadJobSpec | undefined>>;
+  specs: pulumi.Output<Record<JobName, NomadJobSpec | undefined>>;
 }
 
 /** The model's header from a local copy ($AIDE_CACHE/models/<name>) or, without one, from
@@ -156,6 +166,64 @@ export function benchJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<
   };
 }
 
+/**
+ * The layer plan made knowing where the speech services go. They avoid the LLM's nodes, so
+ * their RAM counts only on the others — which include where the LLM moves when its node
+ * dies. So: plan to learn the LLM's nodes, place the services, plan again with their
+ * reservations. The LLM's nodes stay the same (only nodes it did not use got less room);
+ * what changes is which standby nodes still have room for it beside the services.
+ */
+export function planWithSpeechServices(model: ModelFacts, nodes: PlannerNode[], options: PlanOptions, agentNode: string):
+  { plan: LayerPlan; options: PlanOptions; placement: SideServicePlacement } {
+  const first = placeSideServices(nodes, planLayers(model, nodes, options), agentNode);
+  const reserved = { ...options.reservedBytes };
+  for (const service of SIDE_SERVICES) {
+    const node = first.nodes[service][0];
+    reserved[node] = (reserved[node] ?? 0) + SPEECH_SERVICE_MEMORY_MB[service] * MiB;
+  }
+  const withServices = { ...options, reservedBytes: reserved };
+  const plan = planLayers(model, nodes, withServices);
+  return { plan, options: withServices, placement: placeSideServices(nodes, plan, agentNode) };
+}
+
+/** The agent package as the voice agent and the speech services run it on every node. */
+function agentRuntimeArgs(config: AideConfig): AgentRuntimeArgs {
+  return {
+    agentDir: AGENT_DIR,
+    nodeBinary: NODE_BINARY,
+    modelsDir: MODEL_DIR,
+    // the stack names a voice model; the agent picks Piper or espeak-ng ("auto" prefers Piper)
+    ttsVoice: /espeak/i.test(config.agent.ttsModel) ? "espeak" : "auto",
+    sttThreads: 1,
+  };
+}
+
+/** Each side service's job ID (its job registers the Nomad service of the same name). */
+const SIDE_SERVICE_JOBS: Array<[SideService, string]> = [["stt", WYOMING_SERVICES.stt], ["tts", WYOMING_SERVICES.tts], ["embeddings", EMBEDDINGS_SERVICE]];
+
+/** The embeddings server is llama.cpp's llama-server, which only the llamacpp-rpc backend
+ * installs: with prima.cpp its job is registered stopped. */
+const embeddingsStopped = (config: AideConfig): boolean => config.backend === "primacpp";
+
+/** STT, TTS and the embeddings server where the planner placed them; `why` says when one
+ * is registered stopped. */
+export function sideServiceSpecs(config: AideConfig, placement: SideServicePlacement, facts: Record<string, NodeFacts>): { specs: Record<SideService, NomadJobSpec>; why?: string } {
+  // one thread each: a reservation of one core of its own node
+  const placed = (s: SideService) => ({ datacenters: [config.nomad.datacenter], nodes: placement.nodes[s], cpuMHz: cpuMHz(facts[placement.nodes[s][0]]) });
+  const stopped = embeddingsStopped(config);
+  return {
+    specs: {
+      stt: wyomingServiceJob({ ...agentRuntimeArgs(config), ...placed("stt"), kind: "stt" }),
+      tts: wyomingServiceJob({ ...agentRuntimeArgs(config), ...placed("tts"), kind: "tts" }),
+      embeddings: embeddingsJob({ ...placed("embeddings"), binDir: `${ENGINE_PREFIX}/bin`, modelPath: `${EMBEDDING_MODEL.dir}/${EMBEDDING_MODEL.name}`, stopped }),
+    },
+    why: stopped
+      ? `${EMBEDDINGS_SERVICE}: registered stopped — the nodes have prima.cpp's llama-server, a late-2024 llama.cpp that profiles the node (needing fio) unless given -lw, ` +
+        `and is not checked as an embedder; long-term memory stays off in the cluster with primacpp (switch to llamacpp-rpc to have it)`
+      : undefined,
+  };
+}
+
 export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions = {}): Jobs {
   const { config } = args;
   const token = args.nomadToken ?? new pulumi.Config().getSecret("nomadToken");
@@ -170,11 +238,13 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
   // Pulumi error with the reason — `pulumi preview`/`up` fail with it — while the rest of
   // the program still registers, so every problem shows in one run.
   const planned = facts.apply((f) => {
+    const nodes: PlannerNode[] = config.nodes.map((n) => ({
+      name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
+    }));
+    let layers: { plan: LayerPlan; llm: NomadJobSpec; bench: NomadJobSpec } | undefined;
+    let placement: SideServicePlacement | undefined;
     try {
       const model = args.modelFacts ?? modelFactsFor(config);
-      const nodes: PlannerNode[] = config.nodes.map((n) => ({
-        name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
-      }));
       const planOptions = {
         backend: config.backend,
         contextSize: LLM_CONTEXT,
@@ -183,38 +253,47 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
         reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
         avoid: [agentAt.name],
       };
-      const plan = planLayers(model, nodes, planOptions);
+      const planned = planWithSpeechServices(model, nodes, planOptions, agentAt.name);
+      const plan = planned.plan;
+      placement = planned.placement;
       // The head's plan for each worker that stays gone, made now by the same rules.
-      const fallbacks = workerFallbacks(model, nodes, planOptions, plan);
+      const fallbacks = workerFallbacks(model, nodes, planned.options, plan);
       const bench = benchJobSpec(config, plan, f);
       const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
       pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
-      return { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
+      layers = { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
     } catch (e) {
       pulumi.log.error(`layer plan: ${(e as Error).message}`);
-      return { plan: undefined, llm: undefined, bench: undefined };
     }
+    // Placed even without a layer plan: the agent's memory and speech do not wait for the LLM.
+    placement ??= placeSideServices(nodes, undefined, agentAt.name);
+    const side = sideServiceSpecs(config, placement, f);
+    pulumi.log.info(`service placement:\n  ${[...placement.explanation, ...(side.why ? [side.why] : [])].join("\n  ")}`);
+    return { plan: layers?.plan, llm: layers?.llm, bench: layers?.bench, placement, services: side.specs };
   });
 
   // Without a plan the spec stays empty and NomadJob's check refuses it, pointing here.
   const llm = new NomadJob(LLM_JOB_ID, { connection, spec: planned.llm as pulumi.Output<NomadJobSpec> }, jobOpts);
   const agentSpec = voiceAgentJob({
+    ...agentRuntimeArgs(config),
     datacenters: [config.nomad.datacenter],
-    agentDir: AGENT_DIR,
-    nodeBinary: NODE_BINARY,
-    modelsDir: MODEL_DIR,
     port: config.agent.port,
     benchmarkMode: config.agent.benchmark,
-    // the stack names a voice model; the agent picks Piper or espeak-ng ("auto" prefers Piper)
-    ttsVoice: /espeak/i.test(config.agent.ttsModel) ? "espeak" : "auto",
-    sttThreads: 1,
     vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
     memoryMB: AGENT_MEMORY_MB,
     ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
   });
   const agent = new NomadJob(AGENT_JOB_ID, { connection, spec: agentSpec }, jobOpts);
+  const services = Object.fromEntries(SIDE_SERVICE_JOBS.map(([service, id]) => [service, new NomadJob(id, {
+    connection,
+    spec: planned.services[service],
+    // a stopped job (sideServiceSpecs says when) has nothing to become healthy
+    wait: service === "embeddings" && embeddingsStopped(config) ? "registered" : "healthy",
+  }, jobOpts)])) as Record<SideService, NomadJob>;
   // Registered only (a batch job that may wait for room), never waited on.
   const bench = new NomadJob(BENCH_JOB_ID, { connection, spec: planned.bench as pulumi.Output<NomadJobSpec>, wait: "registered" }, jobOpts);
-  const specs = pulumi.output({ llm: planned.llm, agent: agentSpec, bench: planned.bench }) as Jobs["specs"];
-  return { llm, agent, bench, plan: planned.plan, specs };
+  const specs = pulumi.output({
+    llm: planned.llm, agent: agentSpec, bench: planned.bench, stt: planned.services.stt, tts: planned.services.tts, embeddings: planned.services.embeddings,
+  }) as Jobs["specs"];
+  return { llm, agent, services, bench, plan: planned.plan, servicePlacement: planned.placement, specs };
 }

@@ -3,7 +3,9 @@
 //
 // The rules, for one conversation at a time on CPU nodes:
 // - One node when the model (weights + KV cache + buffers) fits in a node's free RAM
-//   after headroom: every RPC or ring hop costs time on every token.
+//   after headroom — the fastest such node: a split runs its layers one node after the
+//   other and crosses the network on every token, and the legacy-cluster lab measured
+//   it no faster for what the user waits for (LAB_SPLIT_VS_ONE_NODE).
 // - Otherwise as few nodes as hold the model, fastest first; a node slower than
 //   `minSpeedFraction` of the fastest joins only if the model does not fit without it.
 // - Within the chosen nodes, layers go in proportion to speed (each node then takes
@@ -15,6 +17,24 @@ import type { WorkerFallback } from "../nomad-jobs";
 
 const GiB = 1024 ** 3;
 const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
+
+/**
+ * What `npm run bench:cluster` (README, "The legacy-cluster lab") measured on emulated
+ * Core 2 Duo nodes with the Qwen2.5-1.5B-cost model: the model alone on one node
+ * (placement jobs-today) against a two-node llama.cpp RPC split (rpc-split). The split is
+ * no faster: its layers run in series, so a token still takes the sum of both nodes'
+ * parts, plus a network hop. Why the planner splits only a model that fits nowhere alone.
+ */
+export const LAB_SPLIT_VS_ONE_NODE = {
+  voiceToVoiceP50S: { split: 11.41, oneNode: 11.68 },
+  firstTurnS: { split: 32.95, oneNode: 30.29 },
+  splitGenerationTokS: 1.81,
+} as const;
+
+const LAB_SAYS =
+  `the legacy-cluster lab measured a two-node split no faster on Core 2 nodes (voice-to-voice p50 ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.split} s split ` +
+  `vs ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.oneNode} s on one node, first turn ${LAB_SPLIT_VS_ONE_NODE.firstTurnS.split} s vs ` +
+  `${LAB_SPLIT_VS_ONE_NODE.firstTurnS.oneNode} s, ${LAB_SPLIT_VS_ONE_NODE.splitGenerationTokS} tok/s generating split)`;
 
 export interface NodeFacts {
   name: string;
@@ -158,8 +178,12 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
 
   const single = ranked.find((n) => free(n) >= needSingle);
   if (single) {
-    explanation.push(`runs on ${single.name} alone: it has ${gib(free(single))} free for the ${gib(needSingle)} needed, and one node means no network hop per token` +
-      (avoid.has(single.name) ? ` (${single.name} also runs the voice agent; no other node has room)` : ""));
+    // faster nodes passed over for want of room (the agent's node is passed over by choice)
+    const faster = ranked.filter((n) => speed(n) > speed(single) && !avoid.has(n.name) && free(n) < needSingle);
+    explanation.push(`runs on ${single.name} alone: it has ${gib(free(single))} free for the ${gib(needSingle)} needed` +
+      (avoid.has(single.name) ? ` (${single.name} also runs the voice agent; no other node has room)` : `, and it is the fastest node with that room (${speed(single).toFixed(1)})`) +
+      (faster.length ? ` — ${faster.map((n) => `${n.name} (${speed(n).toFixed(1)}, ${gib(free(n))} free)`).join(", ")} ${faster.length === 1 ? "is" : "are"} faster but cannot hold it alone` : "") +
+      `; one node, not a split, because a split runs its layers in series over RPC and adds a network hop per token — ${LAB_SAYS}`);
     // The agent's node only when no other has room: the LLM would take its cores from speech.
     const roomy = ranked.filter((n) => n !== single && free(n) >= needSingle);
     const standby = roomy.some((n) => !avoid.has(n.name)) ? roomy.filter((n) => !avoid.has(n.name)) : roomy;
@@ -250,7 +274,7 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
     return { node: n.name, address: n.address, layers: l, memoryBytes: Math.ceil(l * perLayer + fixedBytes(n, chosen)), freeBytes: free(n), threads: threads(n) };
   });
   explanation.push(
-    `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free: ` +
+    `splits ${model.layerCount} layers over ${chosen.length} nodes because no single node has ${gib(needSingle)} free (a split is the last resort: ${LAB_SAYS}): ` +
     shares.map((s) => `${s.node} ${s.layers}`).join(", ") +
     ` (in proportion to speed, capped by RAM; ${head.name} serves the API and holds the embeddings/output)`,
   );
@@ -334,6 +358,55 @@ export function workerFallbacks(model: ModelFacts, nodes: NodeFacts[], options: 
     }
     return { missing: gone.node, offloadedLayers: split.offloadedLayers, tensorSplit: split.tensorSplit };
   });
+}
+
+/** The stages of a turn that run as services of their own beside the LLM (nomad-jobs/speech-services.ts). */
+export const SIDE_SERVICES = ["stt", "tts", "embeddings"] as const;
+export type SideService = (typeof SIDE_SERVICES)[number];
+const SIDE_SERVICE_NAMES: Record<SideService, string> = { stt: "STT", tts: "TTS", embeddings: "embeddings" };
+
+export interface SideServicePlacement {
+  /** Per service: the nodes it may run on, its own first (Nomad keeps it there while it is up). */
+  nodes: Record<SideService, string[]>;
+  /** The decision, as sentences for `pulumi preview`. */
+  explanation: string[];
+}
+
+/**
+ * Where STT, TTS and the embeddings server run: away from the LLM. On these CPUs the LLM
+ * keeps every core of its nodes busy for most of a turn (prompt evaluation is
+ * compute-bound without AVX, then generation), so a speech stage on the same node slows
+ * both, while the other desktops sit idle. So, in order:
+ * - nodes that hold no layers and do not run the agent, fastest first (idle cores);
+ * - then the agent's node, if it holds no layers (its speech ran there in-process before;
+ *   only the light VAD, the WebSocket and vision share it);
+ * - only when every node holds layers, the agent's node anyway: the planner leaves one
+ *   of its cores to speech (`avoid`), never all of an LLM node's.
+ * The services take those nodes in turn (STT, TTS, embeddings), so with enough nodes each
+ * has one to itself and with fewer they share; each may move to the others when its own
+ * node goes down. `plan` undefined (no layer plan could be made): no node counts as the LLM's.
+ */
+export function placeSideServices(nodes: NodeFacts[], plan: LayerPlan | undefined, agentNode: string): SideServicePlacement {
+  if (!nodes.some((n) => n.name === agentNode)) throw new Error(`placing the speech services: the agent's node ${agentNode} is not one of the stack's nodes`);
+  const llm = new Set(plan?.shares.map((s) => s.node) ?? []);
+  const { speed } = speedOf(nodes);
+  const idle = nodes.filter((n) => !llm.has(n.name) && n.name !== agentNode).sort((a, b) => speed(b) - speed(a)).map((n) => n.name);
+  const pool = llm.has(agentNode) && idle.length === 0 ? [agentNode] : [...idle, ...(llm.has(agentNode) ? [] : [agentNode])];
+  const placed = Object.fromEntries(SIDE_SERVICES.map((service, i) => {
+    const own = pool[i % pool.length];
+    return [service, [own, ...pool.filter((n) => n !== own)]];
+  })) as Record<SideService, string[]>;
+
+  const where = SIDE_SERVICES.map((s) => `${SIDE_SERVICE_NAMES[s]} on ${placed[s][0]}${placed[s][0] === agentNode ? " (the agent's node)" : ""}`).join(", ");
+  const why = !plan
+    ? "no layer plan, so no node is known to run the LLM"
+    : `away from the LLM on ${[...llm].join(", ")}, which keeps every core of its node${llm.size === 1 ? "" : "s"} busy through a turn (a speech stage beside it would slow both)`;
+  const explanation = [pool.length === 1 && llm.has(agentNode)
+    ? `speech services: ${where} — every node holds LLM layers, and the planner leaves one of ${agentNode}'s cores to speech`
+    : `speech services: ${where} — ${why}` + (pool.length > 1 ? `; each may move to ${pool.join(" or ")} when its node goes down` : "")];
+  const standby = (plan?.standby ?? []).map((s) => s.node).filter((n) => SIDE_SERVICES.some((s) => placed[s][0] === n));
+  if (standby.length) explanation.push(`${standby.join(", ")} ${standby.length === 1 ? "is" : "are"} also where the LLM goes if ${plan!.head} goes down: the speech services there then share its cores until it is back`);
+  return { nodes: placed, explanation };
 }
 
 /** prima.cpp's `-lw`: one layer count per rank, in ring order. */

@@ -29,6 +29,14 @@ export function preferNode(node: string): Affinity {
   return { LTarget: "${node.unique.name}", Operand: "=", RTarget: node, Weight: 100 };
 }
 
+/** A group that runs on the first of these nodes while it is up, and may move to the
+ * others (in any order Nomad picks) when it is not. */
+export function onNodesPreferringFirst(nodes: string[]): Pick<TaskGroup, "Constraints" | "Affinities"> {
+  if (!nodes.length) throw new Error("a group needs at least one node to run on");
+  for (const n of nodes) checkName("node name", n);
+  return { Constraints: [onAnyNode(nodes)], ...(nodes.length > 1 ? { Affinities: [preferNode(nodes[0])] } : {}) };
+}
+
 // Names end up in service names, template text and command lines: keep them to the
 // characters Nomad accepts in service names, so none of them can inject anything.
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -4,5 +4,7 @@ export type { NomadJobSpec, Job, TaskGroup, Task, Template } from "./types";
 export { LLM_JOB_ID, LLM_SERVICE, seconds } from "./common";
 export { llamaCppRpcJob, rpcServiceName, type LlamaCppRpcJobArgs, type LlamaNodeRole, type WorkerFallback } from "./llamacpp-rpc";
 export { primaCppJob, PRIMA_MAX_RANKS, PRIMA_DATA_PORT, PRIMA_SIGNAL_PORT, DEFAULT_RING_CHECK, LOCAL_NOMAD_API, type PrimaCppJobArgs, type PrimaRank, type RingCheck } from "./primacpp";
-export { voiceAgentJob, AGENT_JOB_ID, AGENT_SERVICE, WEBCAM_META, type VoiceAgentJobArgs } from "./voice-agent";
+export { voiceAgentJob, serviceEndpointsTemplate, AGENT_JOB_ID, AGENT_SERVICE, ENDPOINTS_FILE, WEBCAM_META, type VoiceAgentJobArgs } from "./voice-agent";
 export { llamaBenchJob, BENCH_JOB_ID, BENCH_TASK, type LlamaBenchJobArgs } from "./llama-bench";
+export { wyomingServiceJob, embeddingsJob, STT_SERVICE, TTS_SERVICE, EMBEDDINGS_SERVICE, EMBEDDINGS_SERVER, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type WyomingKind, type WyomingServiceJobArgs, type EmbeddingsJobArgs } from "./speech-services";
+export type { AgentRuntimeArgs } from "./agent-runtime";

@@ -6,7 +6,7 @@
 // long as it runs, so a benchmark sent to them would wait forever.
 import {
   checkCount, checkLlmServingArgs, checkName, checkPath, httpPortOf, LLM_SERVICE, llmJob, llmService, LlmServingArgs, minutes,
-  NODE_STATE_DIR, onAnyNode, onNode, preferNode, rawExecTask, seconds, SERVER_RESTART,
+  NODE_STATE_DIR, onNode, onNodesPreferringFirst, rawExecTask, seconds, SERVER_RESTART,
 } from "./common";
 import { NomadJobSpec, Resources, Task, TaskGroup, Template } from "./types";
 
@@ -307,8 +307,7 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
   const headGroup: TaskGroup = {
     Name: "head",
     Count: 1,
-    Constraints: [onAnyNode(headNodes)],
-    ...(headNodes.length > 1 ? { Affinities: [preferNode(args.head.node)] } : {}),
+    ...onNodesPreferringFirst(headNodes),
     Networks: [httpPortOf(args)],
     RestartPolicy: SERVER_RESTART,
     Tasks: [...(args.workers.length > 0 ? [waitForWorkersTask(workerNodes, rpcServiceName, waitSeconds)] : []), rawExecTask({

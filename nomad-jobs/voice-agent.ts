@@ -1,8 +1,10 @@
 // The voice agent (the seed's pipecatapp): WebSocket + web page, VAD → STT → Twin → TTS,
 // on the node that has the webcam, with the vision detector as its own task beside it.
-// It finds the LLM through Nomad's service discovery, so switching the backend never
-// changes this job.
-import { checkCount, checkName, checkPath, LLM_SERVICE, minutes, onNode, rawExecTask, seconds, SERVER_RESTART } from "./common";
+// It finds the LLM, the speech services and the embeddings server through Nomad's service
+// discovery, so switching the backend or moving a service never changes this job.
+import { agentRuntime, AgentRuntimeArgs } from "./agent-runtime";
+import { checkCount, checkName, checkPath, LLM_SERVICE, minutes, NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART } from "./common";
+import { EMBEDDINGS_SERVICE, STT_SERVICE, TTS_SERVICE } from "./speech-services";
 import { NomadJobSpec, Task, Template } from "./types";
 
 export const AGENT_JOB_ID = "aide-voice-agent";
@@ -10,25 +12,16 @@ export const AGENT_SERVICE = "aide-agent";
 /** Node meta (written by infra/scripts/nomad.sh: `"aide.webcam" = "true"`) marking the node with the camera. */
 export const WEBCAM_META = "aide.webcam";
 
-export interface VoiceAgentJobArgs {
+export interface VoiceAgentJobArgs extends AgentRuntimeArgs {
   datacenters: string[];
-  /** The agent package on the nodes (package.json, src/, node_modules/). */
-  agentDir: string;
-  /** Node.js on the nodes. */
-  nodeBinary: string;
-  /** ts-node's transpile-only register module the agent's TypeScript runs under. */
-  tsNodeRegister?: string;
-  /** Speech models (the directory with manifest.json) on the node. */
-  modelsDir: string;
   /** The port users open in their browser (static, so it can be bookmarked). */
   port: number;
   /** Print the per-turn benchmark report (seed §9.2). */
   benchmarkMode: boolean;
-  /** auto | piper | espeak */
-  ttsVoice?: "auto" | "piper" | "espeak";
-  /** Threads for speech recognition: the agent's node keeps its other core for the LLM or vision. */
-  sttThreads?: number;
   vad?: { startThreshold: number; minSilenceMs: number };
+  /** Long-term memory's folder on the node (default /var/lib/aide/memory): outside the task
+   * directory, which Nomad discards with the allocation. */
+  memoryDir?: string;
   memoryMB?: number;
   cpuMHz?: number;
   /** The YOLO detector as its own task beside the agent; omitted when no node has a camera. */
@@ -37,20 +30,36 @@ export interface VoiceAgentJobArgs {
   node?: string;
 }
 
-/** The LLM endpoint as the agent's env (LLM_BASE_URL), from the `aide-llm` service, with
- * the backend read from the service's tag. When the backend is switched Nomad rewrites
- * the file and sends SIGHUP: the agent (agent/src/main.ts) re-reads AIDE_LLM_ENV_FILE and
- * every conversation's next turn uses the new endpoint, without a restart that would drop
- * them. (Were the handler missing, Node's default for SIGHUP is to exit, and Nomad would
- * restart the agent with the new values.) */
-export function llmEndpointTemplate(): Template {
+/** The env file (in the task's local/ directory) the agent re-reads on SIGHUP: AIDE_ENDPOINTS_FILE. */
+export const ENDPOINTS_FILE = "endpoints.env";
+
+/** `KEY=scheme://address:port` from the first registered instance of a service; nothing
+ * while none is. `eq $i 0` keeps one while an old and a new allocation are briefly both
+ * registered. */
+function endpointLine(service: string, key: string, scheme: "http" | "tcp"): string {
+  return `{{ range $i, $s := nomadService "${service}" }}{{ if eq $i 0 }}${key}=${scheme}://{{ .Address }}:{{ .Port }}\n{{ end }}{{ end }}`;
+}
+
+/** Where the agent finds the services of a turn, as its env: the LLM (LLM_BASE_URL, and
+ * the backend from the `aide-llm` service's tag), speech recognition and synthesis
+ * (AIDE_STT_URL, AIDE_TTS_URL: Wyoming over TCP) and long-term memory's embeddings
+ * (EMBED_URL). When any of them moves (a dead desktop, a backend switch) Nomad rewrites
+ * the file and sends SIGHUP: the agent (agent/src/main.ts) re-reads AIDE_ENDPOINTS_FILE
+ * and every conversation's next turn uses the new endpoints, without a restart that would
+ * drop them. (Were the handler missing, Node's default for SIGHUP is to exit, and Nomad
+ * would restart the agent with the new values.) A service not registered yet leaves its
+ * line out, and the agent keeps what it had (its in-process engine, memory off). */
+export function serviceEndpointsTemplate(): Template {
   return {
     EmbeddedTmpl:
       `{{ range $i, $s := nomadService "${LLM_SERVICE}" }}{{ if eq $i 0 }}` +
       `LLM_BASE_URL=http://{{ .Address }}:{{ .Port }}\n` +
       `AIDE_LLM_BACKEND={{ if .Tags | contains "primacpp" }}primacpp{{ else }}llamacpp{{ end }}\n` +
-      `{{ end }}{{ end }}`,
-    DestPath: "local/llm.env",
+      `{{ end }}{{ end }}` +
+      endpointLine(STT_SERVICE, "AIDE_STT_URL", "tcp") +
+      endpointLine(TTS_SERVICE, "AIDE_TTS_URL", "tcp") +
+      endpointLine(EMBEDDINGS_SERVICE, "EMBED_URL", "http"),
+    DestPath: `local/${ENDPOINTS_FILE}`,
     Envvars: true,
     ChangeMode: "signal",
     ChangeSignal: "SIGHUP",
@@ -58,31 +67,21 @@ export function llmEndpointTemplate(): Template {
 }
 
 export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
-  const agentDir = checkPath("agent directory", args.agentDir);
-  const node = checkPath("node binary", args.nodeBinary);
-  const tsNode = checkPath("ts-node register module", args.tsNodeRegister ?? `${agentDir}/node_modules/ts-node/register/transpile-only`);
-  checkPath("models directory", args.modelsDir);
+  const runtime = agentRuntime(args);
   const port = checkCount("agent port", args.port, 1024);
-  const sttThreads = checkCount("STT threads", args.sttThreads ?? 1);
-  // raw_exec starts tasks in their task directory: every path is absolute.
-  const runTs = (entry: string) => ({ command: node, args: ["--require", tsNode, `${agentDir}/${entry}`] });
-  // ts-node looks for a tsconfig.json from the working directory (the task directory,
-  // which has none) and its built-in default fails on the agent's CommonJS sources.
-  const tsNodeEnv = { TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: "commonjs", moduleResolution: "node" }) };
-
   const agent = rawExecTask({
     name: "agent",
-    ...runTs("src/main.ts"),
-    // The names agent/src/config.ts reads.
+    ...runtime.run("src/main.ts"),
+    // The names agent/src/config.ts reads. The speech settings are the Wyoming services'
+    // too: the agent's in-process engines stand in while a service is down.
     env: {
-      ...tsNodeEnv,
+      ...runtime.tsNodeEnv,
+      ...runtime.speechEnv,
       AIDE_HOST: "${NOMAD_IP_http}",
       AIDE_PORT: "${NOMAD_PORT_http}",
-      AIDE_MODELS_DIR: args.modelsDir,
-      STT_THREADS: String(sttThreads),
       BENCHMARK_MODE: args.benchmarkMode ? "true" : "false",
-      AIDE_LLM_ENV_FILE: "${NOMAD_TASK_DIR}/llm.env",
-      ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
+      AIDE_ENDPOINTS_FILE: `\${NOMAD_TASK_DIR}/${ENDPOINTS_FILE}`,
+      AIDE_MEMORY_DIR: checkPath("memory directory", args.memoryDir ?? `${NODE_STATE_DIR}/memory`),
       // the stop threshold must not exceed the start one (the agent refuses to start
       // otherwise): keep its default ratio, 0.35 for 0.5
       ...(args.vad ? {
@@ -91,7 +90,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
         VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs),
       } : {}),
     },
-    templates: [llmEndpointTemplate()],
+    templates: [serviceEndpointsTemplate()],
     services: [{
       Name: AGENT_SERVICE,
       PortLabel: "http",
@@ -106,11 +105,11 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   if (args.vision) {
     tasks.push(rawExecTask({
       name: "vision",
-      ...runTs("src/vision/detector-process.ts"),
+      ...runtime.run("src/vision/detector-process.ts"),
       // The names agent/src/vision/detector-process.ts reads; loopback only: the agent asks it.
       env: {
-        ...tsNodeEnv,
-        AIDE_MODELS_DIR: args.modelsDir,
+        ...runtime.tsNodeEnv,
+        AIDE_MODELS_DIR: runtime.speechEnv.AIDE_MODELS_DIR,
         AIDE_VISION_SOURCE: args.vision.source,
         AIDE_VISION_HOST: "127.0.0.1",
         AIDE_VISION_PORT: "${NOMAD_PORT_vision}",

@@ -22,6 +22,7 @@ import { mkdirSync } from "node:fs";
 import * as net from "node:net";
 import { AgentConfig, ConfigError, configHelp, loadConfig } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
+import { EMBEDDINGS_SERVER } from "../nomad-jobs";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
 import { aideCache } from "./lib/cache";
 import { LlamaServerSupervisor, freePort } from "./lib/llama";
@@ -160,14 +161,15 @@ async function main(): Promise<void> {
   await llama.start();
   config.llmUrl = llama.url;
 
-  // Long-term memory's embeddings: a second, small llama-server (one thread, no prompt
-  // cache), unless EMBED_URL points elsewhere or memory is off.
+  // Long-term memory's embeddings: a second, small llama-server (started as the cluster's
+  // aide-embeddings job starts it; no prompt cache), unless EMBED_URL points elsewhere or
+  // memory is off.
   let embed: LlamaServerSupervisor | undefined;
   if (!config.embedUrl && config.memoryDir !== "off") {
     const embedModel = realModel(dir, "embedding").path ?? (await ensureTinyEmbeddingModel());
     embed = new LlamaServerSupervisor({
-      model: embedModel, threads: 1, port: await freePort(), parallel: 1, ctxSize: 512, cacheRamMiB: 0,
-      extraArgs: ["--embeddings", "--pooling", "mean"], diesWithParent: true,
+      model: embedModel, threads: EMBEDDINGS_SERVER.threads, port: await freePort(), parallel: 1, ctxSize: EMBEDDINGS_SERVER.contextSize, cacheRamMiB: 0,
+      extraArgs: [...EMBEDDINGS_SERVER.flags], diesWithParent: true,
     });
     started.push(supervised("embeddings server", embed));
     embed.on("failed", (e: Error) => say(`embeddings server could not be restarted yet: ${e.message.split("\n")[0]}`));

@@ -245,25 +245,37 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   return config;
 }
 
-/** The keys an endpoint file may hold: where the LLM and the speech services are now. */
-const ENDPOINT_KEYS = { LLM_BASE_URL: "llmUrl", AIDE_LLM_BACKEND: "llmBackend", AIDE_STT_URL: "sttUrl", AIDE_TTS_URL: "ttsUrl" } as const;
-type EndpointSettings = Pick<AgentConfig, (typeof ENDPOINT_KEYS)[keyof typeof ENDPOINT_KEYS]>;
+/**
+ * The settings Nomad's endpoints template renders (nomad-jobs/voice-agent.ts
+ * serviceEndpointsTemplate) and rewrites when a service moves: the ones the agent re-reads
+ * on SIGHUP. AIDE_STT_URL and AIDE_TTS_URL (the Wyoming speech services) count once the
+ * agent has those settings; until then their lines are ignored like any unknown key.
+ */
+export const ENDPOINT_SETTINGS = ["LLM_BASE_URL", "AIDE_LLM_BACKEND", "AIDE_STT_URL", "AIDE_TTS_URL", "EMBED_URL"] as const;
 
 /**
- * The endpoints from a `KEY=value` env file (the Nomad job's AIDE_LLM_ENV_FILE, rewritten
- * when the LLM backend or a speech service moves); a key not in the file keeps `base`'s
- * value, unknown keys are ignored, bad values throw like loadConfig.
+ * The endpoints from a `KEY=value` env file (the Nomad job's AIDE_ENDPOINTS_FILE): the
+ * fields of `base` they change, checked like loadConfig (bad values throw, naming the
+ * setting). A setting missing from the file keeps its value: a service that is not
+ * registered right now is left out of the file, and the agent goes on with what it had.
  */
-export function endpointsFromEnvFile(text: string, base: AgentConfig): EndpointSettings {
-  const env: NodeJS.ProcessEnv = {};
+export function endpointSettingsFromEnvFile(text: string, base: AgentConfig): Partial<AgentConfig> {
+  const next: AgentConfig = { ...base, vad: { ...base.vad } };
+  const problems: string[] = [];
   for (const line of text.split("\n")) {
     const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m && m[1] in ENDPOINT_KEYS) env[m[1]] = m[2].trim();
+    if (!m || !(ENDPOINT_SETTINGS as readonly string[]).includes(m[1])) continue;
+    const setting = SETTINGS.find((s) => s.env === m[1]);
+    const value = m[2].trim();
+    const problem = setting?.apply(next, value);
+    if (problem) problems.push(`${m[1]}=${JSON.stringify(value)} ${problem} (${setting!.help})`);
   }
-  const next = loadConfig([], { ...env });
-  const out = { llmUrl: base.llmUrl, llmBackend: base.llmBackend, sttUrl: base.sttUrl, ttsUrl: base.ttsUrl } as Record<string, unknown>;
-  for (const [key, field] of Object.entries(ENDPOINT_KEYS)) if (env[key] !== undefined) out[field] = next[field];
-  return out as EndpointSettings;
+  if (problems.length) throw new ConfigError(problems);
+  const changed: Partial<AgentConfig> = {};
+  for (const key of Object.keys(next) as Array<keyof AgentConfig>) {
+    if (next[key] !== base[key] && key !== "vad") (changed as Record<string, unknown>)[key] = next[key];
+  }
+  return changed;
 }
 
 export function configHelp(): string {

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AgentConfig, ConfigError, configHelp, endpointsFromEnvFile, loadConfig } from "./config";
+import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
@@ -30,6 +30,9 @@ export interface RunningAgent {
   server: AgentServer;
   /** Warms the LLM's prompt cache with the fixed prefix (the LLM moved). */
   warmPrefix(): void;
+  /** Call after `config`'s endpoints changed (SIGHUP): long-term memory that was off for
+   * want of an embeddings server opens once one is known (new conversations get it). */
+  endpointsChanged(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,7 +44,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   // The camera, when there is one (AIDE_VISION_URL or AIDE_VISION_SOURCE; see agent/src/vision).
   const vision = await visionFromEnv();
   log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
-  const memory = await openLongTermMemory(config, log);
+  let memory = await openLongTermMemory(config, log);
+  let opening: Promise<void> | undefined;
 
   const newBrain = () => new TwinService({
     llm: {
@@ -99,6 +103,12 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     port: server.port,
     server,
     warmPrefix,
+    async endpointsChanged() {
+      if (memory || !config.embedUrl || config.memoryDir === "off") return;
+      // one index per folder: a second SIGHUP while this one opens waits for it
+      opening ??= openLongTermMemory(config, log).then((m) => { memory = m; }).finally(() => { opening = undefined; });
+      await opening;
+    },
     async close() {
       await server.close();
       await vision?.stop();
@@ -163,7 +173,9 @@ async function openLongTermMemory(config: AgentConfig, log: (line: string) => vo
     return undefined;
   }
   const dir = config.memoryDir ?? join(process.env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "memory");
-  const memory = await LongTermMemory.open({ dir, embedder: new LlamaServerEmbedder(config.embedUrl), conversationId: "agent", log });
+  // Asked on every request: when the embeddings server moves, memory follows it (SIGHUP).
+  const embedder = new LlamaServerEmbedder(() => config.embedUrl!);
+  const memory = await LongTermMemory.open({ dir, embedder, conversationId: "agent", log });
   log(`memory: long-term memory in ${dir} (${await memory.size()} memories), embeddings from ${config.embedUrl}`);
   return memory;
 }
@@ -199,19 +211,21 @@ async function main(): Promise<void> {
   const stop = () => {
     void agent.close().finally(() => process.exit(0));
   };
-  // Nomad rewrites this file and sends SIGHUP when the LLM backend moves (a dead desktop,
-  // a backend switch): every conversation's next turn goes to the new endpoint, without
-  // a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
-  // AIDE_STT_URL / AIDE_TTS_URL in it are followed the same way (when set at start).
-  const envFile = process.env.AIDE_LLM_ENV_FILE;
+  // Nomad rewrites this file and sends SIGHUP when a service of the turn moves (a dead
+  // desktop, a backend switch): every conversation's next turn goes to the new endpoints,
+  // without a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
+  const envFile = process.env.AIDE_ENDPOINTS_FILE;
   process.on("SIGHUP", () => {
     if (!envFile) return;
     try {
-      Object.assign(config, endpointsFromEnvFile(fs.readFileSync(envFile, "utf8"), config));
-      process.stderr.write(`LLM endpoint now ${config.llmUrl} (${config.llmBackend})${config.sttUrl ? `, speech recognition ${config.sttUrl}` : ""}${config.ttsUrl ? `, voice ${config.ttsUrl}` : ""}\n`);
-      agent.warmPrefix();
+      const changed = endpointSettingsFromEnvFile(fs.readFileSync(envFile, "utf8"), config);
+      Object.assign(config, changed);
+      process.stderr.write(`endpoints re-read: LLM ${config.llmUrl} (${config.llmBackend}), embeddings ${config.embedUrl ?? "none"}` +
+        `${Object.keys(changed).length ? ` — changed: ${Object.keys(changed).join(", ")}` : " — unchanged"}\n`);
+      if ("llmUrl" in changed || "llmBackend" in changed) agent.warmPrefix();
+      agent.endpointsChanged().catch((error) => process.stderr.write(`long-term memory could not open: ${(error as Error).message}\n`));
     } catch (error) {
-      process.stderr.write(`SIGHUP: could not re-read ${envFile}: ${(error as Error).message}; keeping ${config.llmUrl}\n`);
+      process.stderr.write(`SIGHUP: could not re-read ${envFile}: ${(error as Error).message}; keeping LLM ${config.llmUrl}, embeddings ${config.embedUrl ?? "none"}\n`);
     }
   });
   process.once("SIGINT", stop);

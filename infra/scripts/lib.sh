@@ -63,7 +63,8 @@ remove_path() {
   done
 }
 
-# fetch_verified URL SHA256 PATH — downloads once; the file must match the pinned checksum.
+# fetch_verified URL SHA256 PATH — downloads once; the file must match the pinned checksum
+# (pinned in $AIDE_PIN_SOURCE, default the stack config: the error names where to fix it).
 fetch_verified() {
   local url="$1" sha="$2" path="$R$3" got
   if [ -f "$path" ] && [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ]; then unchanged "$3 (sha256 ok)"; return 0; fi
@@ -73,6 +74,7 @@ fetch_verified() {
   got="$(sha256sum "$path.part" | cut -d' ' -f1)"
   if [ "$got" != "$sha" ]; then
     rm -f "$path.part"
+    if [ -n "${AIDE_PIN_SOURCE:-}" ]; then die "$url has sha256 $got, but $AIDE_PIN_SOURCE pins $sha — fix the pinned checksum there if the new file is the one you want"; fi
     die "$url has sha256 $got, but the stack pins $sha — fix the pinned checksum in the stack config if the new file is the one you want"
   fi
   mv -f "$path.part" "$path"

@@ -3,7 +3,8 @@
 // (scripts/lib/nomad-runtime.ts) inside each emulated node's namespace and CPU budget.
 //
 // Every placement also runs, on the agent's node, an embeddings llama-server for long-term
-// memory (the cluster's agent job starts none yet — `npm start` does; `memory: false`
+// memory (as the deployment measured in placement b ran it; the cluster now runs it as
+// its own aide-embeddings job, which these placements do not yet model; `memory: false`
 // leaves it out) and the vision detector on a looping video standing in for the webcam.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -236,7 +237,7 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     const agentTask = prepareTask(taskOf(agentSpec, "voice-agent", "agent"), { ports: { http: { ip: agentNode.address, port: agentPort }, vision: { ip: agentNode.address, port: visionPort } }, services: agentServices });
     // The lab's replies are capped (random weights never stop by themselves) at 24 tokens,
     // a two-sentence spoken answer, so 22 turns in three placements fit the run's 25
-    // minutes; memory gets the embeddings server the cluster job does not start yet.
+    // minutes; memory gets the lab's embeddings server on the agent's node.
     agentTask.env.LLM_MAX_TOKENS = String(LAB_REPLY_TOKENS);
     if (p.before) Object.assign(agentTask.env, AGENT_AS_BEFORE);
     agentTask.env.AIDE_MEMORY_DIR = embedUrl ? join(scratch, `${p.name}-memory`) : "off";

@@ -23,7 +23,7 @@ const stepVar = (r: Registered, name: string): string | undefined => {
   const m = new RegExp(`^${name}='((?:[^']|'\\\\'')*)'$`, "m").exec(plain(r.inputs.stdin));
   return m ? m[1].replace(/'\\''/g, "'") : undefined;
 };
-const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agent", "agent-copy", "speech-copy", "speech-models", "engine-copy", "llama-source", "model"];
+const PER_NODE = ["facts", "base", "firewall", "nodejs", "llama", "nomad", "agent", "agent-copy", "speech-copy", "speech-models", "engine-copy", "llama-source", "model", "embedding-model"];
 
 describe("the cluster graph under Pulumi mocks", () => {
   let three: ProgramRun;
@@ -60,7 +60,7 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(three.resources.filter((r) => r.name.endsWith("-nomad-ready")).map((r) => r.name)).toEqual(["aide-01-nomad-ready"]);
     // The jobs (infra/jobs.ts) come after the cluster is ready.
     const jobs = three.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => r.name).sort();
-    expect(jobs).toEqual(["aide-llama-bench", "aide-llm", "aide-voice-agent"]);
+    expect(jobs).toEqual(["aide-embeddings", "aide-llama-bench", "aide-llm", "aide-stt", "aide-tts", "aide-voice-agent"]);
     for (const j of jobs) expect(three.dependsOn.get(j)).toContain("aide-01-nomad-ready");
     // Speech models go from this machine's models directory to every node.
     const speech = plain(byName(three, "aide-03-speech-copy").inputs.environment);
@@ -70,7 +70,16 @@ describe("the cluster graph under Pulumi mocks", () => {
     // The agent's runtime is pinned to the versions CI runs.
     expect(stepVar(byName(three, "aide-03-agent"), "AIDE_AGENT_RUNTIME")).toMatch(/^ts-node@\d+\.\d+\.\d+ typescript@\d+\.\d+\.\d+$/);
     // The first server downloads the model; the others receive a copy.
-    expect(three.resources.filter((r) => r.name.endsWith("-model-copy")).map((r) => r.name)).toEqual(["aide-02-model-copy", "aide-03-model-copy"]);
+    expect(three.resources.filter((r) => /-\d\d-model-copy$/.test(r.name)).map((r) => r.name)).toEqual(["aide-02-model-copy", "aide-03-model-copy"]);
+    // So with long-term memory's embedder, pinned by the catalog, into its own folder; each copy is checked.
+    expect(stepVar(byName(three, "aide-01-embedding-model"), "AIDE_ROLE")).toBe("download");
+    expect(stepVar(byName(three, "aide-01-embedding-model"), "AIDE_MODEL_URL")).toMatch(/^https:\/\/huggingface\.co\/.*all-MiniLM-L6-v2-Q4_K_M\.gguf$/);
+    const embeddingCopy = plain(byName(three, "aide-03-embedding-model-copy").inputs.environment);
+    expect(embeddingCopy).toMatchObject({
+      AIDE_FROM: "root@192.168.1.101:22:/var/lib/aide/models/embedding", AIDE_INCLUDE: "all-minilm-l6-v2-q4_k_m.gguf",
+      AIDE_TO: "root@192.168.1.103:22:/var/lib/aide/models/embedding", AIDE_SHA256: "2ec4cee28a27a9c973d5f5230930d6ef6e52694bd2bc71be26a9bef5b1d755e6",
+    });
+    expect(stepVar(byName(three, "aide-03-embedding-model"), "AIDE_ROLE")).toBe("verify");
     expect(three.outputs).toMatchObject({
       nomadAddress: "http://192.168.1.101:4646",
       nomadUi: "http://192.168.1.101:4646/ui",
@@ -92,7 +101,7 @@ describe("the cluster graph under Pulumi mocks", () => {
     // and (through the build plan) for every node's facts.
     expect(deps("aide-03-engine-copy").sort()).toEqual(["aide-01-facts", "aide-01-llama", "aide-02-facts", "aide-02-llama", "aide-03-facts", "aide-03-llama"]);
     expect(deps("aide-02-nomad")).toEqual(
-      expect.arrayContaining(["aide-02-base", "aide-02-firewall", "aide-02-llama", "aide-02-engine-copy", "aide-02-model", "aide-02-agent"]),
+      expect.arrayContaining(["aide-02-base", "aide-02-firewall", "aide-02-llama", "aide-02-engine-copy", "aide-02-model", "aide-02-embedding-model", "aide-02-agent"]),
     );
     expect(deps("aide-01-nomad-ready").sort()).toEqual(["aide-01-nomad", "aide-02-nomad", "aide-03-nomad"]);
   });

@@ -1,18 +1,19 @@
 // The Pulumi program (infra/index.ts → infra/jobs.ts) under Pulumi's mocks: it registers
-// the LLM, the voice agent and the benchmark as NomadJob resources once the cluster is
-// ready, from a layer plan for the nodes' facts, and a backend switch changes exactly the
-// LLM's jobs.
+// the LLM, the voice agent, its speech services and the benchmark as NomadJob resources
+// once the cluster is ready, from a layer plan for the nodes' facts, and a backend switch
+// changes exactly the LLM's jobs (and stops the embeddings server, which needs llama.cpp).
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benchJobSpec, llmJobSpec, modelAlias } from "../../infra/jobs";
+import { benchJobSpec, llmJobSpec, modelAlias, planWithSpeechServices } from "../../infra/jobs";
+import { planLayers } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "../infra/program";
 import { GOSSIP, SHA, validStack } from "../infra/stack-fixture";
 import { nomadSchemaErrors } from "./support/openapi";
 
 const secrets = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nK\n-----END OPENSSH PRIVATE KEY-----", nomadGossipKey: GOSSIP };
-const JOBS = ["aide-llm", "aide-voice-agent", "aide-llama-bench"];
+const JOBS = ["aide-llm", "aide-voice-agent", "aide-llama-bench", "aide-stt", "aide-tts", "aide-embeddings"];
 const jobs = (run: ProgramRun): Record<string, Registered> =>
   Object.fromEntries(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource").map((r) => [r.name, r]));
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -40,7 +41,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     errorSpy.mockRestore();
   });
 
-  it("registers the LLM, the voice agent and the benchmark, each after the cluster is ready", () => {
+  it("registers the LLM, the voice agent, its speech services and the benchmark, each after the cluster is ready", () => {
     expect(llama.error).toBeUndefined();
     const j = jobs(llama);
     expect(Object.keys(j).sort()).toEqual([...JOBS].sort());
@@ -51,7 +52,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
       expect(nomadSchemaErrors("JobRegisterRequest", j[name].inputs.spec)).toEqual([]);
     }
     expect(j["aide-llama-bench"].inputs.wait).toBe("registered");
-    expect(j["aide-llm"].inputs.wait).toBe("healthy");
+    for (const name of ["aide-llm", "aide-stt", "aide-tts", "aide-embeddings"]) expect(j[name].inputs.wait).toBe("healthy");
   });
 
   it("sends the stack's Nomad ACL token with every job, and keeps it secret", async () => {
@@ -66,7 +67,10 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
   it("exports each job's JSON as registered, for `nomad job run -json` by hand", () => {
     const specs = llama.outputs.jobSpecs as Record<string, unknown>;
     const j = jobs(llama);
-    expect(specs).toEqual({ llm: j["aide-llm"].inputs.spec, agent: j["aide-voice-agent"].inputs.spec, bench: j["aide-llama-bench"].inputs.spec });
+    expect(specs).toEqual({
+      llm: j["aide-llm"].inputs.spec, agent: j["aide-voice-agent"].inputs.spec, bench: j["aide-llama-bench"].inputs.spec,
+      stt: j["aide-stt"].inputs.spec, tts: j["aide-tts"].inputs.spec, embeddings: j["aide-embeddings"].inputs.spec,
+    });
   });
 
   it("plans the tiny model onto one node that is not the agent's, and exports the plan", () => {
@@ -77,6 +81,41 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(llm.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["head"]);
     expect(llm.TaskGroups[0].Constraints[0].RTarget.split(",")[0]).toBe("aide-02");
     expect(llm.TaskGroups[0].Tasks[0].Config.args).toEqual(expect.arrayContaining(["-m", "/var/lib/aide/models/tiny.gguf", "-t", "2"]));
+  });
+
+  it("places STT, TTS and the embeddings server away from the LLM's node, and exports where and why", () => {
+    const placement = llama.outputs.servicePlacement as { nodes: Record<string, string[]>; explanation: string[] };
+    // the seed's 3 nodes: the agent on aide-01, the LLM alone on aide-02
+    expect(placement.nodes).toEqual({ stt: ["aide-03", "aide-01"], tts: ["aide-01", "aide-03"], embeddings: ["aide-03", "aide-01"] });
+    expect(placement.explanation[0]).toMatch(/^speech services: STT on aide-03, TTS on aide-01 \(the agent's node\), embeddings on aide-03 — away from the LLM on aide-02/);
+    const j = jobs(llama);
+    for (const [name, node] of [["aide-stt", "aide-03"], ["aide-tts", "aide-01"], ["aide-embeddings", "aide-03"]]) {
+      const group = j[name].inputs.spec.Job.TaskGroups[0];
+      expect(group.Affinities).toEqual([{ LTarget: "${node.unique.name}", Operand: "=", RTarget: node, Weight: 100 }]);
+      expect(group.Constraints[0].RTarget.split(",")).not.toContain("aide-02");
+    }
+    // the agent's and the services' speech settings are one
+    const agentEnv = j["aide-voice-agent"].inputs.spec.Job.TaskGroups[0].Tasks[0].Env;
+    const sttTask = j["aide-stt"].inputs.spec.Job.TaskGroups[0].Tasks[0];
+    for (const key of ["AIDE_MODELS_DIR", "STT_THREADS", "AIDE_TTS_VOICE", "TS_NODE_COMPILER_OPTIONS"]) expect(sttTask.Env[key]).toBe(agentEnv[key]);
+    expect(sttTask.Config.args).toEqual(["--require", "/opt/aide/agent/node_modules/ts-node/register/transpile-only", "/opt/aide/agent/src/wyoming/serve.ts", "stt", "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"]);
+    // the embeddings server reads the model the distribution put on every node
+    const embedArgs: string[] = j["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Tasks[0].Config.args;
+    expect(embedArgs[embedArgs.indexOf("-m") + 1]).toBe("/var/lib/aide/models/embedding/all-minilm-l6-v2-q4_k_m.gguf");
+  });
+
+  it("keeps room for the speech services on the node the LLM would move to, and says so when that leaves it none", () => {
+    const GiB = 2 ** 30;
+    // 5.6 GiB needed: each 7.9 GB node has 6.21 GiB free, but aide-03 only 5.33 GiB beside STT and embeddings (896 MiB)
+    const model = { name: "m", architecture: "llama", layerCount: 20, layerBytes: Array(20).fill(0.255 * GiB), otherBytes: 0, kvBytesPerToken: 0 };
+    const nodes = ["aide-01", "aide-02", "aide-03"].map((name, i) => ({ name, address: `192.168.1.10${i + 1}`, memoryBytes: 7900 * 2 ** 20, cores: 2, cpuMHz: 3000 }));
+    const options = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, headroomBytes: 1.5 * GiB, reservedBytes: { "aide-01": 1536 * 2 ** 20 }, avoid: ["aide-01"] };
+    expect(planLayers(model, nodes, options).standby!.map((s) => s.node)).toEqual(["aide-03"]); // blind to the services
+    const planned = planWithSpeechServices(model, nodes, options, "aide-01");
+    expect([planned.plan.mode, planned.plan.head, planned.plan.standby]).toEqual(["single", "aide-02", []]);
+    expect(planned.plan.explanation.join("\n")).toContain("no other node has 5.60 GiB free: if aide-02 goes down the assistant is mute");
+    expect(planned.options.reservedBytes).toEqual({ "aide-01": (1536 + 640) * 2 ** 20, "aide-03": (640 + 256) * 2 ** 20 });
+    expect(planned.placement.nodes.stt[0]).toBe("aide-03");
   });
 
   it("lets the LLM move to another node that holds the model and has room when its desktop dies, preferring its own", () => {
@@ -117,7 +156,11 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     const a = jobs(llama);
     const b = jobs(prima);
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
-    expect(b["aide-voice-agent"].inputs.spec).toEqual(a["aide-voice-agent"].inputs.spec);
+    for (const same of ["aide-voice-agent", "aide-stt", "aide-tts"]) expect(b[same].inputs.spec).toEqual(a[same].inputs.spec);
+    // the embeddings server is llama.cpp's llama-server: with prima.cpp on the nodes it is registered stopped
+    expect(a["aide-embeddings"].inputs.spec.Job.Stop).toBeUndefined();
+    expect(b["aide-embeddings"].inputs.spec.Job.Stop).toBe(true);
+    expect(b["aide-embeddings"].inputs.wait).toBe("registered");
     expect(b["aide-llm"].inputs.spec.Job.ID).toBe(a["aide-llm"].inputs.spec.Job.ID);
     expect([a["aide-llm"].inputs.spec.Job.Meta.backend, b["aide-llm"].inputs.spec.Job.Meta.backend]).toEqual(["llamacpp-rpc", "primacpp"]);
     expect(b["aide-llm"].inputs.spec.Job.TaskGroups.map((g: { Name: string }) => g.Name)).toEqual(["rank-0"]);
@@ -160,5 +203,8 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(errors.join("\n")).toMatch(/layer plan: model aide-tiny-chat does not fit in the cluster's RAM: it needs 0\.50 GiB .*aide-01 0\.00 GiB, aide-02 0\.06 GiB, aide-03 0\.06 GiB/);
     expect(run.outputs.layerPlan).toBeUndefined();
     expect(jobs(run)["aide-voice-agent"]).toBeDefined();
+    // speech and memory do not wait for the LLM: placed with no node known to run it
+    expect((run.outputs.servicePlacement as { nodes: Record<string, string[]> }).nodes.stt[0]).toBe("aide-02");
+    expect(jobs(run)["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Affinities[0].RTarget).toBe("aide-01");
   });
 });

@@ -5,7 +5,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, placeSideServices, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
 } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
@@ -58,7 +58,7 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(plan.mode).toBe("single");
     expect(plan.head).toBe("aide-02");
     expect(plan.shares).toEqual([expect.objectContaining({ node: "aide-02", layers: 28, threads: 2 })]);
-    expect(plan.explanation.join("\n")).toMatch(/runs on aide-02 alone: it has 6\.30 GiB free for the 5\.08 GiB needed, and one node means no network hop per token/);
+    expect(plan.explanation.join("\n")).toMatch(/runs on aide-02 alone: it has 6\.30 GiB free for the 5\.08 GiB needed, and it is the fastest node with that room \(6\.0\)/);
     expect(llamaCppSplit(plan)).toMatchObject({ offloadedLayers: 0, tensorSplit: [], workers: [] });
   });
 
@@ -122,6 +122,114 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect((err as Error).message).toMatch(
       /^model llama-3-70b-q4_k_m does not fit in the cluster's RAM: it needs 41\.33 GiB \(80 layers of 0\.50 GiB each.*the 3 node\(s\) can hold 30 of 80 layers \(free after 1\.00 GiB headroom: aide-01 4\.80 GiB, aide-02 6\.30 GiB, aide-03 6\.30 GiB\)\. Fix: choose a smaller model or quantization/,
     );
+  });
+});
+
+describe("layer planner: the model on one node whenever one node holds it", () => {
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, avoid: ["aide-01"], reservedBytes: { "aide-01": 1.5 * GiB } };
+  const node = (i: number, cores: number, cpuMHz: number, availableGiB: number): NodeFacts => ({
+    name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: availableGiB * GiB, cores, cpuMHz,
+  });
+
+  it("says why one node and not a split, with what the lab measured", () => {
+    const plan = planLayers(QWEN25_7B, SEED, opts);
+    expect(plan.explanation).toContain(
+      "runs on aide-02 alone: it has 6.30 GiB free for the 5.08 GiB needed, and it is the fastest node with that room (6.0); " +
+      "one node, not a split, because a split runs its layers in series over RPC and adds a network hop per token — " +
+      "the legacy-cluster lab measured a two-node split no faster on Core 2 nodes (voice-to-voice p50 11.41 s split vs 11.68 s on one node, " +
+      "first turn 32.95 s vs 30.29 s, 1.81 tok/s generating split)",
+    );
+  });
+
+  it("picks the fastest node that holds the model alone", () => {
+    const plan = planLayers(QWEN25_7B, [node(1, 2, 3000, 7.3), node(2, 2, 2400, 7.3), node(3, 2, 3000, 7.3), node(4, 2, 2660, 7.3)], opts);
+    expect([plan.mode, plan.head]).toEqual(["single", "aide-03"]);
+  });
+
+  it("keeps the model on one slower node rather than splitting it over faster nodes that cannot hold it alone", () => {
+    // aide-02 and aide-03: quad cores with too little free RAM for the 5.08 GiB alone; together they could hold it
+    const nodes = [node(1, 2, 3000, 7.3), node(2, 4, 3000, 5), node(3, 4, 3000, 5), node(4, 2, 2400, 7.3)];
+    const plan = planLayers(QWEN25_7B, nodes, opts);
+    expect(plan).toMatchObject({ mode: "single", head: "aide-04", shares: [{ node: "aide-04", layers: 28 }] });
+    expect(plan.explanation.join("\n")).toContain(
+      "runs on aide-04 alone: it has 6.30 GiB free for the 5.08 GiB needed, and it is the fastest node with that room (4.8) — " +
+      "aide-02 (12.0, 4.00 GiB free), aide-03 (12.0, 4.00 GiB free) are faster but cannot hold it alone; one node, not a split",
+    );
+    // the same fast pair does split a model that no node holds alone, and says it is the last resort
+    const split = planLayers(LLAMA2_13B, nodes, opts);
+    expect(split.mode).toBe("split");
+    expect(split.explanation.join("\n")).toMatch(/splits 40 layers over \d nodes because no single node has [\d.]+ GiB free \(a split is the last resort: the legacy-cluster lab measured a two-node split no faster/);
+  });
+
+  it("uses the agent's node alone before splitting, when only it has the room", () => {
+    const nodes = [node(1, 2, 3000, 7.3 + 1.5), node(2, 2, 3000, 5), node(3, 2, 3000, 5)];
+    const plan = planLayers(QWEN25_7B, nodes, opts);
+    expect([plan.mode, plan.head]).toEqual(["single", "aide-01"]);
+    expect(plan.shares[0].threads).toBe(1); // a core stays with speech
+    expect(plan.explanation.join("\n")).toContain("(aide-01 also runs the voice agent; no other node has room)");
+  });
+});
+
+describe("where STT, TTS and the embeddings server run: away from the LLM", () => {
+  const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, avoid: ["aide-01"], reservedBytes: { "aide-01": 1.5 * GiB } };
+  const seedNode = (i: number, extra: Partial<NodeFacts> = {}): NodeFacts => ({
+    name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: 7.3 * GiB, cores: 2, cpuMHz: 3000, ...extra,
+  });
+  const cluster = (n: number) => Array.from({ length: n }, (_, i) => seedNode(i + 1));
+  const own = (p: ReturnType<typeof placeSideServices>) => ({ stt: p.nodes.stt[0], tts: p.nodes.tts[0], embeddings: p.nodes.embeddings[0] });
+
+  it("on the seed's 3 nodes: the node the LLM does not use and the agent's node, never the LLM's", () => {
+    const plan = planLayers(QWEN25_7B, cluster(3), opts);
+    const placed = placeSideServices(cluster(3), plan, "aide-01");
+    expect(own(placed)).toEqual({ stt: "aide-03", tts: "aide-01", embeddings: "aide-03" });
+    for (const s of ["stt", "tts", "embeddings"] as const) expect(placed.nodes[s]).not.toContain("aide-02");
+    expect(placed.nodes.stt).toEqual(["aide-03", "aide-01"]); // where it moves when its node dies
+    expect(placed.explanation).toEqual([
+      "speech services: STT on aide-03, TTS on aide-01 (the agent's node), embeddings on aide-03 — away from the LLM on aide-02, which keeps every core " +
+        "of its node busy through a turn (a speech stage beside it would slow both); each may move to aide-03 or aide-01 when its node goes down",
+      "aide-03 is also where the LLM goes if aide-02 goes down: the speech services there then share its cores until it is back",
+    ]);
+  });
+
+  it("on 4 and 5 nodes: idle nodes first, each service on its own once there are enough", () => {
+    expect(own(placeSideServices(cluster(4), planLayers(QWEN25_7B, cluster(4), opts), "aide-01"))).toEqual({ stt: "aide-03", tts: "aide-04", embeddings: "aide-01" });
+    expect(own(placeSideServices(cluster(5), planLayers(QWEN25_7B, cluster(5), opts), "aide-01"))).toEqual({ stt: "aide-03", tts: "aide-04", embeddings: "aide-05" });
+  });
+
+  it("takes the fastest idle node first", () => {
+    const nodes = [seedNode(1), seedNode(2), seedNode(3, { cpuMHz: 2000 }), seedNode(4, { cores: 4 })];
+    const plan = planLayers(QWEN25_7B, nodes, opts);
+    expect(plan.head).toBe("aide-04"); // the fastest holds the LLM
+    expect(own(placeSideServices(nodes, plan, "aide-01"))).toEqual({ stt: "aide-02", tts: "aide-03", embeddings: "aide-01" });
+  });
+
+  it("with the LLM on the agent's node (only it had room), keeps speech on the other nodes", () => {
+    const nodes = [seedNode(1, { availableMemoryBytes: 8.8 * GiB }), seedNode(2, { availableMemoryBytes: 5 * GiB }), seedNode(3, { availableMemoryBytes: 5 * GiB })];
+    const plan = planLayers(QWEN25_7B, nodes, opts);
+    expect([plan.mode, plan.head]).toEqual(["single", "aide-01"]);
+    const placed = placeSideServices(nodes, plan, "aide-01");
+    expect(own(placed)).toEqual({ stt: "aide-02", tts: "aide-03", embeddings: "aide-02" });
+    for (const s of ["stt", "tts", "embeddings"] as const) expect(placed.nodes[s]).not.toContain("aide-01");
+  });
+
+  it("when every node holds layers, runs them on the agent's node, where the planner left a core for speech", () => {
+    // 2.5 GiB free on each: the 7B's 5.08 GiB needs all three
+    const nodes = cluster(3).map((n) => ({ ...n, availableMemoryBytes: 3.5 * GiB }));
+    const plan = planLayers(QWEN25_7B, nodes, { ...opts, reservedBytes: {} });
+    expect(plan.shares.map((s) => s.node).sort()).toEqual(["aide-01", "aide-02", "aide-03"]);
+    const placed = placeSideServices(nodes, plan, "aide-01");
+    expect(placed.nodes).toEqual({ stt: ["aide-01"], tts: ["aide-01"], embeddings: ["aide-01"] });
+    expect(placed.explanation[0]).toBe(
+      "speech services: STT on aide-01 (the agent's node), TTS on aide-01 (the agent's node), embeddings on aide-01 (the agent's node) — " +
+      "every node holds LLM layers, and the planner leaves one of aide-01's cores to speech");
+    expect(plan.shares.find((s) => s.node === "aide-01")!.threads).toBe(1);
+  });
+
+  it("places them without a layer plan, and refuses an agent node the stack does not have", () => {
+    expect(placeSideServices(cluster(3), undefined, "aide-01").explanation[0]).toBe(
+      "speech services: STT on aide-02, TTS on aide-03, embeddings on aide-01 (the agent's node) — no layer plan, so no node is known to run the LLM; " +
+      "each may move to aide-02 or aide-03 or aide-01 when its node goes down");
+    expect(() => placeSideServices(cluster(3), undefined, "aide-09")).toThrow("placing the speech services: the agent's node aide-09 is not one of the stack's nodes");
   });
 });
 

@@ -136,6 +136,32 @@ describe("Node.js, the model and the agent over SSH", () => {
     expect(snapshot(root)).toEqual({});
   });
 
+  it("keeps the embeddings model in its own folder beside the LLM's: neither step removes the other's file", async () => {
+    const root = path.join(work, "two-models");
+    const llm = path.join(work, "llm.gguf");
+    const embedding = path.join(work, "minilm.gguf");
+    fs.writeFileSync(llm, "GGUF llm weights");
+    fs.writeFileSync(embedding, "GGUF embedding weights");
+    const llmVars = { AIDE_ROOT: root, AIDE_ROLE: "download", AIDE_MODEL_NAME: "llm.gguf", AIDE_MODEL_URL: `file://${llm}`, AIDE_MODEL_SHA256: sha256File(llm), AIDE_MODEL_DIR: "/var/lib/aide/models" };
+    // as infra/distribution.ts sends it: EMBEDDING_MODEL's folder, and where its pin lives
+    const embeddingVars = {
+      AIDE_ROOT: root, AIDE_ROLE: "download", AIDE_MODEL_NAME: "minilm.gguf", AIDE_MODEL_URL: `file://${embedding}`, AIDE_MODEL_SHA256: sha256File(embedding),
+      AIDE_MODEL_DIR: "/var/lib/aide/models/embedding", AIDE_PIN_SOURCE: "scripts/models/catalog.ts (role embedding)",
+    };
+    await okStep(lab, lab.nodes[1], "model", "create", llmVars);
+    await okStep(lab, lab.nodes[1], "model", "create", embeddingVars);
+    // an LLM switch clears the LLM's folder of old .gguf files, not the embedder's folder
+    expect(summary(await okStep(lab, lab.nodes[1], "model", "update", llmVars))).toBe("model: update: no changes");
+    expect(fs.readFileSync(path.join(root, "var/lib/aide/models/embedding/minilm.gguf"), "utf8")).toBe("GGUF embedding weights");
+    // a wrong pin names where the embedder's checksum is pinned
+    const bad = await runStep(lab, lab.nodes[1], "model", "create", { ...embeddingVars, AIDE_ROOT: path.join(work, "bad-pin"), AIDE_MODEL_SHA256: "0".repeat(64) });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/has sha256 [0-9a-f]{64}, but scripts\/models\/catalog\.ts \(role embedding\) pins 0{64} — fix the pinned checksum there/);
+    await okStep(lab, lab.nodes[1], "model", "delete", embeddingVars);
+    await okStep(lab, lab.nodes[1], "model", "delete", llmVars);
+    expect(snapshot(root)).toEqual({});
+  });
+
   it("each creates once, changes nothing the second time, and delete leaves the root as it was", async () => {
     // A Node.js-shaped tarball (node-vX-linux-x64/bin/node), served by file:// like a mirror.
     const tree = path.join(work, "node-v20.20.2-linux-x64");

@@ -1,6 +1,7 @@
 /**
  * Both embedding paths give the same vectors for the same text, the in-process one also
- * on a Core 2 (qemu core2duo: no SSE4.2, no AVX), and a bad model path is named.
+ * on a Core 2 (qemu core2duo: no SSE4.2, no AVX), the server's follows it when it moves,
+ * and a bad model path is named.
  */
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { startLlamaServer } from "../../../scripts/lib/llama";
@@ -53,6 +54,16 @@ describe("embeddings", () => {
     } finally {
       await local.close();
     }
+  });
+
+  it("follows the embeddings server to where it moved (the agent's endpoints, re-read on SIGHUP)", async () => {
+    let at = "http://127.0.0.1:9"; // where it was: nothing listens there now
+    const embedder = new LlamaServerEmbedder(() => at);
+    await expect(embedder.embed([texts[0]])).rejects.toThrow(/^embedding server at http:\/\/127\.0\.0\.1:9\/v1\/embeddings is unreachable/);
+    at = server.url;
+    const [moved] = await embedder.embed([texts[0]]);
+    const [direct] = await new LlamaServerEmbedder(server.url).embed([texts[0]]);
+    expect(cosine(moved, direct)).toBeGreaterThan(0.999);
   });
 
   it("names the model when node-llama-cpp cannot load it", async () => {

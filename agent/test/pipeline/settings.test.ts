@@ -1,4 +1,4 @@
-import { ConfigError, defaultConfig, endpointsFromEnvFile, loadConfig } from "../../src/config";
+import { ConfigError, defaultConfig, endpointSettingsFromEnvFile, loadConfig } from "../../src/config";
 
 describe("the agent's settings", () => {
   it("reads VAD tuning and the rest from the environment, with flags winning", () => {
@@ -38,14 +38,28 @@ describe("the agent's settings", () => {
     expect(() => loadConfig([], { VAD_START_THRESHOLD: "0.3", VAD_STOP_THRESHOLD: "0.5" })).toThrow(/set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD/);
   });
 
-  it("follows the LLM endpoint file Nomad rewrites when the backend moves", () => {
+  it("follows the endpoints file Nomad rewrites when the LLM or the embeddings server moves", () => {
+    const base = { ...defaultConfig(), embedUrl: "http://192.168.1.103:21000" };
+    const moved = endpointSettingsFromEnvFile(
+      "LLM_BASE_URL=http://192.168.1.102:23456\nAIDE_LLM_BACKEND=primacpp\nEMBED_URL=http://192.168.1.101:24000\nOTHER=1\n", base);
+    expect(moved).toEqual({ llmUrl: "http://192.168.1.102:23456", llmBackend: "primacpp", embedUrl: "http://192.168.1.101:24000" });
+    // what did not move is not reported as changed, and base is left alone
+    expect(endpointSettingsFromEnvFile(`LLM_BASE_URL=${base.llmUrl}\nEMBED_URL=http://192.168.1.101:24000\n`, base)).toEqual({ embedUrl: "http://192.168.1.101:24000" });
+    expect(base.embedUrl).toBe("http://192.168.1.103:21000");
+  });
+
+  it("keeps an endpoint whose service is not registered right now (its line is left out)", () => {
+    const base = { ...defaultConfig(), embedUrl: "http://192.168.1.103:21000" };
+    expect(endpointSettingsFromEnvFile("", base)).toEqual({});
+    expect(endpointSettingsFromEnvFile("LLM_BASE_URL=http://192.168.1.102:23456\n", base)).toEqual({ llmUrl: "http://192.168.1.102:23456" });
+  });
+
+  it("re-reads only the endpoint settings: anything else in the file is ignored, a bad endpoint is refused by name", () => {
     const base = defaultConfig();
-    const moved = endpointsFromEnvFile("LLM_BASE_URL=http://192.168.1.102:23456\nAIDE_LLM_BACKEND=primacpp\nOTHER=1\n", base);
-    expect(moved).toEqual({ llmUrl: "http://192.168.1.102:23456", llmBackend: "primacpp" });
-    expect(endpointsFromEnvFile("", base)).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp" });
-    expect(() => endpointsFromEnvFile("LLM_BASE_URL=not a url", base)).toThrow(/LLM_BASE_URL="not a url" must be a URL/);
+    expect(endpointSettingsFromEnvFile("AIDE_PORT=1\nAIDE_MEMORY_DIR=off\n", base)).toEqual({});
+    expect(() => endpointSettingsFromEnvFile("LLM_BASE_URL=not a url", base)).toThrow(/LLM_BASE_URL="not a url" must be a URL/);
+    expect(() => endpointSettingsFromEnvFile("EMBED_URL=tcp://192.168.1.101:24000", base)).toThrow(/EMBED_URL="tcp:\/\/192.168.1.101:24000" must be an http:\/\/ or https:\/\/ URL/);
     // The speech services move the same way; a key the file does not hold keeps its value.
-    const speech = endpointsFromEnvFile("AIDE_STT_URL=tcp://192.168.1.103:10300\n", { ...base, ttsUrl: "tcp://192.168.1.104:10200" });
-    expect(speech).toEqual({ llmUrl: base.llmUrl, llmBackend: "llamacpp", sttUrl: "tcp://192.168.1.103:10300", ttsUrl: "tcp://192.168.1.104:10200" });
+    expect(endpointSettingsFromEnvFile("AIDE_STT_URL=tcp://192.168.1.103:10300\n", { ...base, ttsUrl: "tcp://192.168.1.104:10200" })).toEqual({ sttUrl: "tcp://192.168.1.103:10300" });
   });
 });

@@ -1,7 +1,8 @@
 // Job arguments for the seed's cluster (aide-01..03, 192.168.1.101..103) used by the
 // job tests: one place, so every test checks the same jobs the program would build.
 import {
-  llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, LlamaCppRpcJobArgs, NomadJobSpec, PrimaCppJobArgs, Task, TaskGroup, VoiceAgentJobArgs,
+  embeddingsJob, llamaBenchJob, llamaCppRpcJob, primaCppJob, voiceAgentJob, wyomingServiceJob, EmbeddingsJobArgs, LlamaCppRpcJobArgs, NomadJobSpec,
+  PrimaCppJobArgs, Task, TaskGroup, VoiceAgentJobArgs, WyomingServiceJobArgs,
 } from "../../../nomad-jobs";
 
 export const SEED_NODES = [
@@ -48,6 +49,20 @@ export function agentArgs(overrides: Partial<VoiceAgentJobArgs> = {}): VoiceAgen
   };
 }
 
+export function wyomingArgs(overrides: Partial<WyomingServiceJobArgs> = {}): WyomingServiceJobArgs {
+  return {
+    datacenters: ["dc1"], agentDir: "/opt/aide/agent", nodeBinary: "/opt/aide/node/bin/node", modelsDir: "/var/lib/aide/models",
+    kind: "stt", nodes: ["aide-03", "aide-01"], sttThreads: 1, ttsVoice: "auto", ...overrides,
+  };
+}
+
+export function embeddingsArgs(overrides: Partial<EmbeddingsJobArgs> = {}): EmbeddingsJobArgs {
+  return {
+    datacenters: ["dc1"], binDir: "/opt/aide/engine/bin", modelPath: "/var/lib/aide/models/embedding/all-minilm-l6-v2-q4_k_m.gguf",
+    nodes: ["aide-03", "aide-01"], ...overrides,
+  };
+}
+
 /** The group's main task (not a prestart helper). */
 export function mainTask(group: TaskGroup): Task {
   return group.Tasks.find((t) => !t.Lifecycle)!;
@@ -66,6 +81,9 @@ export function allJobs(): Record<string, NomadJobSpec> {
       vision: { source: "camera:/dev/video0", memoryMB: 600, cpuMHz: 1000 },
     }),
     "voice-agent without vision": voiceAgentJob(agentArgs()),
+    "aide-stt": wyomingServiceJob(wyomingArgs()),
+    "aide-tts": wyomingServiceJob(wyomingArgs({ kind: "tts", nodes: ["aide-01"] })),
+    "aide-embeddings": embeddingsJob(embeddingsArgs()),
     "llama-bench local": llamaBenchJob({
       datacenters: ["dc1"], binDir: "/opt/aide/llama/bin", modelPath: "/var/lib/aide/models/model.gguf", modelAlias: "qwen2-5-7b-q4",
       backend: "llamacpp-rpc", node: "aide-01", threads: 2, memoryMB: 5000, cpuMHz: 4000,

@@ -18,28 +18,32 @@ export interface Embedder {
 }
 
 export class LlamaServerEmbedder implements Embedder {
-  private readonly url: string;
+  /** `baseUrl` as a function: asked on every request, so the embedder follows a server
+   * that moves (the agent's endpoints file, re-read on SIGHUP). */
+  constructor(private readonly baseUrl: string | (() => string), private readonly timeoutMs = 10_000) {}
 
-  constructor(baseUrl: string, private readonly timeoutMs = 10_000) {
-    this.url = `${baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/embeddings`;
+  private get url(): string {
+    const base = typeof this.baseUrl === "function" ? this.baseUrl() : this.baseUrl;
+    return `${base.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/embeddings`;
   }
 
   async embed(texts: string[]): Promise<number[][]> {
     if (!texts.length) return [];
+    const url = this.url;
     let res: Response;
     try {
-      res = await fetch(this.url, {
+      res = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ input: texts }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new Error(`embedding server at ${this.url} is unreachable (${(error as Error).cause ?? (error as Error).message}) — is llama-server running with --embeddings --pooling mean?`);
+      throw new Error(`embedding server at ${url} is unreachable (${(error as Error).cause ?? (error as Error).message}) — is llama-server running with --embeddings --pooling mean?`);
     }
     const body = (await res.json().catch(() => undefined)) as { data?: { index: number; embedding: number[] }[]; error?: { message?: string } } | undefined;
     if (!res.ok || !Array.isArray(body?.data)) {
-      throw new Error(`embedding server at ${this.url} answered ${res.status}: ${body?.error?.message ?? "no embeddings"} — start it with --embeddings --pooling mean`);
+      throw new Error(`embedding server at ${url} answered ${res.status}: ${body?.error?.message ?? "no embeddings"} — start it with --embeddings --pooling mean`);
     }
     const vectors = new Array<number[]>(texts.length);
     for (const item of body!.data!) vectors[item.index] = item.embedding;

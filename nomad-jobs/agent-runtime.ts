@@ -1,0 +1,49 @@
+// How the agent package's programs start on a node under raw_exec — the voice agent, its
+// vision detector and the Wyoming speech services all run its TypeScript sources with
+// ts-node — and the speech settings they read. One home, so a service and the agent can
+// never be started with different models or voices.
+import { checkCount, checkPath } from "./common";
+
+export interface AgentRuntimeArgs {
+  /** The agent package on the nodes (package.json, src/, node_modules/). */
+  agentDir: string;
+  /** Node.js on the nodes. */
+  nodeBinary: string;
+  /** ts-node's transpile-only register module the agent's TypeScript runs under. */
+  tsNodeRegister?: string;
+  /** Speech models (the directory with manifest.json) on the node. */
+  modelsDir: string;
+  /** auto | piper | espeak */
+  ttsVoice?: "auto" | "piper" | "espeak";
+  /** Threads for speech recognition (default 1: the node keeps its other core for other work). */
+  sttThreads?: number;
+}
+
+export interface AgentRuntime {
+  /** The command line that runs one of the agent's entry points (a path under agentDir). */
+  run(entry: string, ...args: string[]): { command: string; args: string[] };
+  /** ts-node's settings: what every task running the agent's sources needs. */
+  tsNodeEnv: Record<string, string>;
+  /** The speech settings (the names agent/src/config.ts reads). */
+  speechEnv: Record<string, string>;
+}
+
+export function agentRuntime(args: AgentRuntimeArgs): AgentRuntime {
+  const agentDir = checkPath("agent directory", args.agentDir);
+  const node = checkPath("node binary", args.nodeBinary);
+  const tsNode = checkPath("ts-node register module", args.tsNodeRegister ?? `${agentDir}/node_modules/ts-node/register/transpile-only`);
+  const modelsDir = checkPath("models directory", args.modelsDir);
+  const sttThreads = checkCount("STT threads", args.sttThreads ?? 1);
+  return {
+    // raw_exec starts tasks in their task directory: every path is absolute.
+    run: (entry, ...rest) => ({ command: node, args: ["--require", tsNode, `${agentDir}/${entry}`, ...rest] }),
+    // ts-node looks for a tsconfig.json from the working directory (the task directory,
+    // which has none) and its built-in default fails on the agent's CommonJS sources.
+    tsNodeEnv: { TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: "commonjs", moduleResolution: "node" }) },
+    speechEnv: {
+      AIDE_MODELS_DIR: modelsDir,
+      STT_THREADS: String(sttThreads),
+      ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
+    },
+  };
+}
