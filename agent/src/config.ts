@@ -5,7 +5,9 @@
  *
  * seed §7's "VAD tuning" lives here, not in code.
  */
+import * as fs from "node:fs";
 import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
+import { pairingCodeProblem } from "./transport/pairing";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -39,6 +41,15 @@ export interface AgentConfig {
   memoryDir?: string;
   /** llama-server started with --embeddings --pooling mean; without it memory is off. */
   embedUrl?: string;
+  /** PEM files: with both, the page and WebSocket are https/wss (the microphone needs it off localhost). */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** The CA certificate (PEM file) the plain-http port offers to devices. */
+  tlsCa?: string;
+  /** The plain-http port offering the CA certificate (with TLS; default 8091; "off": none). */
+  httpPort?: number;
+  /** File holding the pairing code clients must give (undefined: no pairing). */
+  pairingCodeFile?: string;
 }
 
 interface Setting {
@@ -55,6 +66,19 @@ function numberIn(min: number, max: number, set: (c: AgentConfig, v: number) => 
       return `must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`;
     }
     set(config, n);
+    return undefined;
+  };
+}
+
+/** A file the agent must be able to read when it starts, e.g. a certificate. */
+function readableFile(set: (c: AgentConfig, v: string) => void) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    try {
+      fs.accessSync(value, fs.constants.R_OK);
+    } catch (error) {
+      return `cannot be read (${(error as NodeJS.ErrnoException).code}): give the path of an existing file this user may read`;
+    }
+    set(config, value);
     return undefined;
   };
 }
@@ -112,6 +136,21 @@ const SETTINGS: Setting[] = [
     env: "EMBED_URL", flag: "--embed-url", help: "llama-server with --embeddings --pooling mean, for long-term memory (none: memory off)",
     apply: httpUrl("http://127.0.0.1:8081", (c, v) => { c.embedUrl = v; }),
   },
+  { env: "AIDE_TLS_CERT", flag: "--tls-cert", help: "certificate (PEM) for https/wss; with --tls-key (npm start -- --https makes one)", apply: readableFile((c, v) => { c.tlsCert = v; }) },
+  { env: "AIDE_TLS_KEY", flag: "--tls-key", help: "its private key (PEM)", apply: readableFile((c, v) => { c.tlsKey = v; }) },
+  { env: "AIDE_TLS_CA", flag: "--tls-ca", help: "CA certificate (PEM) offered on the plain-http page, for devices to trust", apply: readableFile((c, v) => { c.tlsCa = v; }) },
+  {
+    env: "AIDE_HTTP_PORT", flag: "--http-port", help: "plain-http port offering the CA certificate, with https (default 8091; off: none)",
+    apply: (c, v) => {
+      if (v !== "off") return numberIn(0, 65535, (cc, n) => { cc.httpPort = n; })(c, v);
+      c.httpPort = undefined;
+      return undefined;
+    },
+  },
+  {
+    env: "AIDE_PAIRING_CODE_FILE", flag: "--pairing-code-file", help: "file holding the pairing code a device must give to talk (localhost needs none; default: no pairing)",
+    apply: readableFile((c, v) => { c.pairingCodeFile = v; }),
+  },
 ];
 
 export function defaultConfig(): AgentConfig {
@@ -129,6 +168,7 @@ export function defaultConfig(): AgentConfig {
     maxSessions: 8,
     maxSessionsPerAddress: 4,
     sttThreads: 2,
+    httpPort: 8091,
   };
 }
 
@@ -178,8 +218,23 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   } else if (config.vad.stopThreshold > config.vad.startThreshold) {
     problems.push(`VAD stop threshold ${config.vad.stopThreshold} is above the start threshold ${config.vad.startThreshold}: set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD`);
   }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    problems.push(`https needs both a certificate and its key: set ${config.tlsCert === undefined ? "AIDE_TLS_CERT (--tls-cert)" : "AIDE_TLS_KEY (--tls-key)"} too`);
+  }
+  if (config.tlsCa !== undefined && config.tlsCert === undefined) {
+    problems.push("AIDE_TLS_CA (--tls-ca) is offered on the plain-http page of an https agent: set AIDE_TLS_CERT and AIDE_TLS_KEY too, or drop it");
+  }
+  if (config.pairingCodeFile !== undefined) {
+    const problem = pairingCodeProblem(fs.readFileSync(config.pairingCodeFile, "utf8").trim());
+    if (problem) problems.push(`the pairing code in ${config.pairingCodeFile} ${problem}: write a new one there`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** The pairing code from AIDE_PAIRING_CODE_FILE (undefined: no pairing). */
+export function readPairingCode(config: AgentConfig): string | undefined {
+  return config.pairingCodeFile === undefined ? undefined : fs.readFileSync(config.pairingCodeFile, "utf8").trim();
 }
 
 /**

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AgentConfig, ConfigError, configHelp, llmSettingsFromEnvFile, loadConfig } from "./config";
+import { AgentConfig, ConfigError, configHelp, llmSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
 import { createSpeechToText } from "./services/stt";
@@ -19,12 +19,14 @@ import { SileroVad } from "./services/vad";
 import { AgentServer, startAgentServer } from "./transport";
 import { LlamaServerEmbedder, LongTermMemory, TwinService } from "./twin";
 import { visionFromEnv } from "./vision";
-import { pageAssets } from "./web";
+import { caPageAssets, pageAssets } from "./web";
 
 export interface RunningAgent {
   url: string;
   wsUrl: string;
   port: number;
+  /** With https: the plain-http page offering the CA certificate. */
+  plainUrl?: string;
   server: AgentServer;
   close(): Promise<void>;
 }
@@ -43,6 +45,10 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   const vision = await visionFromEnv();
   log(vision ? `vision: ${vision.describe}` : "vision: no camera configured (describe_scene will say so)");
   const memory = await openLongTermMemory(config, log);
+  const tls = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
+  const caPem = config.tlsCa ? fs.readFileSync(config.tlsCa, "utf8") : undefined;
+  const pairingCode = readPairingCode(config);
+  log(pairingCode ? `pairing: devices other than this machine must give the code in ${config.pairingCodeFile}` : "pairing: off (no AIDE_PAIRING_CODE_FILE): anyone who reaches the port may talk");
 
   let server: AgentServer;
   try {
@@ -54,6 +60,9 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       assets: await pageAssets(),
       session: { output: { leadMs: config.outputLeadMs } },
       log,
+      tls,
+      plainHttp: tls && caPem && config.httpPort !== undefined ? { port: config.httpPort, assets: (httpsUrl) => caPageAssets(caPem, httpsUrl) } : undefined,
+      pairingCode,
       health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera" }),
       stages: async (context) => {
         const reporter = new LatencyReporter({
@@ -88,6 +97,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     url: server.url,
     wsUrl: server.wsUrl,
     port: server.port,
+    plainUrl: server.plainUrl,
     server,
     async close() {
       await server.close();
@@ -144,7 +154,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const agent = await startVoiceAgent(config);
-  process.stdout.write(`Aide voice agent: open ${agent.url} (LLM at ${config.llmUrl})\n`);
+  process.stdout.write(`Aide voice agent: open ${agent.url} (LLM at ${config.llmUrl})${agent.plainUrl ? `; certificate for devices at ${agent.plainUrl}` : ""}\n`);
   const stop = () => {
     void agent.close().finally(() => process.exit(0));
   };

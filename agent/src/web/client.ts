@@ -9,6 +9,19 @@ const statusLine = $("status");
 const transcript = $("transcript");
 const figures = $("figures");
 const meter = $("meter") as HTMLProgressElement;
+const pairingForm = $("pairing") as HTMLFormElement;
+const pairingInput = $("pairing-code") as HTMLInputElement;
+const pairingWhy = $("pairing-why");
+
+// The pairing code: asked once, then remembered by this browser. A link with #code=…
+// (npm start's QR code) gives it too; it is taken out of the address bar at once.
+const PAIRING_KEY = "aide.pairingCode";
+const PAIRING_HEADER = "x-aide-pairing-code";
+const codeInLink = new URLSearchParams(location.hash.slice(1)).get("code");
+if (codeInLink) {
+  localStorage.setItem(PAIRING_KEY, codeInLink);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 
 // Offline: pipecat's default media manager downloads a call bundle from the internet
 // and hangs without one. 512-byte chunks of 16 kHz mono PCM16 is what the agent takes.
@@ -65,7 +78,8 @@ const client = new PipecatClient({
       if (data && data.type === "latency-report" && typeof data.text === "string") figures.textContent = data.text;
     },
     onError: (message) => {
-      const data = message.data as { message?: string; fatal?: boolean } | undefined;
+      const data = message.data as { message?: string; fatal?: boolean; pairing?: string } | undefined;
+      if (data?.pairing) return askForCode(data.pairing, data.message ?? "this assistant needs its pairing code");
       line("note", `⚠ ${data?.message ?? "error"}`);
       if (data?.fatal) setStatus("Disconnected after an error.");
     },
@@ -78,21 +92,69 @@ async function showMicSettings(): Promise<void> {
   $("mic").textContent = s ? `mic: echo cancellation ${s.echoCancellation ? "on" : "off"}, noise suppression ${s.noiseSuppression ? "on" : "off"}` : "mic: not available";
 }
 
-talk.addEventListener("click", async () => {
+/** Shows the code form, saying why; a wrong remembered code is forgotten. */
+function askForCode(kind: string, why: string): void {
+  if (kind === "wrong") localStorage.removeItem(PAIRING_KEY);
+  pairingWhy.textContent = why;
+  pairingForm.hidden = false;
+  document.body.dataset.pairing = kind;
+  setStatus(kind === "rate-limited" ? "Too many wrong codes: wait, then try again." : "Enter the pairing code to talk.");
+  talk.textContent = "Talk";
+  talk.disabled = false;
+  pairingInput.focus();
+}
+
+/** Asks the agent whether the remembered code is right before connecting, so a refusal says why. */
+async function paired(code: string): Promise<boolean> {
+  const res = await fetch("/pairing", { headers: code ? { [PAIRING_HEADER]: code } : {}, cache: "no-store" });
+  if (res.ok) return true;
+  const body = (await res.json().catch(() => ({}))) as { error?: string; pairing?: string };
+  askForCode(body.pairing ?? "required", body.error ?? `the agent refused the connection (HTTP ${res.status})`);
+  return false;
+}
+
+async function connect(): Promise<void> {
   talk.disabled = true;
-  if (client.connected) {
-    await client.disconnect();
-    return;
-  }
   setStatus("Connecting…");
+  const code = localStorage.getItem(PAIRING_KEY) ?? "";
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   try {
-    await client.connect({ wsUrl: `${scheme}://${location.host}/ws` });
+    if (!(await paired(code))) return;
+    pairingForm.hidden = true;
+    delete document.body.dataset.pairing;
+    await client.connect({ wsUrl: `${scheme}://${location.host}/ws${code ? `?code=${encodeURIComponent(code)}` : ""}` });
   } catch (error) {
     setStatus(`Could not connect: ${(error as Error).message}`);
     talk.disabled = false;
   }
+}
+
+talk.addEventListener("click", async () => {
+  if (client.connected) {
+    talk.disabled = true;
+    await client.disconnect();
+    return;
+  }
+  await connect();
 });
+
+pairingForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = pairingInput.value.trim();
+  if (!code) return;
+  localStorage.setItem(PAIRING_KEY, code);
+  pairingInput.value = "";
+  void connect();
+});
+
+// Over plain http from another device the browser has no microphone to give (no
+// navigator.mediaDevices at all): say so at once rather than hang on "Connecting…".
+if (!window.isSecureContext || !navigator.mediaDevices) {
+  talk.disabled = true;
+  document.body.dataset.insecure = "true";
+  $("insecure").hidden = false;
+  setStatus("The microphone cannot work on this page: it came over plain http.");
+}
 
 // Playback level from the player's analyser (WavStreamPlayer in websocket-transport 1.7
 // keeps it as `analyser`, fed by the node that plays bot audio). The meter shows that the
