@@ -118,6 +118,11 @@ function thisMachine(host: string): ServerNames {
   };
 }
 
+/** Where --https keeps the household CA and this machine's certificate. */
+function tlsDir(): string {
+  return process.env.AIDE_TLS_DIR || aideCache("tls");
+}
+
 /** The pairing code file in the cache directory: made once, so a phone that paired stays paired. */
 function ensurePairingCodeFile(): string {
   const file = aideCache("pairing-code");
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help")) {
     process.stdout.write(`npm start -- [--https] [settings]: llama-server + the voice agent on this machine.\n` +
-      `  --https                  serve https (a CA made once in ${aideCache("tls")}, a certificate for this machine) so phones and\n` +
+      `  --https                  serve https (a CA made once in ${tlsDir()} (AIDE_TLS_DIR), a certificate for this machine) so phones and\n` +
       `                           laptops get the microphone; prints a QR code that opens the page with the pairing code\n${configHelp()}\n` +
       `  (LLM_BASE_URL / --llm-url is set by this script; LLAMA_THREADS sets llama-server's threads, default 2;\n` +
       `   the pairing code is made once in ${aideCache("pairing-code")} unless --pairing-code-file names another)\n`);
@@ -167,7 +172,7 @@ async function main(): Promise<void> {
   config.pairingCodeFile ??= ensurePairingCodeFile();
   if (https) {
     const names = thisMachine(config.host);
-    const tls = ensureLocalTls(aideCache("tls"), names);
+    const tls = ensureLocalTls(tlsDir(), names);
     for (const made of tls.made) say(`made ${made}`);
     Object.assign(config, { tlsCert: tls.certFile, tlsKey: tls.keyFile, tlsCa: tls.caFile });
     if (config.httpPort !== undefined) await checkPortFree(config.host, config.httpPort);
@@ -247,7 +252,7 @@ async function main(): Promise<void> {
     const lan = thisMachine(config.host).addresses.find((a) => a !== "127.0.0.1") ?? os.hostname();
     const page = `https://${lan}:${agent.port}/`;
     away = `From a phone or another computer: ${page}  pairing code: ${code}\n` +
-      (agent.plainUrl ? `  first time on a device: open http://${lan}:${new URL(agent.plainUrl).port}/ to install this machine's certificate\n` : "") +
+      (agent.plainPort !== undefined ? `  first time on a device: open http://${lan}:${agent.plainPort}/ to install this machine's certificate\n` : "") +
       `  scan to open the page with the code:\n${qrCode(`${page}#code=${encodeURIComponent(code)}`)}`;
   } else {
     away = `From another device: browsers allow the microphone on localhost or https only — restart with npm start -- --https\n` +

@@ -25,8 +25,9 @@ export interface RunningAgent {
   url: string;
   wsUrl: string;
   port: number;
-  /** With https: the plain-http page offering the CA certificate. */
+  /** With https: the plain-http page offering the CA certificate, and its port. */
   plainUrl?: string;
+  plainPort?: number;
   server: AgentServer;
   close(): Promise<void>;
 }
@@ -98,6 +99,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     wsUrl: server.wsUrl,
     port: server.port,
     plainUrl: server.plainUrl,
+    plainPort: server.plainPort,
     server,
     async close() {
       await server.close();

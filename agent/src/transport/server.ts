@@ -53,8 +53,9 @@ export interface AgentServer {
   url: string;
   wsUrl: string;
   port: number;
-  /** The plain-http page offering the CA certificate, when there is one. */
+  /** The plain-http page offering the CA certificate, when there is one, and its port. */
   plainUrl?: string;
+  plainPort?: number;
   sessions(): number;
   close(): Promise<void>;
 }
@@ -258,6 +259,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     wsUrl: `${options.tls ? "wss" : "ws"}://${host}:${port}/ws`,
     port,
     plainUrl: plainPort !== undefined ? `http://${host}:${plainPort}/` : undefined,
+    plainPort,
     sessions: () => sessions.size,
     async close() {
       clearInterval(pinger);
