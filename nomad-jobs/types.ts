@@ -81,6 +81,9 @@ export interface ServiceCheck {
   Name: string;
   Type: "http" | "tcp";
   Path?: string;
+  /** "https" for a page served with the household's certificate (which Nomad does not trust: TLSSkipVerify). */
+  Protocol?: "http" | "https";
+  TLSSkipVerify?: boolean;
   PortLabel?: string;
   Interval: number;
   Timeout: number;
