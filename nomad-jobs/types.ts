@@ -110,6 +110,8 @@ export interface ReschedulePolicy {
 export interface Task {
   Name: string;
   Driver: "raw_exec";
+  /** The unprivileged user the task runs as (the client refuses root: infra/scripts/nomad.sh). */
+  User?: string;
   Config: { command: string; args: string[] };
   Env?: Record<string, string>;
   Templates?: Template[];

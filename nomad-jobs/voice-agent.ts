@@ -2,7 +2,7 @@
 // on the node that has the webcam, with the vision detector as its own task beside it.
 // It finds the LLM through Nomad's service discovery, so switching the backend never
 // changes this job.
-import { checkCount, checkName, checkPath, LLM_SERVICE, minutes, onNode, rawExecTask, seconds, SERVER_RESTART } from "./common";
+import { checkCount, checkName, checkPath, LLM_SERVICE, minutes, NODE_STATE_DIR, onNode, rawExecTask, seconds, SERVER_RESTART } from "./common";
 import { NomadJobSpec, Task, Template } from "./types";
 
 export const AGENT_JOB_ID = "aide-voice-agent";
@@ -96,6 +96,8 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       STT_THREADS: String(sttThreads),
       BENCHMARK_MODE: args.benchmarkMode ? "true" : "false",
       AIDE_LLM_ENV_FILE: "${NOMAD_TASK_DIR}/llm.env",
+      // Long-term memory in the state directory its user owns (infra/scripts/base.sh), not in a home.
+      AIDE_MEMORY_DIR: `${NODE_STATE_DIR}/memory`,
       // https with the household's certificate, the CA offered on the plain-http port, and the pairing code.
       ...(tls ? { ...agentTlsEnv(tls.dir), AIDE_HTTP_PORT: "${NOMAD_PORT_plain}" } : {}),
       ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),

@@ -11,6 +11,9 @@ read -r -a packages <<< "${AIDE_PACKAGES:-curl ca-certificates unzip xz-utils gi
 # password, owning only Aide's state (its home, the agent's TLS files and memory).
 task_user=aide
 task_home="$state_dir/home"
+# What the tasks write, and nothing else: its home, llama.cpp RPC workers' tensor cache
+# (nomad-jobs/llamacpp-rpc.ts), the agent's long-term memory.
+task_dirs=("$task_home" "$state_dir/llama-rpc-cache" "$state_dir/memory")
 has_user() { grep -q "^$task_user:" "$R/etc/passwd" 2>/dev/null; }
 
 installed() { sys dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
@@ -32,7 +35,7 @@ if [ "$op" = delete ]; then
   fi
   remove_path "$pkg_list"
   if has_user; then sys userdel "$task_user"; changed "removed the system user $task_user"; else unchanged "no system user $task_user"; fi
-  remove_path "$task_home"
+  remove_path "${task_dirs[@]}"
   # base is the last step destroyed: the directories every step shared go when empty.
   for d in /opt/aide /var/cache/aide /var/lib/aide; do
     if [ -d "$R$d" ] && [ -z "$(find "$R$d" -mindepth 1 -not -type d -print -quit)" ]; then rm -r "${R}$d"; changed "removed empty $d"; fi
@@ -66,11 +69,18 @@ elif [ -z "$R" ] || [ "${AIDE_CHROOT:-0}" = 1 ]; then
 else
   say "not run outside a chroot: useradd $task_user"
 fi
-if [ ! -d "$R$task_home" ] && has_user; then
-  mkdir -p "$R$task_home"; chmod 700 "$R$task_home"
-  sys chown "$task_user:$task_user" "$task_home"
-  changed "$task_home (0700, $task_user's)"
+# The vision task reads the webcam (/dev/video*, group video).
+if has_user && grep -q '^video:' "$R/etc/group" && ! grep -Eq "^video:[^:]*:[^:]*:(.*,)?$task_user(,|$)" "$R/etc/group"; then
+  sys usermod -a -G video "$task_user"
+  changed "$task_user in group video (the webcam)"
 fi
+for d in "${task_dirs[@]}"; do
+  if [ ! -d "$R$d" ] && has_user; then
+    mkdir -p "$R$d"; chmod 700 "$R$d"
+    sys chown "$task_user:$task_user" "$d"
+    changed "$d (0700, $task_user's)"
+  fi
+done
 
 # Time sync: Nomad's Raft and TLS need clocks that agree.
 if ! sys systemctl is-enabled systemd-timesyncd >/dev/null 2>&1; then
