@@ -192,6 +192,7 @@ async function main(): Promise<void> {
       `Download real models: ${downloadCommand(dir)}`,
     ]);
   }
+  if (!llmModel || !stt.path) config.demo = true; // the page says so too
   if (!llmModel) llmModel = await ensureTinyChatModel();
   if (!stt.path) {
     const tiny = await ensureTinySpeechModels();

@@ -50,6 +50,8 @@ export interface AgentConfig {
   httpPort?: number;
   /** File holding the pairing code clients must give (undefined: no pairing). */
   pairingCodeFile?: string;
+  /** Generated stand-in models: the page says the answers are nonsense. */
+  demo: boolean;
 }
 
 interface Setting {
@@ -125,6 +127,10 @@ const SETTINGS: Setting[] = [
   { env: "MIN_INTERRUPTION_MS", flag: "--min-interruption-ms", help: "speech needed to cut the bot off (default 300)", apply: numberIn(0, 5000, (c, v) => { c.minInterruptionMs = v; }) },
   { env: "OUTPUT_LEAD_MS", flag: "--output-lead-ms", help: "bot audio queued ahead at the client (default 80, max 100)", apply: numberIn(20, 100, (c, v) => { c.outputLeadMs = v; }) },
   {
+    env: "AIDE_DEMO_MODE", flag: "--demo-mode", help: "true: the page says it runs on generated stand-in models (npm start sets it when there are no real ones)",
+    apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.demo = v === "true"; return undefined; },
+  },
+  {
     env: "BENCHMARK_MODE", flag: "--benchmark", help: "true: print each turn's latency report",
     apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
   },
@@ -169,6 +175,7 @@ export function defaultConfig(): AgentConfig {
     maxSessionsPerAddress: 4,
     sttThreads: 2,
     httpPort: 8091,
+    demo: false,
   };
 }
 

@@ -59,7 +59,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       maxSessions: config.maxSessions,
       maxSessionsPerAddress: config.maxSessionsPerAddress,
       assets: await pageAssets(),
-      session: { output: { leadMs: config.outputLeadMs } },
+      session: { output: { leadMs: config.outputLeadMs }, about: { demo: config.demo } },
       log,
       tls,
       plainHttp: tls && caPem && config.httpPort !== undefined ? { port: config.httpPort, assets: (httpsUrl) => caPageAssets(caPem, httpsUrl) } : undefined,

@@ -9,6 +9,7 @@ const statusLine = $("status");
 const transcript = $("transcript");
 const figures = $("figures");
 const meter = $("meter") as HTMLProgressElement;
+const micMeter = $("mic-meter") as HTMLProgressElement;
 const pairingForm = $("pairing") as HTMLFormElement;
 const pairingInput = $("pairing-code") as HTMLInputElement;
 const pairingWhy = $("pairing-why");
@@ -49,17 +50,57 @@ function setStatus(text: string): void {
   statusLine.textContent = text;
 }
 
+// What the page is doing, in words a person understands; body[data-state] styles it and
+// the tests read it. listening → hearing → thinking → speaking → listening is one turn.
+type PageState = "idle" | "connecting" | "listening" | "hearing" | "thinking" | "speaking" | "lost";
+const STATE_TEXT: Record<PageState, string> = {
+  idle: "Press Talk to start.",
+  connecting: "Connecting…",
+  listening: "Listening — just talk.",
+  hearing: "Hearing you…",
+  thinking: "Thinking…",
+  speaking: "Speaking — talk over it to interrupt.",
+  lost: "Connection lost. Press Reconnect to try again.",
+};
+let state: PageState = "idle";
+/** A turn whose transcript was empty gets no answer: do not say "Thinking…" forever. */
+let thinkingTimer: ReturnType<typeof setTimeout> | undefined;
+function setState(next: PageState): void {
+  clearTimeout(thinkingTimer);
+  if (next === "thinking") thinkingTimer = setTimeout(() => { if (state === "thinking") setState("listening"); }, 20_000);
+  state = next;
+  document.body.dataset.state = next;
+  note(`state:${next}`);
+  setStatus(STATE_TEXT[next]);
+}
+/** Set when the user pressed Stop: a disconnect then is not a lost connection. */
+let leaving = false;
+
 const client = new PipecatClient({
   transport,
   enableMic: true,
   enableCam: false,
   callbacks: {
-    onBotReady: () => { setStatus("Listening — just talk."); talk.textContent = "Stop"; talk.disabled = false; showMicSettings(); },
-    onDisconnected: () => { setStatus("Disconnected."); talk.textContent = "Talk"; talk.disabled = false; },
-    onUserStartedSpeaking: () => { note("user-started-speaking"); document.body.dataset.user = "speaking"; },
-    onUserStoppedSpeaking: () => { note("user-stopped-speaking"); document.body.dataset.user = "quiet"; },
-    onBotStartedSpeaking: () => { note("bot-started-speaking"); document.body.dataset.bot = "speaking"; botLine = undefined; },
-    onBotStoppedSpeaking: () => { note("bot-stopped-speaking"); document.body.dataset.bot = "quiet"; },
+    onBotReady: (data) => {
+      setState("listening");
+      talk.textContent = "Stop";
+      talk.disabled = false;
+      $("demo").hidden = !(data?.about as { demo?: boolean } | undefined)?.demo;
+      showMicSettings();
+      listenToMic();
+    },
+    onDisconnected: () => {
+      if (document.body.dataset.pairing) return; // the pairing form says why
+      setState(leaving ? "idle" : "lost");
+      if (leaving) setStatus("Disconnected.");
+      leaving = false;
+      talk.textContent = state === "lost" ? "Reconnect" : "Talk";
+      talk.disabled = false;
+    },
+    onUserStartedSpeaking: () => { note("user-started-speaking"); document.body.dataset.user = "speaking"; setState("hearing"); },
+    onUserStoppedSpeaking: () => { note("user-stopped-speaking"); document.body.dataset.user = "quiet"; if (state === "hearing") setState("thinking"); },
+    onBotStartedSpeaking: () => { note("bot-started-speaking"); document.body.dataset.bot = "speaking"; botLine = undefined; setState("speaking"); },
+    onBotStoppedSpeaking: () => { note("bot-stopped-speaking"); document.body.dataset.bot = "quiet"; if (state === "speaking") setState("listening"); },
     onUserTranscript: (data) => {
       if (!data.final) {
         userPartial ??= line("user", "");
@@ -115,7 +156,7 @@ async function paired(code: string): Promise<boolean> {
 
 async function connect(): Promise<void> {
   talk.disabled = true;
-  setStatus("Connecting…");
+  setState("connecting");
   const code = localStorage.getItem(PAIRING_KEY) ?? "";
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   try {
@@ -124,14 +165,28 @@ async function connect(): Promise<void> {
     delete document.body.dataset.pairing;
     await client.connect({ wsUrl: `${scheme}://${location.host}/ws${code ? `?code=${encodeURIComponent(code)}` : ""}` });
   } catch (error) {
-    setStatus(`Could not connect: ${(error as Error).message}`);
+    setState("lost");
+    setStatus(`Could not connect: ${(error as Error).message}. Press Reconnect to try again.`);
+    talk.textContent = "Reconnect";
     talk.disabled = false;
   }
+}
+
+// The microphone's level, so a person sees that they are heard (the "hearing you" meter).
+let micAnalyser: AnalyserNode | undefined;
+function listenToMic(): void {
+  const track = client.tracks().local.audio;
+  if (!track || micAnalyser) return;
+  const context = new AudioContext();
+  micAnalyser = context.createAnalyser();
+  micAnalyser.fftSize = 1024;
+  context.createMediaStreamSource(new MediaStream([track])).connect(micAnalyser);
 }
 
 talk.addEventListener("click", async () => {
   if (client.connected) {
     talk.disabled = true;
+    leaving = true;
     await client.disconnect();
     return;
   }
@@ -179,6 +234,13 @@ setInterval(() => {
     rms = Math.sqrt(sum / (window8k.length - from));
   }
   meter.value = Math.min(1, rms * 4);
+  if (micAnalyser) {
+    const samples = new Float32Array(micAnalyser.fftSize);
+    micAnalyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    micMeter.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+  }
   aideHistory.levels.push([performance.now(), rms]);
   if (aideHistory.levels.length > 6000) aideHistory.levels.splice(0, 1000);
 }, 20);

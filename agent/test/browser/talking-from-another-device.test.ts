@@ -41,7 +41,9 @@ describe("talking to Aide from another device in the house", () => {
     fs.writeFileSync(codeFile, `${code}\n`, { mode: 0o600 });
     const models = fs.mkdtempSync(path.join(work, "no-models-"));
     started = spawn("ip", ["netns", "exec", agent.ns, process.execPath, require.resolve("ts-node/dist/bin.js"), "--transpile-only", "scripts/start-local.ts",
-      "--https", "--host", agentHost, "--port", "443", "--http-port", "80", "--pairing-code-file", codeFile, "--max-sessions", "2"], {
+      "--https", "--host", agentHost, "--port", "443", "--http-port", "80", "--pairing-code-file", codeFile, "--max-sessions", "2",
+      // A short answer, so the turn ends (speaking → listening) before the fake mic's file loops.
+      "--llm-max-tokens", "6"], {
       cwd: ROOT,
       env: { ...process.env, AIDE_MODELS_DIR: models, AIDE_MEMORY_DIR: "off", AIDE_TLS_DIR: path.join(work, "tls"), LLAMA_THREADS: "1" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -116,6 +118,14 @@ describe("talking to Aide from another device in the house", () => {
       await page.waitForSelector("#transcript p.user", { timeout: 30_000 });
       await page.waitForFunction(() => (window as unknown as { aide: { events: Array<[number, string]> } }).aide.events.some((e) => e[1] === "bot-started-speaking"), undefined, { timeout: 60_000 });
       await page.waitForSelector("#transcript p.bot", { timeout: 10_000 });
+      // The whole turn, as the page showed it, then back to listening; and it says it is a demo.
+      await page.waitForFunction(() => document.body.dataset.state === "listening" &&
+        (window as unknown as { aide: { events: Array<[number, string]> } }).aide.events.some((e) => e[1] === "bot-stopped-speaking"), undefined, { timeout: 30_000 });
+      const states = await page.evaluate(() => (window as unknown as { aide: { events: Array<[number, string]> } }).aide.events
+        .filter((e) => e[1].startsWith("state:")).map((e) => e[1].slice(6)));
+      // (two refused tries came first: "connecting" each, then the pairing form)
+      expect(states).toEqual(["connecting", "connecting", "connecting", "listening", "hearing", "thinking", "speaking", "listening"]);
+      expect(await page.isVisible("#demo")).toBe(true);
       await page.screenshot({ path: path.join(out, "device-conversation.png"), fullPage: true });
 
       // The browser remembers the code: a new visit connects without asking.

@@ -73,6 +73,8 @@ describe("the agent's settings", () => {
         `the pairing code in ${join(dir, "short")} must be 6 to 64 letters and digits: write a new one there`,
       ]);
       expect(configHelp()).toMatch(/--tls-cert .*AIDE_TLS_CERT/);
+      expect(loadConfig([], { AIDE_DEMO_MODE: "true" }).demo).toBe(true);
+      expect(defaultConfig().demo).toBe(false);
       expect(configHelp()).toMatch(/--pairing-code-file .*AIDE_PAIRING_CODE_FILE/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
