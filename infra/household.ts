@@ -37,7 +37,9 @@ export class Household extends pulumi.ComponentResource {
           throw new Error(`${what}: scripts/tls.ts printed no JSON — run it by hand to see why (is openssl installed?)`);
         }
       }));
-    const options = { parent: this, additionalSecretOutputs: ["stdout"] };
+    // The command line names this checkout and this Node.js: moving either must not make a
+    // new CA (every device would have to trust it again) or a new pairing code.
+    const options = { parent: this, additionalSecretOutputs: ["stdout"], ignoreChanges: ["create", "dir"] };
 
     // Made once: a new CA would make every device install it again, a new code pair again.
     const secrets = new local.Command(`${name}-ca-and-pairing-code`, {
