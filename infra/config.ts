@@ -44,7 +44,10 @@ export interface ModelConfig extends PinnedDownload {
 }
 
 export interface AgentConfig {
+  /** The https page and WebSocket. */
   port: number;
+  /** Plain http: only the household CA certificate and how to install it. */
+  httpPort: number;
   sttModel: string;
   ttsModel: string;
   vad: { threshold: number; minSilenceMs: number; speechPadMs: number };
@@ -387,7 +390,8 @@ export function parseAideConfig(raw: RawConfig, secretsSet: { sshPrivateKey: boo
   const a = obj("agent");
   const vad = a.object("vad");
   const agent: AgentConfig = {
-    port: a.number("port", 1024, 65535, 8080),
+    port: a.number("port", 1024, 65535, 8443),
+    httpPort: a.number("httpPort", 1024, 65535, 8080),
     sttModel: a.string("sttModel", MODEL_ID, "a speech-to-text model id", "moonshine-tiny", "moonshine-tiny"),
     ttsModel: a.string("ttsModel", MODEL_ID, "a text-to-speech voice id", "espeak-ng", "espeak-ng"),
     vad: {
@@ -397,6 +401,13 @@ export function parseAideConfig(raw: RawConfig, secretsSet: { sshPrivateKey: boo
     },
     benchmark: a.boolean("benchmark", false),
   };
+  if (agent.port === agent.httpPort) {
+    problems.push({
+      key: "agent.httpPort",
+      problem: `is ${agent.httpPort}, the same as agent.port: the https page and the plain-http certificate page need a port each`,
+      fix: setCmd("agent.httpPort", String(agent.port === 8080 ? 8081 : 8080)),
+    });
+  }
 
   const n = obj("nomad");
   const nomadVersion = n.string("version", VERSION, "a Nomad release like 1.9.7", "1.9.7", "1.9.7");

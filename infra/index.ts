@@ -5,7 +5,8 @@ import { loadAideConfig } from "./config";
 import { LegacyNode } from "./node";
 import { Distribution } from "./distribution";
 import { NomadCluster } from "./nomad-cluster";
-import { registerJobs } from "./jobs";
+import { Household } from "./household";
+import { agentNode, AGENT_TLS_DIR, registerJobs } from "./jobs";
 import { LLM_SERVICE } from "../nomad-jobs";
 
 const { config, secrets } = loadAideConfig();
@@ -26,18 +27,36 @@ const cluster = new NomadCluster("aide", {
   ),
 });
 
+// The household's CA and pairing code (secrets in the stack's state), the agent node's
+// https certificate, and their files on that node, readable by the agent's user alone.
+const agentAt = agentNode(config);
+const agentHost = nodes.find((n) => n.name === agentAt.name)!;
+const household = new Household("aide", { agentAddress: agentAt.address, agentHostname: agentHost.facts.apply((f) => f.hostname) });
+const agentTls = agentHost.step("agent-tls", {
+  AIDE_TLS_DIR: AGENT_TLS_DIR,
+  AIDE_TLS_CERT: household.agentCertificate,
+  AIDE_TLS_KEY: household.agentKey,
+  AIDE_TLS_CA: household.caCertificate,
+  AIDE_PAIRING_CODE: household.pairingCode,
+}, [agentHost.base]);
+
 // Jobs: the LLM backend (its layers placed by the planner), the voice agent, its speech
 // services (placed away from the LLM) and the benchmark, registered through Nomad's API
 // once the cluster is ready.
-const jobs = registerJobs({ config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready] });
+const jobs = registerJobs({ config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready, agentTls] });
 
-const head = config.servers[0];
 export const nomadAddress = cluster.address;
 export const nomadUi = pulumi.interpolate`${cluster.address}/ui`;
 // llama-server listens on a Nomad dynamic port: Nomad's service catalogue says where.
 export const llmService = pulumi.interpolate`${cluster.address}/v1/service/${LLM_SERVICE}`;
-// The voice agent runs on the webcam node when there is one (nomad-jobs/voice-agent.ts).
-export const agentPage = `http://${(config.nodes.find((n) => n.webcam) ?? head).address}:${config.agent.port}/`;
+// The voice agent runs on the webcam node when there is one (nomad-jobs/voice-agent.ts),
+// over https; its plain-http port offers the CA certificate to a device seeing it first.
+export const agentPage = `https://${agentAt.address}:${config.agent.port}/`;
+export const agentCertificatePage = `http://${agentAt.address}:${config.agent.httpPort}/`;
+// What devices install to trust agentPage (also offered on agentCertificatePage).
+export const caCertificate = household.caCertificate;
+// What a device gives once to talk: pulumi stack output pairingCode --show-secrets
+export const pairingCode = household.pairingCode;
 export const backend = config.backend;
 export const buildPlan = distribution.plan;
 export const nodeFacts = pulumi.all(Object.fromEntries(nodes.map((n) => [n.name, n.facts])));

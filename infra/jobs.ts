@@ -32,6 +32,8 @@ const AGENT_MEMORY_MB = 1536;
 const VISION_MEMORY_MB = 600;
 /** The most host RAM the head's prompt cache takes (npm start gives its llama-server the same). */
 const MAX_PROMPT_CACHE_MIB = 1024;
+/** Where infra/scripts/agent-tls.sh puts the agent's certificate, key, CA and pairing code. */
+export const AGENT_TLS_DIR = "/var/lib/aide/tls";
 /** Node.js as infra/scripts/nodejs.sh installs it. */
 const NODE_BINARY = "/opt/aide/node/bin/node";
 
@@ -281,6 +283,7 @@ export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions 
     benchmarkMode: config.agent.benchmark,
     vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
     memoryMB: AGENT_MEMORY_MB,
+    tls: { dir: AGENT_TLS_DIR, httpPort: config.agent.httpPort },
     ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
   });
   const agent = new NomadJob(AGENT_JOB_ID, { connection, spec: agentSpec }, jobOpts);

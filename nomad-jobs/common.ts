@@ -90,6 +90,7 @@ export function rawExecTask(task: {
   return {
     Name: task.name,
     Driver: "raw_exec",
+    User: TASK_USER,
     Config: { command: task.command, args: task.args },
     ...(task.env ? { Env: task.env } : {}),
     ...(task.templates ? { Templates: task.templates } : {}),
@@ -113,6 +114,10 @@ export const SERVER_RESTART: RestartPolicy = {
   Delay: seconds(10),
   Mode: "delay",
 };
+
+/** The system user every task runs as: infra/scripts/base.sh creates it and gives it only
+ * Aide's state directories; Nomad's client refuses to run a task as root. */
+export const TASK_USER = "aide";
 
 /** The data dir on nodes for caches that should survive a restart of the task. */
 export const NODE_STATE_DIR = "/var/lib/aide";

@@ -81,6 +81,9 @@ export interface ServiceCheck {
   Name: string;
   Type: "http" | "tcp";
   Path?: string;
+  /** "https" for a page served with the household's certificate (which Nomad does not trust: TLSSkipVerify). */
+  Protocol?: "http" | "https";
+  TLSSkipVerify?: boolean;
   PortLabel?: string;
   Interval: number;
   Timeout: number;
@@ -107,6 +110,8 @@ export interface ReschedulePolicy {
 export interface Task {
   Name: string;
   Driver: "raw_exec";
+  /** The unprivileged user the task runs as (the client refuses root: infra/scripts/nomad.sh). */
+  User?: string;
   Config: { command: string; args: string[] };
   Env?: Record<string, string>;
   Templates?: Template[];

@@ -28,6 +28,19 @@ export interface VoiceAgentJobArgs extends AgentRuntimeArgs {
   vision?: { source: string; memoryMB: number; cpuMHz: number; /** YOLOv8 .onnx; default: the yolo bundle in modelsDir */ model?: string };
   /** Without a camera in the cluster: the node (Nomad client name) the agent runs on. */
   node?: string;
+  /** https: the directory infra/scripts/agent-tls.sh fills (agent.pem, agent-key.pem, ca.pem,
+   * pairing-code) and the plain-http port that offers ca.pem to devices. */
+  tls?: { dir: string; httpPort: number };
+}
+
+/** The files agent-tls.sh writes into the TLS directory, as the agent's settings name them. */
+export function agentTlsEnv(dir: string): Record<string, string> {
+  return {
+    AIDE_TLS_CERT: `${dir}/agent.pem`,
+    AIDE_TLS_KEY: `${dir}/agent-key.pem`,
+    AIDE_TLS_CA: `${dir}/ca.pem`,
+    AIDE_PAIRING_CODE_FILE: `${dir}/pairing-code`,
+  };
 }
 
 /** The env file (in the task's local/ directory) the agent re-reads on SIGHUP: AIDE_ENDPOINTS_FILE. */
@@ -69,6 +82,7 @@ export function serviceEndpointsTemplate(): Template {
 export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   const runtime = agentRuntime(args);
   const port = checkCount("agent port", args.port, 1024);
+  const tls = args.tls && { dir: checkPath("TLS directory", args.tls.dir), httpPort: checkCount("agent plain-http port", args.tls.httpPort, 1024) };
   const agent = rawExecTask({
     name: "agent",
     ...runtime.run("src/main.ts"),
@@ -82,6 +96,8 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       BENCHMARK_MODE: args.benchmarkMode ? "true" : "false",
       AIDE_ENDPOINTS_FILE: `\${NOMAD_TASK_DIR}/${ENDPOINTS_FILE}`,
       AIDE_MEMORY_DIR: checkPath("memory directory", args.memoryDir ?? `${NODE_STATE_DIR}/memory`),
+      // https with the household's certificate, the CA offered on the plain-http port, and the pairing code.
+      ...(tls ? { ...agentTlsEnv(tls.dir), AIDE_HTTP_PORT: "${NOMAD_PORT_plain}" } : {}),
       // the stop threshold must not exceed the start one (the agent refuses to start
       // otherwise): keep its default ratio, 0.35 for 0.5
       ...(args.vad ? {
@@ -96,7 +112,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       PortLabel: "http",
       Provider: "nomad",
       Tags: ["voice-agent"],
-      Checks: [{ Name: "agent health", Type: "http", Path: "/health", Interval: seconds(10), Timeout: seconds(3), CheckRestart: { Limit: 3, Grace: minutes(2) } }],
+      Checks: [{ Name: "agent health", Type: "http", ...(tls ? { Protocol: "https" as const, TLSSkipVerify: true } : {}), Path: "/health", Interval: seconds(10), Timeout: seconds(3), CheckRestart: { Limit: 3, Grace: minutes(2) } }],
     }],
     cpuMHz: args.cpuMHz ?? 2000,
     memoryMB: args.memoryMB ?? 1536,
@@ -133,7 +149,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
         Count: 1,
         Constraints: [args.node ? onNode(checkName("node name", args.node)) : { LTarget: `\${meta.${WEBCAM_META}}`, Operand: "=", RTarget: "true" }],
         Networks: [{
-          ReservedPorts: [{ Label: "http", Value: port }],
+          ReservedPorts: [{ Label: "http", Value: port }, ...(tls ? [{ Label: "plain", Value: tls.httpPort }] : [])],
           ...(args.vision ? { DynamicPorts: [{ Label: "vision" }] } : {}),
         }],
         RestartPolicy: SERVER_RESTART,

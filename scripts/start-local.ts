@@ -7,6 +7,12 @@
  *    restarts it if it dies;
  * 3. starts the agent (page + WebSocket on one port) and prints the page's URL.
  *
+ * Only this machine (localhost) talks without the pairing code; other devices need the
+ * code, which lives in the cache directory (made once, 0600) and is printed here.
+ * `--https` makes a CA in the cache directory (once; reused so a phone trusts it once)
+ * and a certificate for this machine's names and addresses, and prints a QR code that
+ * opens the https page with the code.
+ *
  * Agent settings pass through: `npm start -- --port 9000 --benchmark` (see `--help`).
  * Why llama-server and not node-llama-cpp in process: it is the same binary the cluster
  * runs (one code path to trust), its prompt cache keeps turn k to its new tokens, and
@@ -18,13 +24,17 @@
  * crash of the agent (an exception nothing caught), and SIGKILL (the llama-servers get
  * the kernel's parent-death signal).
  */
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
-import { AgentConfig, ConfigError, configHelp, loadConfig } from "../agent/src/config";
+import * as os from "node:os";
+import { AgentConfig, ConfigError, configHelp, loadConfig, readPairingCode } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
 import { EMBEDDINGS_SERVER } from "../nomad-jobs";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
+import { newPairingCode } from "../agent/src/transport";
 import { aideCache } from "./lib/cache";
+import { ServerNames, ensureLocalTls, writePrivate } from "./lib/certificates";
 import { LlamaServerSupervisor, freePort } from "./lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "./models/tiny";
 import { ensureTinySpeechModels } from "./models/tiny-speech";
@@ -98,16 +108,58 @@ function stopWithThisProcess(): void {
   setInterval(() => { if (process.ppid !== parent) void stopAll("its parent went away", 0); }, 1000).unref();
 }
 
+/** This machine as a phone on the LAN reaches it: its host name, localhost, its IPv4 addresses. */
+function thisMachine(host: string): ServerNames {
+  const lan = Object.values(os.networkInterfaces()).flat()
+    .filter((i): i is os.NetworkInterfaceInfo => !!i && i.family === "IPv4" && !i.internal).map((i) => i.address);
+  const hostname = os.hostname();
+  return {
+    hostnames: [...new Set(["localhost", ...(net.isIP(hostname) === 0 && /^[a-zA-Z0-9.-]+$/.test(hostname) ? [hostname] : [])])],
+    addresses: [...new Set(["127.0.0.1", ...lan, ...(net.isIP(host) && host !== "0.0.0.0" ? [host] : [])])],
+  };
+}
+
+/** Where --https keeps the household CA and this machine's certificate. */
+function tlsDir(): string {
+  return process.env.AIDE_TLS_DIR || aideCache("tls");
+}
+
+/** The pairing code file in the cache directory: made once, so a phone that paired stays paired. */
+function ensurePairingCodeFile(): string {
+  const file = aideCache("pairing-code");
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(aideCache(), { recursive: true });
+    writePrivate(file, `${newPairingCode()}\n`);
+  }
+  fs.chmodSync(file, 0o600);
+  return file;
+}
+
+/** A QR code (Debian's qrencode) of `url` for the terminal, or why there is none. */
+function qrCode(url: string): string {
+  try {
+    return execFileSync("qrencode", ["-t", "ANSIUTF8", "-m", "2", url], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT"
+      ? "  (no QR code: apt-get install qrencode, or run npm run setup)\n"
+      : `  (no QR code: qrencode failed: ${(error as Error).message.split("\n")[0]})\n`;
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help")) {
-    process.stdout.write(`npm start -- [settings]: llama-server + the voice agent on this machine.\n${configHelp()}\n` +
-      `  (LLM_BASE_URL / --llm-url is set by this script; LLAMA_THREADS sets llama-server's threads, default 2)\n`);
+    process.stdout.write(`npm start -- [--https] [settings]: llama-server + the voice agent on this machine.\n` +
+      `  --https                  serve https (a CA made once in ${tlsDir()} (AIDE_TLS_DIR), a certificate for this machine) so phones and\n` +
+      `                           laptops get the microphone; prints a QR code that opens the page with the pairing code\n${configHelp()}\n` +
+      `  (LLM_BASE_URL / --llm-url is set by this script; LLAMA_THREADS sets llama-server's threads, default 2;\n` +
+      `   the pairing code is made once in ${aideCache("pairing-code")} unless --pairing-code-file names another)\n`);
     return;
   }
+  const https = args.includes("--https");
   let config: AgentConfig;
   try {
-    config = loadConfig(args);
+    config = loadConfig(args.filter((a) => a !== "--https"));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -118,6 +170,14 @@ async function main(): Promise<void> {
 
   stopWithThisProcess();
   await checkPortFree(config.host, config.port);
+  config.pairingCodeFile ??= ensurePairingCodeFile();
+  if (https) {
+    const names = thisMachine(config.host);
+    const tls = ensureLocalTls(tlsDir(), names);
+    for (const made of tls.made) say(`made ${made}`);
+    Object.assign(config, { tlsCert: tls.certFile, tlsKey: tls.keyFile, tlsCa: tls.caFile });
+    if (config.httpPort !== undefined) await checkPortFree(config.host, config.httpPort);
+  }
 
   const dir = config.modelsDir ?? defaultModelDir();
   const llm = realModel(dir, "llm");
@@ -133,6 +193,7 @@ async function main(): Promise<void> {
       `Download real models: ${downloadCommand(dir)}`,
     ]);
   }
+  if (!llmModel || !stt.path) config.demo = true; // the page says so too
   if (!llmModel) llmModel = await ensureTinyChatModel();
   if (!stt.path) {
     const tiny = await ensureTinySpeechModels();
@@ -150,7 +211,7 @@ async function main(): Promise<void> {
   say(`starting llama-server (${threads} threads) with ${llmModel}`);
   // The agent saves the evaluated system prompt here and restores it when llama-server restarts.
   const slots = aideCache("llm-slots");
-  mkdirSync(slots, { recursive: true });
+  fs.mkdirSync(slots, { recursive: true });
   const llama = new LlamaServerSupervisor({
     model: llmModel, threads, port: llamaPort, parallel: config.maxSessions > 1 ? 2 : 1, ctxSize: 4096, diesWithParent: true,
     extraArgs: ["--slot-save-path", slots],
@@ -194,9 +255,20 @@ async function main(): Promise<void> {
   }
   started.push({ what: "agent", stop: () => agent.close() });
   const shown = agent.url.replace("127.0.0.1", "localhost");
-  process.stdout.write(`\nAide is running. Open ${shown} and press Talk.\n` +
-    `  (browsers allow the microphone on localhost or https only; from another machine use an SSH tunnel:\n` +
-    `   ssh -L ${agent.port}:localhost:${agent.port} <this machine>, then open http://localhost:${agent.port}/)\n` +
+  const code = readPairingCode(config)!;
+  let away: string;
+  if (https) {
+    const lan = thisMachine(config.host).addresses.find((a) => a !== "127.0.0.1") ?? os.hostname();
+    const page = `https://${lan}:${agent.port}/`;
+    away = `From a phone or another computer: ${page}  pairing code: ${code}\n` +
+      (agent.plainPort !== undefined ? `  first time on a device: open http://${lan}:${agent.plainPort}/ to install this machine's certificate\n` : "") +
+      `  scan to open the page with the code:\n${qrCode(`${page}#code=${encodeURIComponent(code)}`)}`;
+  } else {
+    away = `From another device: browsers allow the microphone on localhost or https only — restart with npm start -- --https\n` +
+      `  (or use an SSH tunnel: ssh -L ${agent.port}:localhost:${agent.port} <this machine>, then open http://localhost:${agent.port}/);\n` +
+      `  pairing code for other devices: ${code}\n`;
+  }
+  process.stdout.write(`\nAide is running. Open ${shown} and press Talk.\n${away}` +
     `  health: ${shown}health   LLM: ${llama.url}   stop: Ctrl-C\n`);
 }
 

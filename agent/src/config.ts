@@ -5,8 +5,10 @@
  *
  * seed §7's "VAD tuning" lives here, not in code.
  */
+import * as fs from "node:fs";
 import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
 import { parseTcpUrl } from "./wyoming/address";
+import { pairingCodeProblem } from "./transport/pairing";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -49,6 +51,17 @@ export interface AgentConfig {
   /** Aide's Wyoming speech services (tcp://host:port); undefined: transcribe / speak in-process. */
   sttUrl?: string;
   ttsUrl?: string;
+  /** PEM files: with both, the page and WebSocket are https/wss (the microphone needs it off localhost). */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** The CA certificate (PEM file) the plain-http port offers to devices. */
+  tlsCa?: string;
+  /** The plain-http port offering the CA certificate (with TLS; default 8091; "off": none). */
+  httpPort?: number;
+  /** File holding the pairing code clients must give (undefined: no pairing). */
+  pairingCodeFile?: string;
+  /** Generated stand-in models: the page says the answers are nonsense. */
+  demo: boolean;
 }
 
 interface Setting {
@@ -65,6 +78,19 @@ function numberIn(min: number, max: number, set: (c: AgentConfig, v: number) => 
       return `must be ${integer ? "a whole number" : "a number"} from ${min} to ${max}`;
     }
     set(config, n);
+    return undefined;
+  };
+}
+
+/** A file the agent must be able to read when it starts, e.g. a certificate. */
+function readableFile(set: (c: AgentConfig, v: string) => void) {
+  return (config: AgentConfig, value: string): string | undefined => {
+    try {
+      fs.accessSync(value, fs.constants.R_OK);
+    } catch (error) {
+      return `cannot be read (${(error as NodeJS.ErrnoException).code}): give the path of an existing file this user may read`;
+    }
+    set(config, value);
     return undefined;
   };
 }
@@ -143,6 +169,10 @@ const SETTINGS: Setting[] = [
   { env: "MIN_INTERRUPTION_MS", flag: "--min-interruption-ms", help: "speech needed to cut the bot off (default 300)", apply: numberIn(0, 5000, (c, v) => { c.minInterruptionMs = v; }) },
   { env: "OUTPUT_LEAD_MS", flag: "--output-lead-ms", help: "bot audio queued ahead at the client (default 80, max 100)", apply: numberIn(20, 100, (c, v) => { c.outputLeadMs = v; }) },
   {
+    env: "AIDE_DEMO_MODE", flag: "--demo-mode", help: "true: the page says it runs on generated stand-in models (npm start sets it when there are no real ones)",
+    apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.demo = v === "true"; return undefined; },
+  },
+  {
     env: "BENCHMARK_MODE", flag: "--benchmark", help: "true: print each turn's latency report",
     apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
   },
@@ -161,6 +191,21 @@ const SETTINGS: Setting[] = [
   {
     env: "AIDE_TTS_URL", flag: "--tts-url", help: "Aide's Wyoming voice service, tcp://host:port (none: speak in-process; down: in-process until it is back)",
     apply: tcpUrl((c, v) => { c.ttsUrl = v; }),
+  },
+  { env: "AIDE_TLS_CERT", flag: "--tls-cert", help: "certificate (PEM) for https/wss; with --tls-key (npm start -- --https makes one)", apply: readableFile((c, v) => { c.tlsCert = v; }) },
+  { env: "AIDE_TLS_KEY", flag: "--tls-key", help: "its private key (PEM)", apply: readableFile((c, v) => { c.tlsKey = v; }) },
+  { env: "AIDE_TLS_CA", flag: "--tls-ca", help: "CA certificate (PEM) offered on the plain-http page, for devices to trust", apply: readableFile((c, v) => { c.tlsCa = v; }) },
+  {
+    env: "AIDE_HTTP_PORT", flag: "--http-port", help: "plain-http port offering the CA certificate, with https (default 8091; off: none)",
+    apply: (c, v) => {
+      if (v !== "off") return numberIn(0, 65535, (cc, n) => { cc.httpPort = n; })(c, v);
+      c.httpPort = undefined;
+      return undefined;
+    },
+  },
+  {
+    env: "AIDE_PAIRING_CODE_FILE", flag: "--pairing-code-file", help: "file holding the pairing code a device must give to talk (localhost needs none; default: no pairing)",
+    apply: readableFile((c, v) => { c.pairingCodeFile = v; }),
   },
 ];
 
@@ -182,6 +227,8 @@ export function defaultConfig(): AgentConfig {
     sttInterimMs: 700,
     warmPromptCache: true,
     ttsFirstWords: 4,
+    httpPort: 8091,
+    demo: false,
   };
 }
 
@@ -241,8 +288,23 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (config.vad.pauseMs !== undefined && config.vad.pauseMs > 0 && config.vad.pauseMs >= config.vad.minSilenceMs) {
     problems.push(`VAD pause ${config.vad.pauseMs} ms is not shorter than the end-of-turn silence ${config.vad.minSilenceMs} ms: set VAD_PAUSE_MS below VAD_MIN_SILENCE_MS (or 0 to turn preparing at a pause off)`);
   }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    problems.push(`https needs both a certificate and its key: set ${config.tlsCert === undefined ? "AIDE_TLS_CERT (--tls-cert)" : "AIDE_TLS_KEY (--tls-key)"} too`);
+  }
+  if (config.tlsCa !== undefined && config.tlsCert === undefined) {
+    problems.push("AIDE_TLS_CA (--tls-ca) is offered on the plain-http page of an https agent: set AIDE_TLS_CERT and AIDE_TLS_KEY too, or drop it");
+  }
+  if (config.pairingCodeFile !== undefined) {
+    const problem = pairingCodeProblem(fs.readFileSync(config.pairingCodeFile, "utf8").trim());
+    if (problem) problems.push(`the pairing code in ${config.pairingCodeFile} ${problem}: write a new one there`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** The pairing code from AIDE_PAIRING_CODE_FILE (undefined: no pairing). */
+export function readPairingCode(config: AgentConfig): string | undefined {
+  return config.pairingCodeFile === undefined ? undefined : fs.readFileSync(config.pairingCodeFile, "utf8").trim();
 }
 
 /**

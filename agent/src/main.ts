@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig } from "./config";
+import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
@@ -20,13 +20,16 @@ import { SileroVad } from "./services/vad";
 import { AgentServer, startAgentServer } from "./transport";
 import { LlamaServerEmbedder, LongTermMemory, TwinService } from "./twin";
 import { visionFromEnv } from "./vision";
-import { pageAssets } from "./web";
+import { caPageAssets, pageAssets } from "./web";
 import { RemoteSpeechToText, RemoteTextToSpeech } from "./wyoming";
 
 export interface RunningAgent {
   url: string;
   wsUrl: string;
   port: number;
+  /** With https: the plain-http page offering the CA certificate, and its port. */
+  plainUrl?: string;
+  plainPort?: number;
   server: AgentServer;
   /** Warms the LLM's prompt cache with the fixed prefix (the LLM moved). */
   warmPrefix(): void;
@@ -60,6 +63,10 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     warmPromptCache: config.warmPromptCache,
     log,
   });
+  const tls = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
+  const caPem = config.tlsCa ? fs.readFileSync(config.tlsCa, "utf8") : undefined;
+  const pairingCode = readPairingCode(config);
+  log(pairingCode ? `pairing: devices other than this machine must give the code in ${config.pairingCodeFile}` : "pairing: off (no AIDE_PAIRING_CODE_FILE): anyone who reaches the port may talk");
 
   let server: AgentServer;
   try {
@@ -69,8 +76,11 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       maxSessions: config.maxSessions,
       maxSessionsPerAddress: config.maxSessionsPerAddress,
       assets: await pageAssets(),
-      session: { output: { leadMs: config.outputLeadMs } },
+      session: { output: { leadMs: config.outputLeadMs }, about: { demo: config.demo } },
       log,
+      tls,
+      plainHttp: tls && caPem && config.httpPort !== undefined ? { port: config.httpPort, assets: (httpsUrl) => caPageAssets(caPem, httpsUrl) } : undefined,
+      pairingCode,
       health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera" }),
       stages: async (context) => {
         const reporter = new LatencyReporter({
@@ -101,6 +111,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     url: server.url,
     wsUrl: server.wsUrl,
     port: server.port,
+    plainUrl: server.plainUrl,
+    plainPort: server.plainPort,
     server,
     warmPrefix,
     async endpointsChanged() {
@@ -207,7 +219,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const agent = await startVoiceAgent(config);
-  process.stdout.write(`Aide voice agent: open ${agent.url} (LLM at ${config.llmUrl})\n`);
+  process.stdout.write(`Aide voice agent: open ${agent.url} (LLM at ${config.llmUrl})${agent.plainUrl ? `; certificate for devices at ${agent.plainUrl}` : ""}\n`);
   const stop = () => {
     void agent.close().finally(() => process.exit(0));
   };

@@ -7,6 +7,14 @@ swap_file="$state_dir/swapfile"
 swap_mb="${AIDE_SWAP_MB:-4096}"
 [[ "$swap_mb" =~ ^[0-9]+$ ]] || die "swap size '$swap_mb' is not a number of MB"
 read -r -a packages <<< "${AIDE_PACKAGES:-curl ca-certificates unzip xz-utils git cmake build-essential nftables systemd-timesyncd}"
+# The unprivileged user every Aide task runs as (Nomad raw_exec `User`): no login, no
+# password, owning only Aide's state (its home, the agent's TLS files and memory).
+task_user=aide
+task_home="$state_dir/home"
+# What the tasks write, and nothing else: its home, llama.cpp RPC workers' tensor cache
+# (nomad-jobs/llamacpp-rpc.ts), the agent's long-term memory.
+task_dirs=("$task_home" "$state_dir/llama-rpc-cache" "$state_dir/memory")
+has_user() { grep -q "^$task_user:" "$R/etc/passwd" 2>/dev/null; }
 
 installed() { sys dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
@@ -26,6 +34,8 @@ if [ "$op" = delete ]; then
     changed "purged packages this step installed: ${ours[*]}"
   fi
   remove_path "$pkg_list"
+  if has_user; then sys userdel "$task_user"; changed "removed the system user $task_user"; else unchanged "no system user $task_user"; fi
+  remove_path "${task_dirs[@]}"
   # base is the last step destroyed: the directories every step shared go when empty.
   for d in /opt/aide /var/cache/aide /var/lib/aide; do
     if [ -d "$R$d" ] && [ -z "$(find "$R$d" -mindepth 1 -not -type d -print -quit)" ]; then rm -r "${R}$d"; changed "removed empty $d"; fi
@@ -50,6 +60,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   unchanged "packages ${packages[*]}"
 fi
+
+if has_user; then
+  unchanged "system user $task_user"
+elif [ -z "$R" ] || [ "${AIDE_CHROOT:-0}" = 1 ]; then
+  sys useradd --system --user-group --home-dir "$task_home" --no-create-home --shell /usr/sbin/nologin --comment "Aide tasks" "$task_user"
+  changed "system user $task_user (no login)"
+else
+  say "not run outside a chroot: useradd $task_user"
+fi
+# The vision task reads the webcam (/dev/video*, group video).
+if has_user && grep -q '^video:' "$R/etc/group" && ! grep -Eq "^video:[^:]*:[^:]*:(.*,)?$task_user(,|$)" "$R/etc/group"; then
+  sys usermod -a -G video "$task_user"
+  changed "$task_user in group video (the webcam)"
+fi
+for d in "${task_dirs[@]}"; do
+  if [ ! -d "$R$d" ] && has_user; then
+    mkdir -p "$R$d"; chmod 700 "$R$d"
+    sys chown "$task_user:$task_user" "$d"
+    changed "$d (0700, $task_user's)"
+  fi
+done
 
 # Time sync: Nomad's Raft and TLS need clocks that agree.
 if ! sys systemctl is-enabled systemd-timesyncd >/dev/null 2>&1; then

@@ -70,7 +70,15 @@ join_servers() { local a out=""; for a in $AIDE_NOMAD_SERVERS; do out="$out${out
   echo "  }"
   echo "}"
   # raw_exec runs the engines Aide built under /opt/aide (no container runtime on the nodes).
-  echo "plugin \"raw_exec\" { config { enabled = true } }"
+  # Every task names its user (aide, nomad-jobs/common.ts); root is refused outright, so a
+  # task that forgot its User fails to start instead of running as root.
+  echo "plugin \"raw_exec\" {"
+  echo "  config {"
+  echo "    enabled          = true"
+  echo "    denied_host_uids = \"0\""
+  echo "    denied_host_gids = \"0\""
+  echo "  }"
+  echo "}"
 } | put_file /etc/nomad.d/nomad.hcl 640
 [ "$file_changed" = 1 ] && restart=1
 

@@ -7,7 +7,7 @@
 // and throws on anything else, so a template change that this stand-in cannot follow
 // fails the tests instead of passing untested.
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Task, Template } from "../../nomad-jobs";
@@ -87,6 +87,20 @@ export interface TaskRuntime {
   /** Port label → [ip, port] given by "Nomad". */
   ports: Record<string, { ip: string; port: number }>;
   services?: ServiceRegistry;
+  /** Run as the task's `User`, as a Nomad client does (needs root and that user here).
+   * Off by default: most job tests run engines and models from this machine's cache under
+   * /root, which the nodes' `aide` user could never read. */
+  asTaskUser?: boolean;
+}
+
+/** A user as /etc/passwd has it. */
+export interface TaskUser { name: string; uid: number; gid: number; home: string }
+
+export function lookUpUser(name: string, passwd = "/etc/passwd"): TaskUser {
+  const line = readFileSync(passwd, "utf8").split("\n").find((l) => l.split(":")[0] === name);
+  if (!line) throw new Error(`user ${name} does not exist on this machine (${passwd}): a Nomad client would refuse the task too — infra/scripts/base.sh creates it on the nodes`);
+  const f = line.split(":");
+  return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
 }
 
 export interface PreparedTask {
@@ -96,6 +110,8 @@ export interface PreparedTask {
   taskRoot: string;
   /** Rendered template files by DestPath. */
   rendered: Record<string, string>;
+  /** Who the task runs as, when the runtime honours Task.User. */
+  user?: TaskUser;
 }
 
 function interpolate(value: string, vars: Record<string, string>, where: string): string {
@@ -148,7 +164,15 @@ export function prepareTask(task: Task, rt: TaskRuntime): PreparedTask {
   const vars = { ...nomadVars, ...templateEnv };
   const env: Record<string, string> = { ...nomadVars, ...templateEnv };
   for (const [k, v] of Object.entries(task.Env ?? {})) env[k] = interpolate(v, vars, `task ${task.Name} env ${k}`);
+  const user = rt.asTaskUser && task.User ? lookUpUser(task.User) : undefined;
+  if (user) {
+    // Like Nomad's allocdir: the task may write its own directories and nothing around them.
+    chmodSync(taskRoot, 0o755);
+    for (const dir of [allocDir, taskDir]) chownSync(dir, user.uid, user.gid);
+    for (const dest of Object.keys(rendered)) chownSync(join(taskRoot, dest), user.uid, user.gid);
+  }
   return {
+    user,
     command: interpolate(task.Config.command, vars, `task ${task.Name} command`),
     args: task.Config.args.map((a) => interpolate(a, vars, `task ${task.Name} args`)),
     env,
@@ -168,18 +192,22 @@ export interface RunningTask {
   stop(): Promise<void>;
 }
 
-/** Spawns a prepared task like raw_exec: its working directory is the task root; PATH and
- * HOME come from the client (here: this process). stdout/stderr are kept for the test. */
+/** Spawns a prepared task like raw_exec: its working directory is the task root; PATH comes
+ * from the client (here: this process), HOME too unless the task runs as its own user.
+ * stdout/stderr are kept for the test. */
 export function runTask(prepared: PreparedTask, opts: { netns?: string; wrapper?: string[] } = {}): RunningTask {
   // `ip netns exec` execs the command, so the child is the task itself (signals reach it).
   // A wrapper (the cluster lab's CPU budget) goes between and execs the task in turn.
-  const argv = [...(opts.wrapper ?? []), prepared.command, ...prepared.args];
+  // The task's user: setpriv drops to it last, after the wrapper (which may need root).
+  const user = prepared.user;
+  const drop = user ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
+  const argv = [...(opts.wrapper ?? []), ...drop, prepared.command, ...prepared.args];
   const [command, args] = opts.netns
     ? ["ip", ["netns", "exec", opts.netns, ...argv]]
     : [argv[0], argv.slice(1)];
   const child = spawn(command, args, {
     cwd: prepared.taskRoot,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...prepared.env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: user?.home ?? process.env.HOME ?? "/root", ...prepared.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -84,7 +84,9 @@ describe("the cluster graph under Pulumi mocks", () => {
       nomadAddress: "http://192.168.1.101:4646",
       nomadUi: "http://192.168.1.101:4646/ui",
       llmService: "http://192.168.1.101:4646/v1/service/aide-llm",
-      agentPage: "http://192.168.1.101:8080/",
+      agentPage: "https://192.168.1.101:8443/",
+      agentCertificatePage: "http://192.168.1.101:8080/",
+      caCertificate: expect.stringMatching(/^-----BEGIN CERTIFICATE-----\n/),
       backend: "llamacpp-rpc",
       nodeFacts: { "aide-02": { cpuModel: expect.stringContaining("Core(TM)2"), avx: false, sse42: false } },
     });
@@ -108,7 +110,7 @@ describe("the cluster graph under Pulumi mocks", () => {
 
   it("keeps the SSH key and the gossip key secret everywhere they travel", () => {
     for (const r of three.resources.filter((x) => x.type === "command:remote:Command")) expect(isSecret(r.inputs.connection)).toBe(true);
-    for (const r of three.resources.filter((x) => x.type === "command:local:Command")) expect(isSecret(r.inputs.environment)).toBe(true);
+    for (const r of three.resources.filter((x) => x.type === "command:local:Command" && x.name.endsWith("-copy"))) expect(isSecret(r.inputs.environment)).toBe(true);
     const nomad = byName(three, "aide-01-nomad");
     expect(isSecret(nomad.inputs.stdin)).toBe(true);
     expect(stepVar(nomad, "AIDE_NOMAD_GOSSIP_KEY")).toBe(GOSSIP);
@@ -120,6 +122,43 @@ describe("the cluster graph under Pulumi mocks", () => {
     const visible = JSON.stringify(three.resources.map((r) => strip(r.inputs))) + JSON.stringify(three.outputs);
     expect(visible).not.toContain("TEST-KEY-MATERIAL");
     expect(visible).not.toContain(GOSSIP);
+  });
+
+  it("makes the household CA and pairing code as secrets, and gives the agent's node a certificate only its user can read", () => {
+    const { X509Certificate, createPrivateKey, createPublicKey } = require("node:crypto") as typeof import("node:crypto");
+    // The CA key and the pairing code never appear outside a secret wrapper.
+    expect(three.pulumi.Output.isInstance(three.exports.pairingCode)).toBe(true);
+    const tls = byName(three, "aide-01-agent-tls");
+    expect(isSecret(tls.inputs.stdin)).toBe(true);
+    const code = stepVar(tls, "AIDE_PAIRING_CODE")!;
+    expect(code).toMatch(/^[a-z2-9]{4}-[a-z2-9]{4}$/);
+    expect(three.outputs.pairingCode).toBe(code);
+    const strip = (v: any): any =>
+      isSecret(v) ? "[secret]" : Array.isArray(v) ? v.map(strip) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strip(x)])) : v;
+    const visible = JSON.stringify(three.resources.map((r) => strip(r.inputs))) + JSON.stringify({ ...three.outputs, pairingCode: "[secret]" });
+    expect(visible).not.toContain("PRIVATE KEY");
+    expect(visible).not.toContain(code);
+    for (const name of ["aide-ca-and-pairing-code", "aide-agent-certificate"]) expect(byName(three, name).inputs.logging).toBe("none");
+
+    // The agent's certificate: its node's address and host name, signed by the CA the stack outputs.
+    const cert = new X509Certificate(stepVar(tls, "AIDE_TLS_CERT")!);
+    expect(cert.subjectAltName).toBe("DNS:aide-01, IP Address:192.168.1.101");
+    expect(cert.verify(new X509Certificate(three.outputs.caCertificate as string).publicKey)).toBe(true);
+    expect(stepVar(tls, "AIDE_TLS_CA")).toBe(three.outputs.caCertificate);
+    const key = createPrivateKey(stepVar(tls, "AIDE_TLS_KEY")!);
+    expect(createPublicKey(key).export({ type: "spki", format: "der" })).toEqual(cert.publicKey.export({ type: "spki", format: "der" }));
+    expect(stepVar(tls, "AIDE_TLS_DIR")).toBe("/var/lib/aide/tls");
+
+    // In place before the agent's job starts, which runs https with them.
+    expect(three.dependsOn.get("aide-01-agent-tls")?.sort()).toEqual(["aide-01-base", "aide-agent-certificate", "aide-ca-and-pairing-code"]);
+    expect(three.dependsOn.get("aide-voice-agent")).toContain("aide-01-agent-tls");
+    const job = (three.outputs.jobSpecs as any).agent.Job.TaskGroups[0];
+    expect(job.Tasks[0].Env).toMatchObject({
+      AIDE_TLS_CERT: "/var/lib/aide/tls/agent.pem", AIDE_TLS_KEY: "/var/lib/aide/tls/agent-key.pem", AIDE_TLS_CA: "/var/lib/aide/tls/ca.pem",
+      AIDE_PAIRING_CODE_FILE: "/var/lib/aide/tls/pairing-code", AIDE_HTTP_PORT: "${NOMAD_PORT_plain}",
+    });
+    expect(job.Networks[0].ReservedPorts).toEqual([{ Label: "http", Value: 8443 }, { Label: "plain", Value: 8080 }]);
+    expect(job.Tasks[0].Services[0].Checks[0]).toMatchObject({ Protocol: "https", TLSSkipVerify: true, Path: "/health" });
   });
 
   it("configures exactly three Nomad servers that all join the same three addresses", () => {
@@ -184,8 +223,10 @@ describe("the cluster graph under Pulumi mocks", () => {
     expect(stepVar(byName(prima, "aide-01-base"), "AIDE_PACKAGES")).not.toMatch(/\bfio\b/);
     expect(stepVar(byName(prima, "aide-01-primacpp"), "AIDE_HIGHS_URL")).toBeUndefined();
     // Everything else a node runs is byte-for-byte the same program: no needless updates.
+    // (agent-tls carries the household CA's certificate, which these mocks make anew each run;
+    // a real stack makes it once and keeps it in its state.)
     const changedInputs = [...names(three)]
-      .filter((n) => names(prima).has(n) && !/-base$/.test(n))
+      .filter((n) => names(prima).has(n) && !/-base$|-agent-tls$/.test(n))
       .filter((n) => JSON.stringify(plain(byName(three, n).inputs.stdin)) !== JSON.stringify(plain(byName(prima, n).inputs.stdin)));
     expect(changedInputs).toEqual([]);
     expect(prima.outputs.backend).toBe("primacpp");

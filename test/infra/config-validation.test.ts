@@ -30,13 +30,22 @@ const DEGENERATE: Record<string, Record<string, unknown>> = {
 };
 
 describe("stack config validation", () => {
+  it("refuses the https page and the certificate page on one port, suggesting a free one", () => {
+    const { problems } = parseAideConfig(raw(validStack(3, { agent: { port: 8080 } })), secrets);
+    expect(problems).toEqual([{
+      key: "agent.httpPort",
+      problem: "is 8080, the same as agent.port: the https page and the plain-http certificate page need a port each",
+      fix: "pulumi config set --path 'agent.httpPort' 8081",
+    }]);
+  });
+
   it("accepts the seed's three-node inventory and fills the defaults", () => {
     const { config, problems } = parseAideConfig(raw(validStack()), secrets);
     expect(problems).toEqual([]);
     expect(config.nodes.map((n) => n.name)).toEqual(["aide-01", "aide-02", "aide-03"]);
     expect(config.servers).toHaveLength(3);
     expect(config.nodes[0]).toMatchObject({ user: "root", port: 22, roles: ["server", "client"], webcam: false });
-    expect(config.agent).toMatchObject({ port: 8080, benchmark: false, vad: { threshold: 0.5 } });
+    expect(config.agent).toMatchObject({ port: 8443, httpPort: 8080, benchmark: false, vad: { threshold: 0.5 } });
     expect(config.nomad.url).toBe("https://releases.hashicorp.com/nomad/1.9.7/nomad_1.9.7_linux_amd64.zip");
   });
 

@@ -1,5 +1,6 @@
 // Runs the Pulumi program (infra/index.ts) under Pulumi's own mocks: no CLI, no
 // plugins, no SSH. Facts come from `factsFor`; every registered resource is recorded.
+import { execSync } from "node:child_process";
 import type * as pulumiType from "@pulumi/pulumi";
 import type { NodeFacts } from "../../infra/config";
 
@@ -35,6 +36,11 @@ export function coreTwoFacts(name: string, extra: Partial<NodeFacts> = {}): Node
     debianVersion: "12.7",
     ...extra,
   };
+}
+
+/** A mock's view of a secret input: { <signature>: ..., value }. */
+function unsecret(v: unknown): unknown {
+  return typeof v === "object" && v !== null && "value" in v ? (v as { value: unknown }).value : v;
 }
 
 function unwrap<T>(pulumi: typeof pulumiType, name: string, o: unknown): Promise<T> {
@@ -77,6 +83,12 @@ export async function runProgram(
           const facts = args.name.endsWith("-facts") ? JSON.stringify(factsFor(args.name.replace(/-facts$/, ""))) : "";
           state.stdout = `facts: read\n${facts}`;
           state.stderr = "";
+        }
+        // The household's CA, pairing code and the agent's certificate (infra/household.ts):
+        // the real scripts/tls.ts, so the program gets real certificates to pass on.
+        if (args.type === "command:local:Command" && String(args.inputs.create).includes("scripts/tls.ts")) {
+          const env = Object.fromEntries(Object.entries((unsecret(args.inputs.environment) ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(unsecret(v))]));
+          state.stdout = execSync(args.inputs.create, { cwd: args.inputs.dir, env: { ...process.env, ...env }, encoding: "utf8" });
         }
         return { id: `${args.name}-id`, state };
       },

@@ -80,6 +80,8 @@ describe("the Nomad step over SSH", () => {
     expect(hcl).toContain(`encrypt          = "${GOSSIP}"`);
     expect(hcl).toContain('retry_join = ["192.168.1.101", "192.168.1.102", "192.168.1.103"]');
     expect(hcl).toContain('"aide.cpu_flags" = "sse4_1"');
+    // Tasks run as aide (nomad-jobs/common.ts); the client refuses root.
+    expect(hcl).toMatch(/plugin "raw_exec" \{\n  config \{\n    enabled += true\n    denied_host_uids = "0"\n    denied_host_gids = "0"\n  \}\n\}/);
     expect((fs.statSync(path.join(root(), "etc/nomad.d/nomad.hcl")).mode & 0o777).toString(8)).toBe("640");
     expect(execFileSync(path.join(root(), "usr/local/bin/nomad"), { encoding: "utf8" })).toContain("Nomad v1.9.7");
     expect(first).not.toContain(GOSSIP);

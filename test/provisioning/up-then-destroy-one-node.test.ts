@@ -26,8 +26,9 @@ afterAll(async () => {
   await lab?.teardown();
 });
 
-/** Files apt and dpkg rewrite as bookkeeping (logs, caches, status backups). */
-const BOOKKEEPING = /^(var\/log\/|var\/cache\/(apt|debconf|ldconfig)\/|var\/lib\/(apt|dpkg|systemd\/deb-systemd-helper|ucf)\/|etc\/ld\.so\.cache$|\.aide-debs)/;
+/** Files apt and dpkg rewrite as bookkeeping (logs, caches, status backups), and the
+ * backups useradd/userdel keep of the user database (base adds and removes the aide user). */
+const BOOKKEEPING = /^(etc\/(passwd|group|shadow|gshadow)-$|var\/log\/|var\/cache\/(apt|debconf|ldconfig)\/|var\/lib\/(apt|dpkg|systemd\/deb-systemd-helper|ucf)\/|etc\/ld\.so\.cache$|\.aide-debs)/;
 const lasting = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).filter(([k]) => !BOOKKEEPING.test(k)));
 
 it("creates every step in order, a second up changes nothing, and destroy leaves the root as it was", async () => {
@@ -62,6 +63,10 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
     ["speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: "manifest.json\nstt" }],
     ["relay:agent", { AIDE_FROM: `local:${path.join(REPO, "agent")}`, AIDE_INCLUDE: "package.json\nsrc", AIDE_TO: to(`${AGENT_DIR}.incoming`) }],
     ["agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: "s1", AIDE_NPM_INSTALL: "0" }],
+    ["agent-tls", {
+      AIDE_TLS_DIR: "/var/lib/aide/tls", AIDE_TLS_CERT: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+      AIDE_TLS_KEY: "-----BEGIN PRIVATE KEY-----\ny\n-----END PRIVATE KEY-----\n", AIDE_TLS_CA: "-----BEGIN CERTIFICATE-----\nz\n-----END CERTIFICATE-----\n", AIDE_PAIRING_CODE: "k7pm-2qxd",
+    }],
     ["relay:engine", { AIDE_FROM: `local:${path.dirname(llamaBin)}`, AIDE_INCLUDE: "bin", AIDE_TO: to(ENGINE_PREFIX) }],
     ["llama", { AIDE_ROLE: "receive", AIDE_CPU_CLASS: "core2-test", AIDE_PREFIX: ENGINE_PREFIX, AIDE_SRC: "/var/lib/aide/src", AIDE_PROFILE: "core2" }],
     ["nomad", {
@@ -85,7 +90,7 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
   const packagesBefore = execFileSync("chroot", [root, "dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\\n"], { encoding: "utf8" });
   for (const s of steps) await run("create", s);
   const up = lasting(snapshot(root));
-  for (const f of ["opt/aide/engine/bin/llama-server", "opt/aide/agent/package.json", "var/lib/aide/models/tiny.gguf", "var/lib/aide/models/manifest.json", "var/lib/aide/models/stt/moonshine-tiny/tokens.txt", "etc/nomad.d/nomad.hcl", "etc/aide/firewall.nft", "usr/local/bin/nomad"]) {
+  for (const f of ["var/lib/aide/tls/agent-key.pem", "opt/aide/engine/bin/llama-server", "opt/aide/agent/package.json", "var/lib/aide/models/tiny.gguf", "var/lib/aide/models/manifest.json", "var/lib/aide/models/stt/moonshine-tiny/tokens.txt", "etc/nomad.d/nomad.hcl", "etc/aide/firewall.nft", "usr/local/bin/nomad"]) {
     expect(up[f]).toBeDefined();
   }
   // The engine in the root is the CI build, byte for byte, and runs.

@@ -21,6 +21,8 @@ export interface ClientInputOptions {
    * 2 s grew the process by ~110 MiB and kept a core busy ~21 s after the client left).
    */
   audioBurstMs?: number;
+  /** More about this agent for the page, in bot-ready's `about` (e.g. `demo: true`). */
+  about?: Record<string, string | boolean>;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
@@ -161,7 +163,7 @@ export class ClientInputTransport extends FrameProcessor {
     switch (m.type) {
       case "client-ready":
         // pipecat's connect() resolves only on a bot-ready carrying the same id.
-        this.client.sendRtvi("bot-ready", { version: RTVI_PROTOCOL_VERSION, about: { library: "aide-agent" } }, m.id);
+        this.client.sendRtvi("bot-ready", { version: RTVI_PROTOCOL_VERSION, about: { ...this.options.about, library: "aide-agent" } }, m.id);
         this.options.onClientReady?.();
         return;
       case "send-text": {

@@ -3,7 +3,7 @@
  * audio or text, and records what comes back with arrival times. Used by the transport
  * tests and by `npm run bench:agent`.
  */
-import { WebSocket } from "ws";
+import { ClientOptions, WebSocket } from "ws";
 import { RtviMessage, decodeServerMessage, encodeAudio, encodeRtvi } from "./wire";
 
 export interface ReceivedAudio { pcm: Int16Array; sampleRate: number; at: number }
@@ -31,8 +31,9 @@ export class ScriptedClient {
     });
   }
 
-  static async connect(url: string, timeoutMs = 5000): Promise<ScriptedClient> {
-    const ws = new WebSocket(url);
+  /** `options`: ws's client options, e.g. the CA to trust for wss or the local address to connect from. */
+  static async connect(url: string, timeoutMs = 5000, options?: ClientOptions): Promise<ScriptedClient> {
+    const ws = new WebSocket(url, options);
     const client = new ScriptedClient(ws);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { ws.terminate(); reject(new Error(`no WebSocket connection to ${url} within ${timeoutMs} ms`)); }, timeoutMs);

@@ -1,18 +1,26 @@
 /**
  * The agent's one port: the web page, `/health`, and the WebSocket (`/ws`) that
  * pipecat's client connects to. Each connection gets its own Session.
+ *
+ * With a certificate the port speaks https/wss (browsers give the microphone only to
+ * https pages or localhost), and a second, plain-http port serves only what a device
+ * needs before it trusts that certificate: the CA certificate and how to install it.
+ * With a pairing code, a session starts only for a client that gives it (pairing.ts).
  */
 import * as http from "node:http";
+import * as https from "node:https";
 import { randomUUID } from "node:crypto";
 import { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { closeReason } from "./client-link";
+import { PairingGate, PairingVerdict } from "./pairing";
 import { Session, SessionOptions, StageFactory } from "./session";
 import { encodeRtvi } from "./wire";
 
 export interface StaticAsset {
   contentType: string;
   body: string | Buffer;
+  headers?: Record<string, string>;
 }
 
 export interface AgentServerOptions {
@@ -33,12 +41,21 @@ export interface AgentServerOptions {
   /** A connection from which nothing — no message, no pong — arrives for this long is closed (default 30000 ms). */
   idleTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Serve https/wss with this certificate (PEM; chain after the leaf) and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The plain-http port (only with `tls`): `assets(httpsUrl)` are its only pages. */
+  plainHttp?: { port: number; assets: (httpsUrl: string) => Record<string, StaticAsset> };
+  /** Sessions and /health's details only for clients that give this code (loopback needs none). */
+  pairingCode?: string;
 }
 
 export interface AgentServer {
   url: string;
   wsUrl: string;
   port: number;
+  /** The plain-http page offering the CA certificate, when there is one, and its port. */
+  plainUrl?: string;
+  plainPort?: number;
   sessions(): number;
   close(): Promise<void>;
 }
@@ -47,6 +64,10 @@ export interface AgentServer {
 const WS_MAX_PAYLOAD = 1024 * 1024;
 /** A closing client gets this long to answer the close frame; one that does not read never would. */
 const CLOSE_GRACE_MS = 2000;
+/** Where a client puts the pairing code: this header, or `?code=` (a browser's WebSocket cannot set headers). */
+export const PAIRING_HEADER = "x-aide-pairing-code";
+/** WebSocket close codes (4000-4999 are the application's) for a refused pairing. */
+export const PAIRING_CLOSE_CODES = { required: 4001, wrong: 4003, "rate-limited": 4029 } as const;
 
 /**
  * `ws` closes a connection whose message is over `maxPayload` by itself, with code 1009 and
@@ -75,29 +96,51 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
   /** When each open connection was last heard from (a message or a pong). */
   const lastHeard = new Map<WebSocket, number>();
 
-  const httpServer = http.createServer((req, res) => {
-    void serveHttp(req, res).catch((error) => {
+  const gate = options.pairingCode !== undefined ? new PairingGate(options.pairingCode) : undefined;
+  /** The code a request carries, in the header or `?code=`. */
+  const pairing = (req: http.IncomingMessage): PairingVerdict => {
+    if (!gate) return { ok: true };
+    const header = req.headers[PAIRING_HEADER];
+    const given = (Array.isArray(header) ? header[0] : header) ?? new URL(req.url ?? "/", "http://agent").searchParams.get("code") ?? undefined;
+    return gate.check(req.socket.remoteAddress ?? "unknown", given);
+  };
+
+  const handle = (serve: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+    void serve(req, res).catch((error) => {
       res.writeHead(500, { "content-type": "text/plain" });
       res.end(`internal error: ${(error as Error).message}\n`);
     });
-  });
+  };
+  const httpServer = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handle(serveHttp))
+    : http.createServer(handle(serveHttp));
 
   async function serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://agent").pathname;
     if (path === "/health") {
-      const extra = options.health ? await options.health() : {};
+      // Up or not is public (Nomad's check asks); what the agent runs and how busy it is is not.
+      const paired = pairing(req).ok;
+      const extra = paired && options.health ? await options.health() : {};
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify({ status: "ok", sessions: sessions.size, ...extra }));
+      res.end(JSON.stringify(paired ? { status: "ok", sessions: sessions.size, ...extra } : { status: "ok" }));
       return;
     }
-    const asset = options.assets?.[path];
-    if (!asset || (req.method !== "GET" && req.method !== "HEAD")) {
-      res.writeHead(404, { "content-type": "text/plain" });
-      res.end(`not found: ${path}\n`);
+    if (path === "/pairing") {
+      // The page asks before it connects, so it can say what is wrong instead of just closing.
+      const verdict = pairing(req);
+      if (verdict.ok) {
+        res.writeHead(204, { "cache-control": "no-store" });
+        res.end();
+      } else {
+        res.writeHead(verdict.kind === "rate-limited" ? 429 : 401, {
+          "content-type": "application/json", "cache-control": "no-store",
+          ...(verdict.retryAfterS ? { "retry-after": String(verdict.retryAfterS) } : {}),
+        });
+        res.end(JSON.stringify({ error: verdict.reason, pairing: verdict.kind, retryAfterS: verdict.retryAfterS }));
+      }
       return;
     }
-    res.writeHead(200, { "content-type": asset.contentType, "cache-control": "no-store" });
-    res.end(req.method === "HEAD" ? undefined : asset.body);
+    sendAsset(req, res, options.assets?.[path], path);
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD, WebSocket: AgentWebSocket });
@@ -107,7 +150,14 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req.socket.remoteAddress ?? "unknown"));
+    const verdict = pairing(req);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (verdict.ok) return accept(ws, req.socket.remoteAddress ?? "unknown");
+      // Accepted only to say why: a refused upgrade reaches a browser as a bare error.
+      log(`refused a session from ${req.socket.remoteAddress}: ${verdict.reason}`);
+      ws.send(encodeRtvi("error", { message: verdict.reason, fatal: true, pairing: verdict.kind }));
+      hangUp(ws, PAIRING_CLOSE_CODES[verdict.kind], verdict.reason);
+    });
   });
 
   /** Closes politely, and drops the connection if the client does not answer (it may not be reading). */
@@ -183,20 +233,33 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      httpServer.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = await listen(httpServer, options.port ?? 0, options.host ?? "127.0.0.1");
   const host = options.host && options.host !== "0.0.0.0" ? options.host : "127.0.0.1";
 
+  let plainServer: http.Server | undefined;
+  let plainPort: number | undefined;
+  if (options.plainHttp) {
+    if (!options.tls) throw new Error("a plain-http port is for offering the CA certificate of an https agent: give tls too");
+    const plain = options.plainHttp;
+    plainServer = http.createServer(handle(async (req, res) => {
+      const path = new URL(req.url ?? "/", "http://agent").pathname;
+      sendAsset(req, res, plain.assets(`https://${requestHost(req, host)}:${port}/`)[path], path);
+    }));
+    try {
+      plainPort = await listen(plainServer, plain.port, options.host ?? "127.0.0.1");
+    } catch (error) {
+      httpServer.close();
+      throw error;
+    }
+  }
+  const scheme = options.tls ? "https" : "http";
+
   return {
-    url: `http://${host}:${port}/`,
-    wsUrl: `ws://${host}:${port}/ws`,
+    url: `${scheme}://${host}:${port}/`,
+    wsUrl: `${options.tls ? "wss" : "ws"}://${host}:${port}/ws`,
     port,
+    plainUrl: plainPort !== undefined ? `http://${host}:${plainPort}/` : undefined,
+    plainPort,
     sessions: () => sessions.size,
     async close() {
       clearInterval(pinger);
@@ -204,8 +267,37 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
       await Promise.allSettled([...sessions.values()].map((s) => s.close("server stopping")));
       sessions.clear();
       wss.close();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeAllConnections();
+      await Promise.all([httpServer, plainServer].map((s) => s && new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
     },
   };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function sendAsset(req: http.IncomingMessage, res: http.ServerResponse, asset: StaticAsset | undefined, path: string): void {
+  if (!asset || (req.method !== "GET" && req.method !== "HEAD")) {
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end(`not found: ${path}\n`);
+    return;
+  }
+  res.writeHead(200, { "content-type": asset.contentType, "cache-control": "no-store", ...asset.headers });
+  res.end(req.method === "HEAD" ? undefined : asset.body);
+}
+
+/** The host name the device used to reach us (for the link to the https page), if it is a plain name or address. */
+function requestHost(req: http.IncomingMessage, fallback: string): string {
+  const header = req.headers.host ?? "";
+  const name = header.startsWith("[") ? header.slice(0, header.indexOf("]") + 1) : header.split(":")[0];
+  return /^([a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])$/.test(name) ? name : fallback;
 }

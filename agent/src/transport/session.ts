@@ -28,6 +28,8 @@ export interface SessionOptions {
   /** Replies waiting for a client that does not read before its session is closed (default 256 KiB). */
   maxBufferedBytes?: number;
   output?: Omit<ClientOutputOptions, "turns">;
+  /** Sent to the page in bot-ready's `about`. */
+  about?: Record<string, string | boolean>;
 }
 
 const EARLY_BYTES = 1024 * 1024;
@@ -53,6 +55,7 @@ export class Session {
       audioBurstMs: options.audioBurstMs,
       onDisconnectRequested: () => this.link.close(1000, "client asked to disconnect"),
       onClientReady: () => { this.live = true; },
+      about: options.about,
     });
     this.output = new ClientOutputTransport(this.link, { ...options.output, turns: this.turns });
   }

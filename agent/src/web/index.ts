@@ -1,1 +1,2 @@
 export { pageAssets } from "./assets";
+export { caPageAssets, CA_FILE } from "./ca-page";

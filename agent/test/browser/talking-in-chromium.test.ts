@@ -35,6 +35,9 @@ class ScriptedBrain extends FrameProcessor {
     if (!(direction === "downstream" && f.type === "transcription" && f.final)) return this.push(f, direction);
     if (this.answered++ > 0) return;
     const signal = this.signal;
+    // A moment of thought, as a real LLM takes: long enough for the page to show it.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    if (signal.aborted) return;
     this.push(frame("llm-response-start", { turnId: f.turnId }));
     for (const word of LONG_ANSWER.split(" ")) {
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -91,6 +94,11 @@ describe("the web page in real Chromium, using pipecat's client", () => {
       await page.goto(server.url);
       await page.click("#talk"); // a real click: autoplay must work without page.evaluate's gesture
       await page.waitForFunction(() => document.getElementById("status")?.textContent?.startsWith("Listening"), undefined, { timeout: 15_000 });
+      // Each state of the turn as a person sees it, photographed as it comes.
+      for (const state of ["listening", "hearing", "thinking", "speaking"]) {
+        await page.waitForFunction((s) => document.body.dataset.state === s, state, { timeout: 20_000, polling: 20 });
+        await page.screenshot({ path: path.join(out, `state-${state}.png`), fullPage: true });
+      }
 
       // The full turn: the recognizer's phrase on the page, then the bot audible.
       await page.waitForSelector("#transcript p.user", { timeout: 20_000 });
@@ -108,6 +116,10 @@ describe("the web page in real Chromium, using pipecat's client", () => {
       await page.screenshot({ path: path.join(out, "conversation.png"), fullPage: true });
 
       const history = await page.evaluate(() => (window as unknown as { aide: PageHistory }).aide);
+      // The states in the order a person lives them: the turn, then the barge-in heard.
+      const states = history.events.filter((e) => e[1].startsWith("state:")).map((e) => e[1].slice(6));
+      expect(states.slice(0, 5)).toEqual(["connecting", "listening", "hearing", "thinking", "speaking"]);
+      expect(states.slice(5)).toContain("hearing");
       const botAt = history.events.find((e) => e[1] === "bot-started-speaking")![0];
       const cutAt = history.events.find((e) => e[1] === "user-started-speaking" && e[0] > botAt)![0];
       const audible = 0.005;
@@ -140,4 +152,21 @@ describe("the web page in real Chromium, using pipecat's client", () => {
       await page.close();
     }
   }, 120_000);
+
+  it("says the connection is lost when the agent goes away, and offers to reconnect", async () => {
+    const page = await browser!.newPage();
+    try {
+      await page.goto(server.url);
+      await page.click("#talk");
+      await page.waitForFunction(() => document.body.dataset.state === "listening", undefined, { timeout: 15_000 });
+      await server.close();
+      await page.waitForFunction(() => document.body.dataset.state === "lost", undefined, { timeout: 15_000 });
+      expect(await page.textContent("#status")).toBe("Connection lost. Press Reconnect to try again.");
+      expect(await page.textContent("#talk")).toBe("Reconnect");
+      expect(await page.isEnabled("#talk")).toBe(true);
+      await page.screenshot({ path: path.join(out, "state-lost.png"), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
 });

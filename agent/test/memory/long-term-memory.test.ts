@@ -10,7 +10,7 @@ jest.mock(require.resolve("uuid", { paths: [require("node:path").dirname(require
  * dropping the least recalled and oldest, and survives a corrupt index on disk.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -171,6 +171,18 @@ describe("long-term memory on a full disk", () => {
 });
 
 describe("long-term memory bookkeeping", () => {
+  it("keeps what the household said to the agent's user alone: folder 0700, files 0600, even in a folder an older Aide made", async () => {
+    const dir = scratch();
+    mkdirSync(dir, { mode: 0o755 });
+    const memory = await LongTermMemory.open({ dir, embedder: new HashEmbedder(), conversationId: "c1" });
+    await memory.remember("my dog is called Rex and he is nine");
+    await memory.flush();
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const files = readdirSync(dir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect([f, statSync(join(dir, f)).mode & 0o777]).toEqual([f, 0o600]);
+  });
+
   it("keeps statements and drops filler and questions", async () => {
     for (const text of ["ok", "Okay.", "thank you", "yes", "hmm", "what time is it?", "How are you", "can you help me", "", "hi there"]) {
       expect([text, isWorthKeeping(text)]).toEqual([text, false]);

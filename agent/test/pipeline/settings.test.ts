@@ -1,4 +1,7 @@
-import { ConfigError, defaultConfig, endpointSettingsFromEnvFile, loadConfig } from "../../src/config";
+import * as fs from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, configHelp, defaultConfig, endpointSettingsFromEnvFile, loadConfig } from "../../src/config";
 
 describe("the agent's settings", () => {
   it("reads VAD tuning and the rest from the environment, with flags winning", () => {
@@ -61,5 +64,37 @@ describe("the agent's settings", () => {
     expect(() => endpointSettingsFromEnvFile("EMBED_URL=tcp://192.168.1.101:24000", base)).toThrow(/EMBED_URL="tcp:\/\/192.168.1.101:24000" must be an http:\/\/ or https:\/\/ URL/);
     // The speech services move the same way; a key the file does not hold keeps its value.
     expect(endpointSettingsFromEnvFile("AIDE_STT_URL=tcp://192.168.1.103:10300\n", { ...base, ttsUrl: "tcp://192.168.1.104:10200" })).toEqual({ sttUrl: "tcp://192.168.1.103:10300" });
+  });
+
+  it("takes https and pairing from files, refusing half a setup and saying what to add", () => {
+    const dir = fs.mkdtempSync(join(tmpdir(), "aide-settings-"));
+    try {
+      for (const f of ["cert.pem", "key.pem", "ca.pem"]) fs.writeFileSync(join(dir, f), "x");
+      fs.writeFileSync(join(dir, "code"), "k7pm-2qxd\n");
+      fs.writeFileSync(join(dir, "short"), "1234\n");
+      const config = loadConfig(["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem"), "--http-port", "off"], {
+        AIDE_TLS_CA: join(dir, "ca.pem"), AIDE_PAIRING_CODE_FILE: join(dir, "code"),
+      });
+      expect(config).toMatchObject({ tlsCert: join(dir, "cert.pem"), tlsKey: join(dir, "key.pem"), tlsCa: join(dir, "ca.pem"), httpPort: undefined, pairingCodeFile: join(dir, "code") });
+      expect(loadConfig(["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")], {}).httpPort).toBe(8091);
+
+      let problems: string[] = [];
+      try {
+        loadConfig(["--tls-cert", join(dir, "cert.pem"), "--tls-ca", join(dir, "missing.pem"), "--pairing-code-file", join(dir, "short")], {});
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems).toEqual([
+        `--tls-ca ${JSON.stringify(join(dir, "missing.pem"))} cannot be read (ENOENT): give the path of an existing file this user may read (CA certificate (PEM) offered on the plain-http page, for devices to trust)`,
+        "https needs both a certificate and its key: set AIDE_TLS_KEY (--tls-key) too",
+        `the pairing code in ${join(dir, "short")} must be 6 to 64 letters and digits: write a new one there`,
+      ]);
+      expect(configHelp()).toMatch(/--tls-cert .*AIDE_TLS_CERT/);
+      expect(loadConfig([], { AIDE_DEMO_MODE: "true" }).demo).toBe(true);
+      expect(defaultConfig().demo).toBe(false);
+      expect(configHelp()).toMatch(/--pairing-code-file .*AIDE_PAIRING_CODE_FILE/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

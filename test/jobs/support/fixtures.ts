@@ -84,6 +84,7 @@ export function allJobs(): Record<string, NomadJobSpec> {
     "aide-stt": wyomingServiceJob(wyomingArgs()),
     "aide-tts": wyomingServiceJob(wyomingArgs({ kind: "tts", nodes: ["aide-01"] })),
     "aide-embeddings": embeddingsJob(embeddingsArgs()),
+    "voice-agent over https": voiceAgentJob(agentArgs({ port: 8443, tls: { dir: "/var/lib/aide/tls", httpPort: 8080 } })),
     "llama-bench local": llamaBenchJob({
       datacenters: ["dc1"], binDir: "/opt/aide/llama/bin", modelPath: "/var/lib/aide/models/model.gguf", modelAlias: "qwen2-5-7b-q4",
       backend: "llamacpp-rpc", node: "aide-01", threads: 2, memoryMB: 5000, cpuMHz: 4000,

@@ -86,7 +86,7 @@ export class LongTermMemory implements MemoryStore {
 
   static async open(options: LongTermMemoryOptions): Promise<LongTermMemory> {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    await fs.mkdir(options.dir, { recursive: true });
+    await privateFolder(options.dir);
     await removeStaleTemps(options.dir);
     const { LocalIndex: Index } = loadVectra(); // loaded on first use: see atomic-file-storage.ts
     const newIndex = () => new Index<MemoryMetadata>(options.dir, undefined, options.storage ?? atomicFileStorage());
@@ -97,7 +97,7 @@ export class LongTermMemory implements MemoryStore {
         const aside = `${options.dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
         await fs.rename(options.dir, aside);
         log(`long-term memory: the index in ${options.dir} is unreadable (${problem}); moved it to ${aside} and started a fresh one — the old file is kept there for recovery`);
-        await fs.mkdir(options.dir, { recursive: true });
+        await privateFolder(options.dir);
         index = newIndex();
       }
     }
@@ -249,4 +249,10 @@ async function validate(index: LocalIndex<MemoryMetadata>): Promise<string | und
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
+}
+
+/** What the household said is the agent's user's alone: the folder 0700 (files are 0600, atomic-file-storage.ts). */
+async function privateFolder(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700); // a folder made by an older Aide was 0755
 }
