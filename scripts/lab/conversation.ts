@@ -13,7 +13,9 @@ import { ScriptedClient } from "../../agent/src/transport/scripted-client";
 import type { RtviMessage } from "../../agent/src/transport/wire";
 import type { TurnLatency } from "../../agent/src/metrics";
 
-export type TurnKind = "spoken" | "barge-in" | "describe-scene";
+/** typed: sent as text from the page (the lab's recognizer says one sentence for any
+ * speech, so what long-term memory recalls across sessions is shown with typed lines). */
+export type TurnKind = "spoken" | "barge-in" | "describe-scene" | "typed";
 
 export interface ScriptTurn {
   line: string;
@@ -123,6 +125,13 @@ function readPcm(file: string): Int16Array {
   return new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** A typed line: said, as far as the agent can tell, the moment it is sent. */
+function typed(client: ScriptedClient, line: string): { start: number; end: number } {
+  const at = now();
+  client.sendText(line);
+  return { start: at, end: at };
+}
+
 function isReport(m: RtviMessage): boolean {
   const d = m.data as { type?: string } | undefined;
   return m.type === "server-message" && d?.type === "latency-report";
@@ -162,7 +171,7 @@ export async function playConversation(script: ConversationScript, log: (line: s
         }
         const audioBefore = c.audio.length;
         const messagesBefore = c.messages.length;
-        const spoken = await mic.say(readPcm(turn.pcmFile));
+        const spoken = turn.kind === "typed" ? typed(c, turn.line) : await mic.say(readPcm(turn.pcmFile));
         record.speechStart = spoken.start;
         record.speechEnd = spoken.end;
         if (turn.kind === "barge-in" && previous) {

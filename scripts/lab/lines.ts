@@ -33,12 +33,14 @@ export const LINES = [
 export const LAB_PHRASE = "I have fish lemons and potatoes so what should I cook tonight";
 
 /**
- * bench:cluster's 22 turns: the first turn of a fresh session (the system prompt and tool
+ * bench:cluster's 24 turns: the first turn of a fresh session (the system prompt and tool
  * schemas are evaluated then), three lines spoken over the bot's answer, one that goes
- * through describe_scene, and a second session part-way (a new page on a warm server).
+ * through describe_scene, a second session part-way (a new page on a warm server), and a
+ * typed fact in the first session asked about in the second (long-term memory).
  */
 export const CONVERSATION: Omit<ScriptTurn, "pcmFile">[] = [
   ...LINES.slice(0, 4).map((line) => ({ line, kind: "spoken" as const })),
+  { line: "my sister Marta is allergic to garlic", kind: "typed" },
   { line: LINES[4], kind: "barge-in" },
   ...LINES.slice(5, 7).map((line) => ({ line, kind: "spoken" as const })),
   { line: "what do you see right now", kind: "describe-scene" },
@@ -49,5 +51,6 @@ export const CONVERSATION: Omit<ScriptTurn, "pcmFile">[] = [
   ...LINES.slice(15, 17).map((line) => ({ line, kind: "spoken" as const })),
   { line: LINES[17], kind: "spoken", newSession: true },
   ...LINES.slice(18, 20).map((line) => ({ line, kind: "spoken" as const })),
+  { line: "what is my sister Marta allergic to", kind: "typed" },
   { line: "can you see anyone in the room", kind: "spoken" },
 ];

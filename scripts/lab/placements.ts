@@ -8,8 +8,8 @@
 // leaves it out) and the vision detector on a looping video standing in for the webcam.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { llamaCppRpcJob, rpcServiceName, voiceAgentJob, type Task } from "../../nomad-jobs";
-import { planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type NodeFacts } from "../../infra/planner";
+import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
+import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type NodeFacts } from "../../infra/planner";
 import { freePort, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../lib/llama";
 import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../lib/nomad-runtime";
 import { labThreads } from "./calibration";
@@ -46,9 +46,9 @@ export const PHONE = "phone";
 
 export const PLACEMENTS: Placement[] = [
   { name: "one-node", describe: "(a) everything on one node", agent: "n1", llm: { plan: "planner", nodes: ["n1"] } },
-  { name: "jobs-today", describe: "(b) as the jobs place it today: the agent and speech on n1, the planner puts the LLM alone on another node", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
+  { name: "jobs-today", describe: "(b) as the jobs place it today: the agent on n1, the planner puts the LLM alone on another node and speech recognition, the voice and the embeddings server away from it", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
-  { name: "jobs-before", describe: "(b) as the deployment was before the prompt cache was warmed ahead of the user: as jobs-today, but llama-server without --cache-reuse/--slot-save-path and the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
+  { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path, the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
 
@@ -107,6 +107,16 @@ async function waitHealthy(what: string, url: string, ns: string, timeoutMs: num
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${what} not healthy at ${url} within ${timeoutMs / 1000} s${task ? `: ${task.log().slice(-1500)}` : ""}`);
+}
+
+async function waitLogged(what: string, task: RunningTask, ready: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (task.child.exitCode !== null || task.child.signalCode !== null) throw new Error(`${what} exited with ${task.child.exitCode ?? task.child.signalCode}: ${task.log().slice(-1500)}`);
+    if (ready.test(task.log())) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not say it was ready within ${timeoutMs / 1000} s: ${task.log().slice(-1500)}`);
 }
 
 function taskOf(spec: { Job: { TaskGroups: { Name: string; Tasks: Task[] }[] } }, group: string, task: string): Task {
@@ -203,10 +213,38 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     running.push(tap);
     await waitHealthy("the LLM tap", `http://${phone.address}:${tapPort}/health`, phone.ns, 60_000);
 
-    // The agent's node: embeddings server, then the voice agent job's two tasks.
+    // Speech recognition, the voice and the embeddings server as the jobs place them
+    // (infra/planner.ts placeSideServices over this placement's nodes): each its own task,
+    // found by the agent through the services its endpoints template renders. Before
+    // issue 13 the agent did speech in-process and the lab ran the embeddings beside it.
     const agentNode = lab.node(p.agent);
+    const agentDir = join(__dirname, "..", "..", "agent");
+    const tsNodeRegister = require.resolve("ts-node/register/transpile-only");
+    const agentServices: ServiceRegistry = { "aide-llm": [{ Address: phone.address, Port: tapPort, Tags: ["llamacpp-rpc"] }] };
     let embedUrl: string | undefined;
-    if (p.memory !== false) {
+    if (!p.before) {
+      const side = placeSideServices([...new Set([...p.llm.nodes, p.agent])].map((n) => emulatedFacts(lab.node(n))), plan, p.agent);
+      for (const line of side.explanation) log(`  plan: ${line}`);
+      for (const kind of ["stt", "tts"] as const) {
+        const node = lab.node(side.nodes[kind][0]);
+        const port = await freePort();
+        const spec = wyomingServiceJob({ datacenters: ["lab"], nodes: side.nodes[kind], kind, agentDir, nodeBinary: process.execPath, tsNodeRegister, modelsDir: models.speechDir, ttsVoice: "auto", sttThreads: 1 });
+        const task = run(prepareTask(spec.Job.TaskGroups[0].Tasks[0], { ports: { wyoming: { ip: node.address, port } } }), node);
+        await waitLogged(`the ${kind} service`, task, /listening on tcp:/, 5 * 60_000);
+        agentServices[WYOMING_SERVICES[kind]] = [{ Address: node.address, Port: port, Tags: ["wyoming", kind] }];
+        addRole(node.name, `${kind.toUpperCase()} service`);
+      }
+      if (p.memory !== false) {
+        const node = lab.node(side.nodes.embeddings[0]);
+        const port = await freePort();
+        const spec = embeddingsJob({ datacenters: ["lab"], nodes: side.nodes.embeddings, binDir, modelPath: models.embeddings });
+        const task = run(prepareTask(spec.Job.TaskGroups[0].Tasks[0], { ports: { http: { ip: node.address, port } } }), node);
+        await waitHealthy("the embeddings server", `http://${node.address}:${port}/health`, node.ns, 5 * 60_000, task);
+        agentServices[EMBEDDINGS_SERVICE] = [{ Address: node.address, Port: port, Tags: ["embeddings", "openai"] }];
+        embedUrl = `http://${node.address}:${port}`;
+        addRole(node.name, "embeddings");
+      }
+    } else if (p.memory !== false) {
       const embed = await startLlamaServer({ model: models.embeddings, threads: 1, parallel: 1, ctxSize: 2048, netns: agentNode.ns, wrapper: lab.wrapper(agentNode), extraArgs: ["--embeddings", "--pooling", "mean"], readyTimeoutMs: 5 * 60_000 });
       running.push(embed);
       embedUrl = embed.url;
@@ -216,9 +254,9 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     const visionPort = await freePort();
     const agentSpec = voiceAgentJob({
       datacenters: ["lab"],
-      agentDir: join(__dirname, "..", "..", "agent"),
+      agentDir,
       nodeBinary: process.execPath,
-      tsNodeRegister: require.resolve("ts-node/register/transpile-only"),
+      tsNodeRegister,
       modelsDir: models.speechDir,
       port: agentPort,
       benchmarkMode: true,
@@ -226,7 +264,6 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
       sttThreads: 1,
       vision: { source: `video:${models.video}`, memoryMB: 512, cpuMHz: 1000, model: models.yolo },
     });
-    const agentServices: ServiceRegistry = { "aide-llm": [{ Address: phone.address, Port: tapPort, Tags: ["llamacpp-rpc"] }] };
     const visionTask = prepareTask(taskOf(agentSpec, "voice-agent", "vision"), { ports: { http: { ip: agentNode.address, port: agentPort }, vision: { ip: agentNode.address, port: visionPort } } });
     // A looping video at its own pace stands in for the webcam; the detector's CPU share is
     // "of one core": here one emulated core is half the node's budget.
@@ -236,15 +273,16 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     addRole(p.agent, "vision");
     const agentTask = prepareTask(taskOf(agentSpec, "voice-agent", "agent"), { ports: { http: { ip: agentNode.address, port: agentPort }, vision: { ip: agentNode.address, port: visionPort } }, services: agentServices });
     // The lab's replies are capped (random weights never stop by themselves) at 24 tokens,
-    // a two-sentence spoken answer, so 22 turns in three placements fit the run's 25
+    // a two-sentence spoken answer, so 24 turns in three placements fit the run's 25
     // minutes; memory gets the lab's embeddings server on the agent's node.
     agentTask.env.LLM_MAX_TOKENS = String(LAB_REPLY_TOKENS);
     if (p.before) Object.assign(agentTask.env, AGENT_AS_BEFORE);
     agentTask.env.AIDE_MEMORY_DIR = embedUrl ? join(scratch, `${p.name}-memory`) : "off";
-    if (embedUrl) agentTask.env.EMBED_URL = embedUrl;
+    // Before: the lab's own embeddings server (the endpoints template renders the placed one).
+    if (embedUrl && p.before) agentTask.env.EMBED_URL = embedUrl;
     mkdirSync(join(scratch, `${p.name}-memory`), { recursive: true });
     const agent = run(agentTask, agentNode);
-    addRole(p.agent, "voice agent (VAD, STT, TTS)");
+    addRole(p.agent, p.before ? "voice agent (VAD, STT, TTS)" : "voice agent (VAD)");
     await waitHealthy("the voice agent", `http://${agentNode.address}:${agentPort}/health`, agentNode.ns, 10 * 60_000, agent);
     log(`  voice agent ready on ${p.agent} at http://${agentNode.address}:${agentPort}/`);
     return {

@@ -182,8 +182,10 @@ export function firstTurns(turns: TurnFigures[]): TurnFigures[] {
   return turns.filter((t) => isFirstOfSession(t, turns));
 }
 
+/** The spoken turns after each session's first: what the p50/p95 figures are over (a typed
+ * line has no voice to measure from). */
 export function laterTurns(turns: TurnFigures[]): TurnFigures[] {
-  return turns.filter((t) => !isFirstOfSession(t, turns));
+  return turns.filter((t) => !isFirstOfSession(t, turns) && t.kind !== "typed");
 }
 
 /** The line scripts read, exactly in the form. */
