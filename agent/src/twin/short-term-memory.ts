@@ -52,17 +52,27 @@ export class ShortTermMemory {
 
   /** The turns as chat messages; a reply nobody heard is left out rather than sent empty. */
   messages(): ChatMessage[] {
-    const out: ChatMessage[] = [];
-    for (const turn of this.turns) {
-      out.push({ role: "user", content: turn.user });
-      if (turn.assistant) out.push({ role: "assistant", content: turn.assistant });
-    }
-    return out;
+    return asMessages(this.turns);
+  }
+
+  /** The history the next turn's prompt will carry: addUser keeps the `maxTurns` turns
+   * before it, so once the window is full the oldest turn here is not in it. */
+  nextMessages(): ChatMessage[] {
+    return asMessages(this.turns.slice(-this.maxTurns));
   }
 
   clear(): void {
     this.turns = [];
   }
+}
+
+function asMessages(turns: readonly Turn[]): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const turn of turns) {
+    out.push({ role: "user", content: turn.user });
+    if (turn.assistant) out.push({ role: "assistant", content: turn.assistant });
+  }
+  return out;
 }
 
 /**

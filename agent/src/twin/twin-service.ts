@@ -139,8 +139,9 @@ export class TwinService extends FrameProcessor {
   private readonly promptCache: PromptCache | undefined;
   /** What was prepared at the user's last pause: reused when the final transcript is the same. */
   private prepared: { text: string; history: string; context: Promise<{ memories: string[]; observation?: string }> } | undefined;
-  /** A completion is streaming: warming now would only queue behind it (and overwrite its cache). */
-  private streaming = false;
+  /** A turn is being answered (from the final transcript to the end of its completions):
+   * warming now would queue behind it on the server and overwrite its cache with a guess. */
+  private answering = false;
   /** Generation speed of the last completion (tokens/s), for the TTS's first piece. */
   private tokensPerSecond: number | undefined;
 
@@ -225,24 +226,26 @@ export class TwinService extends FrameProcessor {
    */
   private prepare(f: TranscriptionFrame): void {
     const cache = this.promptCache;
-    if (!cache || this.streaming) return;
+    if (!cache || this.answering) return;
     const { text } = limitWords(f.text, this.options.maxUserWords ?? 400);
     if (!/[\p{L}\p{N}]/u.test(text)) return;
     const system = this.system(this.client.options.toolCalls);
-    const history = this.shortTerm.messages();
+    const history = this.shortTerm.nextMessages();
     if (!f.atPause) {
       void cache.warm(buildMessages(system, history, text), "text");
       return;
     }
     const context = this.turnContext(text, this.signal);
-    this.prepared = { text, history: JSON.stringify(history), context };
-    void context.then((c) => (this.streaming ? undefined : cache.warm(buildMessages(system, history, text, c), "generation")));
+    const prepared = { text, history: JSON.stringify(history), context };
+    this.prepared = prepared;
+    // Not once the turn is being answered: its completion carries this prompt itself.
+    void context.then((c) => (this.answering || this.prepared !== prepared ? undefined : cache.warm(buildMessages(system, history, text, c), "generation")));
   }
 
   /** After a reply: the history as the next turn will send it, up to the user's words. */
   private warmNext(): void {
-    if (!this.promptCache || this.streaming) return;
-    void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.messages(), ""), "text");
+    if (!this.promptCache || this.answering) return;
+    void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
   }
 
   /** Memories for `text` (not those already in the prompt) and, when asked for, what the camera sees. */
@@ -270,9 +273,22 @@ export class TwinService extends FrameProcessor {
   }
 
   private async respond(transcription: TranscriptionFrame): Promise<void> {
+    this.answering = true;
+    let answered = false;
+    try {
+      answered = await this.answer(transcription);
+    } finally {
+      this.answering = false;
+    }
+    // Without audio out nothing reports hearing: the reply as kept is final now.
+    if (answered && !this.audioOut) this.warmNext();
+  }
+
+  /** Answers one final transcript; true when the LLM answered it. */
+  private async answer(transcription: TranscriptionFrame): Promise<boolean> {
     const started = performance.now();
     const { text: userText, dropped } = limitWords(transcription.text, this.options.maxUserWords ?? 400);
-    if (!/[\p{L}\p{N}]/u.test(userText)) return; // empty or only noise: nothing was said
+    if (!/[\p{L}\p{N}]/u.test(userText)) return false; // empty or only noise: nothing was said
     if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
 
     const signal = this.signal;
@@ -281,9 +297,9 @@ export class TwinService extends FrameProcessor {
     // history reuse its context, so the prompt is the one already evaluated.
     const prepared = this.prepared;
     this.prepared = undefined;
-    const reuse = prepared && prepared.text === userText && prepared.history === JSON.stringify(this.shortTerm.messages());
+    const reuse = prepared && prepared.text === userText && prepared.history === JSON.stringify(this.shortTerm.nextMessages());
     const context = { ...(reuse ? await prepared.context : await this.turnContext(userText, signal)) };
-    if (signal.aborted) return;
+    if (signal.aborted) return false;
     const turn = this.shortTerm.addUser(userText);
     // Native tool calls (llama-server --jinja), or tools offered in the prompt for a server
     // that refuses `tools` (prima.cpp): decided per turn, as the LLM may have moved.
@@ -299,7 +315,6 @@ export class TwinService extends FrameProcessor {
     };
 
     this.push(frame("llm-response-start", { turnId: transcription.turnId, tokensPerSecond: this.tokensPerSecond }));
-    this.streaming = true;
     try {
       const maxRounds = this.options.maxToolRounds ?? 2;
       for (let round = 0; ; round++) {
@@ -333,17 +348,15 @@ export class TwinService extends FrameProcessor {
       this.reply = undefined;
       this.push(frame("llm-text", { text: info.outcome === "backend-down" ? APOLOGY_BACKEND_DOWN : APOLOGY_REFUSED }));
     } finally {
-      this.streaming = false;
       if (!signal.aborted) this.push(frame("llm-response-end", { turnId: transcription.turnId }));
     }
-    // Without audio out nothing reports hearing: the reply as kept is final now.
-    if (!this.audioOut && info.outcome === "answered") this.warmNext();
     // Stored after the turn, off its critical path; the store logs its own failures.
     if (info.outcome === "answered") this.options.memory?.longTerm?.remember(userText).catch(() => undefined);
     info.generated = state.generated;
     info.reply = turn.assistant;
     if (this.options.benchmark) this.log(`TwinService: turn ${info.turnId} prompt tokens evaluated: ${info.promptTokens.join(" + ") || "n/a"}`);
     this.options.onTurn?.(info);
+    return info.outcome === "answered";
   }
 
   /** One completion, its words pushed downstream as they arrive; returns its text and any tool calls. */

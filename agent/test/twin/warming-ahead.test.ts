@@ -122,6 +122,30 @@ describe("warming the prompt cache ahead of the user", () => {
     expect(await promptTokens(server!.url, wentOn.messages)).toBeGreaterThan(4 * wentOn.promptTokens[0]);
   });
 
+  it("prepares the history the turn will carry once the short-term window is full (its oldest turn left out)", async () => {
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM }, warmPromptCache: true, memory: { shortTermTurns: 2 } }, { speaker: new Speaker() });
+    harnesses.push(h);
+    await settle(h);
+    for (const line of ["my name is Ana", "I live by the sea", "I like fish"]) {
+      await h.say(line);
+      await settle(h);
+    }
+    const line = "what should I cook tonight";
+    h.pipeline.queueFrame(frame("transcription", { text: line, final: false, turnId: 9, atPause: true }));
+    await settle(h);
+    // What the slot holds now is what was prepared.
+    const slots = await (await fetch(`${server!.url}/slots`)).json() as { id: number; n_prompt_tokens?: number }[];
+    const prepared = slots.find((x) => x.id === 0)!.n_prompt_tokens!;
+    const turn = (await h.say(line)).turn!;
+    // The window dropped "my name is Ana" from this turn's prompt, and the prepared prompt
+    // did too: it is exactly the completion's (which then evaluates its last token only).
+    expect(turn.messages.some((m) => m.content === "my name is Ana")).toBe(false);
+    const whole = await promptTokens(server!.url, turn.messages);
+    expect(prepared - whole).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
+    expect(prepared - whole).toBeLessThanOrEqual(1);
+    expect(turn.promptTokens[0]).toBeLessThanOrEqual(1);
+  });
+
   it("restores the saved prefix into a restarted llama-server instead of evaluating it", async () => {
     const first = harness(true);
     await settle(first);
