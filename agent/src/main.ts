@@ -68,6 +68,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   const pairingCode = readPairingCode(config);
   log(pairingCode ? `pairing: devices other than this machine must give the code in ${config.pairingCodeFile}` : "pairing: off (no AIDE_PAIRING_CODE_FILE): anyone who reaches the port may talk");
 
+  let prefix = config.warmPromptCache ? "warming" : "off";
   let server: AgentServer;
   try {
     server = await startAgentServer({
@@ -81,7 +82,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       tls,
       plainHttp: tls && caPem && config.httpPort !== undefined ? { port: config.httpPort, assets: (httpsUrl) => caPageAssets(caPem, httpsUrl) } : undefined,
       pairingCode,
-      health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera" }),
+      // promptCache: whether the LLM holds the fixed prompt prefix yet (a first turn before then waits for it).
+      health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
       stages: async (context) => {
         const reporter = new LatencyReporter({
           benchmark: config.benchmark,
@@ -105,7 +107,17 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   }
   // The fixed prefix before anyone speaks (restored from llama-server's saved slot when it
   // restarted); again whenever the LLM moves (warmPrefix below, on SIGHUP).
-  const warmPrefix = () => void newBrain().warmPrefix().catch(() => undefined);
+  const warmPrefix = () => {
+    if (!config.warmPromptCache) return;
+    const started = performance.now();
+    prefix = "warming";
+    const mine = newBrain().warmPrefix().then(
+      (r) => { if (prefix === "warming" && current === mine) prefix = r ? `ready (${((performance.now() - started) / 1000).toFixed(1)} s)` : "not warmed (see the log)"; },
+      () => { if (current === mine) prefix = "not warmed (see the log)"; },
+    );
+    current = mine;
+  };
+  let current: Promise<void> | undefined;
   warmPrefix();
   return {
     url: server.url,

@@ -6,6 +6,7 @@
 // memory (as the deployment measured in placement b ran it; the cluster now runs it as
 // its own aide-embeddings job, which these placements do not yet model; `memory: false`
 // leaves it out) and the vision detector on a looping video standing in for the webcam.
+import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
@@ -107,6 +108,25 @@ async function waitHealthy(what: string, url: string, ns: string, timeoutMs: num
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${what} not healthy at ${url} within ${timeoutMs / 1000} s${task ? `: ${task.log().slice(-1500)}` : ""}`);
+}
+
+/** Waits (up to 10 min) for the agent's /health to say the prompt prefix is in the LLM's cache. */
+async function prefixWarmed(url: string, ns: string): Promise<string> {
+  const started = Date.now();
+  let state = "unknown";
+  while (Date.now() - started < 10 * 60_000) {
+    const body = await new Promise<string>((resolve) => {
+      const c = spawn("ip", ["netns", "exec", ns, "curl", "-sf", "-m", "2", url]);
+      let out = "";
+      c.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+      c.once("exit", () => resolve(out));
+      c.once("error", () => resolve(""));
+    });
+    try { state = String((JSON.parse(body) as { promptCache?: unknown }).promptCache ?? "not reported"); } catch { state = "no answer"; }
+    if (state !== "warming" && state !== "no answer") break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return `the agent's prompt prefix (system prompt and tool schemas): ${state}, ${((Date.now() - started) / 1000).toFixed(0)} s after the agent answered /health — a first turn before then waits for it`;
 }
 
 async function waitLogged(what: string, task: RunningTask, ready: RegExp, timeoutMs: number): Promise<void> {
@@ -285,6 +305,10 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     addRole(p.agent, p.before ? "voice agent (VAD, STT, TTS)" : "voice agent (VAD)");
     await waitHealthy("the voice agent", `http://${agentNode.address}:${agentPort}/health`, agentNode.ns, 10 * 60_000, agent);
     log(`  voice agent ready on ${p.agent} at http://${agentNode.address}:${agentPort}/`);
+    // A household opens the page once `pulumi up` is done, long after the agent started:
+    // the conversation begins once the agent has the fixed prompt prefix in the LLM's cache
+    // (its /health says so), and how long that took is printed, not hidden.
+    if (!p.before) log(`  ${await prefixWarmed(`http://${agentNode.address}:${agentPort}/health`, agentNode.ns)}`);
     return {
       placement: p,
       plan,

@@ -338,7 +338,11 @@ export class TwinService extends FrameProcessor {
       state.ended = true;
       this.settleReply(state);
     } catch (error) {
-      if (isAbort(error, signal)) throw error;
+      if (isAbort(error, signal)) {
+        // Cut off by the user: the answer goes, what the user said stays theirs.
+        this.options.memory?.longTerm?.remember(userText).catch(() => undefined);
+        throw error;
+      }
       info.outcome = error instanceof LlmUnavailableError ? "backend-down" : "refused";
       this.log(`TwinService: ${error instanceof Error ? error.message : String(error)}`);
       if (!(error instanceof LlmUnavailableError) && !(error instanceof LlmRequestError)) throw error;
