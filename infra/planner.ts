@@ -20,21 +20,23 @@ const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
 
 /**
  * What `npm run bench:cluster` (README, "The legacy-cluster lab") measured on emulated
- * Core 2 Duo nodes with the Qwen2.5-1.5B-cost model: the model alone on one node
- * (placement jobs-today) against a two-node llama.cpp RPC split (rpc-split). The split is
- * no faster: its layers run in series, so a token still takes the sum of both nodes'
- * parts, plus a network hop. Why the planner splits only a model that fits nowhere alone.
+ * Core 2 Duo nodes with the Qwen2.5-1.5B-cost model, each pair in one run: the model alone
+ * on one node (jobs-today) against a two-node llama.cpp RPC split (rpc-split), and against
+ * every layer on RPC workers with prompt evaluation pipelined in micro-batches
+ * (rpc-pipeline). Neither is faster: the layers run in series, so a token still takes the
+ * sum of both nodes' parts, plus a network hop. Why the planner splits only a model that
+ * fits nowhere alone.
  */
 export const LAB_SPLIT_VS_ONE_NODE = {
-  voiceToVoiceP50S: { split: 11.41, oneNode: 11.68 },
-  firstTurnS: { split: 32.95, oneNode: 30.29 },
-  splitGenerationTokS: 1.81,
+  voiceToVoiceP50S: { split: 6.79, oneNode: 5.88 },
+  pipelined: { voiceToVoiceP50S: 7.75, oneNode: 6.51 },
+  splitGenerationTokS: 1.94,
 } as const;
 
 const LAB_SAYS =
-  `the legacy-cluster lab measured a two-node split no faster on Core 2 nodes (voice-to-voice p50 ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.split} s split ` +
-  `vs ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.oneNode} s on one node, first turn ${LAB_SPLIT_VS_ONE_NODE.firstTurnS.split} s vs ` +
-  `${LAB_SPLIT_VS_ONE_NODE.firstTurnS.oneNode} s, ${LAB_SPLIT_VS_ONE_NODE.splitGenerationTokS} tok/s generating split)`;
+  `the legacy-cluster lab measured two-node splits slower on Core 2 nodes (voice-to-voice p50 ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.split} s split ` +
+  `vs ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.oneNode} s on one node, ${LAB_SPLIT_VS_ONE_NODE.splitGenerationTokS} tok/s generating split; ` +
+  `${LAB_SPLIT_VS_ONE_NODE.pipelined.voiceToVoiceP50S} s vs ${LAB_SPLIT_VS_ONE_NODE.pipelined.oneNode} s with prompt evaluation pipelined over both)`;
 
 export interface NodeFacts {
   name: string;

@@ -136,8 +136,8 @@ describe("layer planner: the model on one node whenever one node holds it", () =
     expect(plan.explanation).toContain(
       "runs on aide-02 alone: it has 6.30 GiB free for the 5.08 GiB needed, and it is the fastest node with that room (6.0); " +
       "one node, not a split, because a split runs its layers in series over RPC and adds a network hop per token — " +
-      "the legacy-cluster lab measured a two-node split no faster on Core 2 nodes (voice-to-voice p50 11.41 s split vs 11.68 s on one node, " +
-      "first turn 32.95 s vs 30.29 s, 1.81 tok/s generating split)",
+      "the legacy-cluster lab measured two-node splits slower on Core 2 nodes (voice-to-voice p50 6.79 s split vs 5.88 s on one node, " +
+      "1.94 tok/s generating split; 7.75 s vs 6.51 s with prompt evaluation pipelined over both)",
     );
   });
 
@@ -158,7 +158,7 @@ describe("layer planner: the model on one node whenever one node holds it", () =
     // the same fast pair does split a model that no node holds alone, and says it is the last resort
     const split = planLayers(LLAMA2_13B, nodes, opts);
     expect(split.mode).toBe("split");
-    expect(split.explanation.join("\n")).toMatch(/splits 40 layers over \d nodes because no single node has [\d.]+ GiB free \(a split is the last resort: the legacy-cluster lab measured a two-node split no faster/);
+    expect(split.explanation.join("\n")).toMatch(/splits 40 layers over \d nodes because no single node has [\d.]+ GiB free \(a split is the last resort: the legacy-cluster lab measured two-node splits slower/);
   });
 
   it("uses the agent's node alone before splitting, when only it has the room", () => {
