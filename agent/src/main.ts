@@ -107,17 +107,16 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   }
   // The fixed prefix before anyone speaks (restored from llama-server's saved slot when it
   // restarted); again whenever the LLM moves (warmPrefix below, on SIGHUP).
+  let warmings = 0;
   const warmPrefix = () => {
     if (!config.warmPromptCache) return;
+    const mine = ++warmings; // only the latest warm-up (the LLM may have moved) reports
     const started = performance.now();
     prefix = "warming";
-    const mine = newBrain().warmPrefix().then(
-      (r) => { if (prefix === "warming" && current === mine) prefix = r ? `ready (${((performance.now() - started) / 1000).toFixed(1)} s)` : "not warmed (see the log)"; },
-      () => { if (current === mine) prefix = "not warmed (see the log)"; },
-    );
-    current = mine;
+    void newBrain().warmPrefix().catch(() => undefined).then((r) => {
+      if (mine === warmings) prefix = r ? `ready (${((performance.now() - started) / 1000).toFixed(1)} s)` : "not warmed (see the log)";
+    });
   };
-  let current: Promise<void> | undefined;
   warmPrefix();
   return {
     url: server.url,

@@ -6,12 +6,11 @@
 // memory (as the deployment measured in placement b ran it; the cluster now runs it as
 // its own aide-embeddings job, which these placements do not yet model; `memory: false`
 // leaves it out) and the vision detector on a looping video standing in for the webcam.
-import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
 import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type NodeFacts } from "../../infra/planner";
-import { freePort, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../lib/llama";
+import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../lib/llama";
 import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../lib/nomad-runtime";
 import { labThreads } from "./calibration";
 import type { LabCluster, LabNode } from "./cluster";
@@ -115,14 +114,8 @@ async function prefixWarmed(url: string, ns: string): Promise<string> {
   const started = Date.now();
   let state = "unknown";
   while (Date.now() - started < 10 * 60_000) {
-    const body = await new Promise<string>((resolve) => {
-      const c = spawn("ip", ["netns", "exec", ns, "curl", "-sf", "-m", "2", url]);
-      let out = "";
-      c.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-      c.once("exit", () => resolve(out));
-      c.once("error", () => resolve(""));
-    });
-    try { state = String((JSON.parse(body) as { promptCache?: unknown }).promptCache ?? "not reported"); } catch { state = "no answer"; }
+    const body = await httpGet(url, ns);
+    try { state = String((JSON.parse(body ?? "") as { promptCache?: unknown }).promptCache ?? "not reported"); } catch { state = "no answer"; }
     if (state !== "warming" && state !== "no answer") break;
     await new Promise((r) => setTimeout(r, 1000));
   }

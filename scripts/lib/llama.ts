@@ -122,16 +122,24 @@ export function canConnectIn(netns: string | undefined, host: string, port: numb
 
 /** GET url; 200 → true. Inside a namespace it goes through curl run there. */
 export async function httpOk(url: string, netns?: string): Promise<boolean> {
+  return (await httpGet(url, netns, 1)) !== undefined;
+}
+
+/** GET url within `timeoutS`: the body of a 200 answer, else undefined. Inside a namespace
+ * it goes through curl run there (which fails on any status of 400 or more). */
+export async function httpGet(url: string, netns?: string, timeoutS = 2): Promise<string | undefined> {
   if (!netns) {
     try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return r.status === 200;
-    } catch { return false; }
+      const r = await fetch(url, { signal: AbortSignal.timeout(timeoutS * 1000) });
+      return r.status === 200 ? await r.text() : undefined;
+    } catch { return undefined; }
   }
-  return new Promise((ok) => {
-    const c = spawn("ip", ["netns", "exec", netns, "curl", "-sf", "-m", "1", "-o", "/dev/null", url], { stdio: "ignore" });
-    c.once("exit", (code) => ok(code === 0));
-    c.once("error", () => ok(false));
+  return new Promise((done) => {
+    const c = spawn("ip", ["netns", "exec", netns, "curl", "-sf", "-m", String(timeoutS), url], { stdio: ["ignore", "pipe", "ignore"] });
+    let body = "";
+    c.stdout.on("data", (d: Buffer) => { body += d.toString(); });
+    c.once("exit", (code) => done(code === 0 ? body : undefined));
+    c.once("error", () => done(undefined));
   });
 }
 

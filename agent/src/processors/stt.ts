@@ -14,7 +14,7 @@
  * ends, the pause's transcript is the final one: nothing but silence came after it, so
  * the user's stop costs no decode at all.
  */
-import { Direction, Frame, FrameProcessor, TurnCounter, concatPcm, frame } from "../pipeline";
+import { Direction, Frame, FrameProcessor, TurnCounter, concatPcm, frame, type TranscriptionFrame } from "../pipeline";
 import type { SpeechToText } from "../services/stt";
 
 export interface SttProcessorOptions {
@@ -82,7 +82,7 @@ export class SttProcessor extends FrameProcessor {
     const sampleRate = this.sampleRate;
     this.interimAt = this.samples;
     const run = (async () => {
-      if (atPause) await this.decoding?.catch(() => undefined);
+      if (atPause) await this.decoding; // never rejects: it is the caught promise below
       const { text } = await this.stt.transcribe(pcm, sampleRate);
       return text.trim();
     })();
@@ -91,12 +91,14 @@ export class SttProcessor extends FrameProcessor {
     const text = await tracked;
     if (this.decoding === tracked) this.decoding = undefined;
     if (text === undefined || utterance !== this.utterance) return text;
-    if (text) {
-      const transcription = frame("transcription", { text, final: false, turnId: this.turns.current, atPause });
-      this.push(transcription);
-      this.push(transcription, "upstream"); // for the page
-    }
+    if (text) this.handOn(frame("transcription", { text, final: false, turnId: this.turns.current, atPause }));
     return text;
+  }
+
+  /** To the brain, and upstream for the page (the brain does not pass transcripts on). */
+  private handOn(transcription: TranscriptionFrame): void {
+    this.push(transcription);
+    this.push(transcription, "upstream");
   }
 
   private finishUtterance(): void {
@@ -118,9 +120,7 @@ export class SttProcessor extends FrameProcessor {
       this.push(frame("metrics", { turnId, mark: "transcript-final", at: performance.now() }));
       const trimmed = text.trim();
       if (!trimmed) return;
-      const transcription = frame("transcription", { text: trimmed, final: true, turnId });
-      this.push(transcription);
-      this.push(transcription, "upstream"); // for the page: the brain does not pass it on
+      this.handOn(frame("transcription", { text: trimmed, final: true, turnId }));
     });
   }
 }

@@ -67,8 +67,7 @@ export class PromptCache {
    * finishes, as llama-server evaluates a short prompt in one batch anyway.
    */
   warm(messages: ChatMessage[], through: WarmThrough): Promise<WarmResult | undefined> {
-    const client = this.options.client();
-    if (client.options.backend !== "llamacpp" || this.unsupported.has(client.url)) return Promise.resolve(undefined);
+    if (!this.warmable(this.options.client())) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.queued?.resolve(undefined);
       this.queued = { messages, through, resolve };
@@ -110,7 +109,7 @@ export class PromptCache {
 
   private async prefix(system: string, slotId: number): Promise<WarmResult | undefined> {
     const client = this.options.client();
-    if (client.options.backend !== "llamacpp" || this.unsupported.has(client.url)) return undefined;
+    if (!this.warmable(client)) return undefined;
     const messages: ChatMessage[] = [{ role: "system", content: system }, { role: "user", content: "" }];
     try {
       const prompt = await this.render(client, messages, "text");
@@ -132,6 +131,11 @@ export class PromptCache {
       this.failed(client, error);
       return undefined;
     }
+  }
+
+  /** llama-server has the endpoints (prima.cpp has none), unless this one said otherwise. */
+  private warmable(client: LlmClient): boolean {
+    return client.options.backend === "llamacpp" && !this.unsupported.has(client.url);
   }
 
   private async drain(): Promise<void> {

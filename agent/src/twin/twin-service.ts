@@ -227,8 +227,8 @@ export class TwinService extends FrameProcessor {
   private prepare(f: TranscriptionFrame): void {
     const cache = this.promptCache;
     if (!cache || this.answering) return;
-    const { text } = limitWords(f.text, this.options.maxUserWords ?? 400);
-    if (!/[\p{L}\p{N}]/u.test(text)) return;
+    const text = this.userWords(f.text).text;
+    if (!text) return;
     const system = this.system(this.client.options.toolCalls);
     const history = this.shortTerm.nextMessages();
     if (!f.atPause) {
@@ -240,6 +240,13 @@ export class TwinService extends FrameProcessor {
     this.prepared = prepared;
     // Not once the turn is being answered: its completion carries this prompt itself.
     void context.then((c) => (this.answering || this.prepared !== prepared ? undefined : cache.warm(buildMessages(system, history, text, c), "generation")));
+  }
+
+  /** A transcript as the prompt takes it: its last `maxUserWords` words; "" when it has none (only noise). */
+  private userWords(transcript: string): { text: string; dropped: number; max: number } {
+    const max = this.options.maxUserWords ?? 400;
+    const { text, dropped } = limitWords(transcript, max);
+    return { text: /[\p{L}\p{N}]/u.test(text) ? text : "", dropped, max };
   }
 
   /** After a reply: the history as the next turn will send it, up to the user's words. */
@@ -287,9 +294,9 @@ export class TwinService extends FrameProcessor {
   /** Answers one final transcript; true when the LLM answered it. */
   private async answer(transcription: TranscriptionFrame): Promise<boolean> {
     const started = performance.now();
-    const { text: userText, dropped } = limitWords(transcription.text, this.options.maxUserWords ?? 400);
-    if (!/[\p{L}\p{N}]/u.test(userText)) return false; // empty or only noise: nothing was said
-    if (dropped) this.log(`TwinService: transcript of ${dropped + (this.options.maxUserWords ?? 400)} words — kept its last ${this.options.maxUserWords ?? 400}`);
+    const { text: userText, dropped, max } = this.userWords(transcription.text);
+    if (!userText) return false;
+    if (dropped) this.log(`TwinService: transcript of ${dropped + max} words — kept its last ${max}`);
 
     const signal = this.signal;
     this.promptCache?.dropQueued();

@@ -2,6 +2,7 @@
 // Assistant does too), so an abandoned request is dropped by closing its connection and
 // can never deliver its answer into a later one.
 import { connect } from "node:net";
+import { abortError } from "../services/tts/chunks";
 import { event, WyomingEvent } from "./codec";
 import { parseTcpUrl } from "./address";
 import { WyomingConnection } from "./connection";
@@ -14,21 +15,15 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-function abortError(): Error {
-  const e = new Error("Wyoming request aborted");
-  e.name = "AbortError";
-  return e;
-}
-
 /** An open connection to `url`; aborting `signal` destroys it (nothing more is read). */
 export function openWyoming(url: string, options: RequestOptions = {}): Promise<WyomingConnection> {
   const { host, port } = parseTcpUrl(url);
   const { signal } = options;
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
+    if (signal?.aborted) return reject(abortError("Wyoming request"));
     const socket = connect({ host, port });
     const connectTimer = setTimeout(() => socket.destroy(new Error(`no connection to ${url} within ${options.connectTimeoutMs ?? 2000} ms`)), options.connectTimeoutMs ?? 2000);
-    const onAbort = () => socket.destroy(abortError());
+    const onAbort = () => socket.destroy(abortError("Wyoming request"));
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("close", () => signal?.removeEventListener("abort", onAbort));
     socket.once("error", (error) => {
