@@ -77,15 +77,30 @@ function asMessages(turns: readonly Turn[]): ChatMessage[] {
 
 /**
  * What to keep as the reply: the generated text when everything generated was heard
- * (byte-identical to what the server cached, so the next turn reuses it), else the
- * heard words as the output transport reported them.
+ * (byte-identical to what the server cached, so the next turn reuses it); for a reply
+ * cut short, the generated text up to the end of the last heard word when the heard
+ * words are its words in order (the server cached those tokens as it generated them,
+ * so only the history after the cut is evaluated again); else the heard words as the
+ * output transport reported them.
  */
 export function heardReply(generated: string, heardChunks: readonly string[]): string {
   const heard = joinChunks(heardChunks);
   // Not trimmed: the model's first token often carries a leading space, and the cached
   // tokens only match the history when the text is byte-identical.
   if (normalize(heard) === normalize(generated)) return generated;
-  return heard;
+  return generatedThrough(generated, heard) ?? heard;
+}
+
+/** `generated` up to the end of `heard`'s last word, when `heard` is its first words as
+ * written (only the whitespace between them may differ); undefined otherwise. */
+function generatedThrough(generated: string, heard: string): string | undefined {
+  let end = 0;
+  for (const word of heard.split(/\s+/).filter(Boolean)) {
+    const start = generated.slice(end).search(/\S/);
+    if (start < 0 || !generated.startsWith(word, end + start)) return undefined;
+    end += start + word.length;
+  }
+  return end ? generated.slice(0, end) : undefined;
 }
 
 function joinChunks(chunks: readonly string[]): string {

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { frame } from "../../src/pipeline";
+import { heardReply } from "../../src/twin/short-term-memory";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { currentTimeTool } from "../../src/twin/tools/current-time";
 import { describeSceneTool } from "../../src/twin/tools/describe-scene";
@@ -21,7 +22,7 @@ import { ToolRegistry } from "../../src/twin/tools/registry";
 
 /** The brain's default tools, as every completion carries them. */
 const TOOLS = new ToolRegistry([describeSceneTool(undefined), currentTimeTool()]).schemas();
-import { Speaker, startHarness, type Harness } from "./harness";
+import { PartialSpeaker, Speaker, startHarness, type Harness } from "./harness";
 
 async function post<T>(url: string, body: unknown): Promise<T> {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -144,6 +145,43 @@ describe("warming the prompt cache ahead of the user", () => {
     expect(prepared - whole).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
     expect(prepared - whole).toBeLessThanOrEqual(1);
     expect(turn.promptTokens[0]).toBeLessThanOrEqual(1);
+  });
+
+  it("keeps a cut reply's heard words as the model wrote them, so the server's cached tokens still match", () => {
+    // The model's words carry their leading space; the speaker reports clauses trimmed.
+    expect(heardReply(" Grill the fish, with lemon and thyme.", ["Grill the fish,", "with"])).toBe(" Grill the fish, with");
+    expect(heardReply(" Grill   the fish", ["Grill the"])).toBe(" Grill   the");
+    // Words the output changed (no longer the model's text): the heard words as reported.
+    expect(heardReply(" **Grill** the fish", ["Grill the"])).toBe("Grill the");
+    expect(heardReply(" Grill the fish", ["Boil the"])).toBe("Boil the");
+  });
+
+  it("warms the next turn's history as soon as a reply is cut, before the user's first interim transcript", async () => {
+    const speaker = new PartialSpeaker(2);
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM, maxTokens: 12 }, warmPromptCache: true }, { speaker });
+    harnesses.push(h);
+    await settle(h);
+    h.pipeline.queueFrame(frame("bot-started-speaking"), "upstream"); // audio goes out: only reported words count
+    const answered = (await h.say("what should I cook tonight")).turn!;
+    await settle(h);
+    // The user talks over the reply: nothing else is sent (no transcript yet).
+    h.pipeline.queueFrame(frame("interruption"));
+    await h.pipeline.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    await settle(h);
+    const [cut] = h.twin.shortTerm.snapshot();
+    expect(speaker.spoken).toHaveLength(2);
+    expect(cut.assistant.trim()).toBe(speaker.spoken.join("").trim());
+    expect(answered.generated.startsWith(cut.assistant)).toBe(true);
+    expect(cut.assistant.length).toBeLessThan(answered.generated.length);
+    // The slot now holds the history as the next turn sends it, up to its user's words.
+    const { prompt } = await post<{ prompt: string }>(`${server!.url}/apply-template`, {
+      messages: [...answered.messages.slice(0, 2), { role: "assistant", content: cut.assistant }, { role: "user", content: "MARK" }], tools: TOOLS, tool_choice: "auto",
+    });
+    const next = await tokens(server!.url, prompt.slice(0, prompt.indexOf("MARK")));
+    const slot = ((await (await fetch(`${server!.url}/slots`)).json()) as { id: number; n_prompt_tokens?: number }[]).find((x) => x.id === 0)!;
+    expect(slot.n_prompt_tokens! - next).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
+    expect(slot.n_prompt_tokens! - next).toBeLessThanOrEqual(1);
   });
 
   it("restores the saved prefix into a restarted llama-server instead of evaluating it", async () => {
