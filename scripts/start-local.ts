@@ -5,7 +5,11 @@
  *    generated tiny ones (the machinery works, the answers are nonsense);
  * 2. starts llama-server from the local legacy (core2) build, under a supervisor that
  *    restarts it if it dies;
- * 3. starts the agent (page + WebSocket on one port) and prints the page's URL.
+ * 3. starts the speech recognizer and the voice as Wyoming services of their own, as the
+ *    cluster's aide-stt and aide-tts jobs run them (ports 10300 and 10200 when free, so
+ *    Home Assistant can add them; `--speech-host 0.0.0.0` to reach them from the LAN;
+ *    `--speech-in-process` keeps them in the agent's process), and the embeddings server;
+ * 4. starts the agent (page + WebSocket on one port) and prints the page's URL.
  *
  * Only this machine (localhost) talks without the pairing code; other devices need the
  * code, which lives in the cache directory (made once, 0600) and is printed here.
@@ -28,7 +32,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
-import { AgentConfig, ConfigError, configHelp, loadConfig, readPairingCode } from "../agent/src/config";
+import { AgentConfig, ConfigError, WYOMING_DEFAULT_PORTS, configHelp, loadConfig, readPairingCode } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
 import { EMBEDDINGS_SERVER } from "../nomad-jobs";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
@@ -36,6 +40,7 @@ import { newPairingCode } from "../agent/src/transport";
 import { aideCache } from "./lib/cache";
 import { ServerNames, ensureLocalTls, writePrivate } from "./lib/certificates";
 import { LlamaServerSupervisor, freePort } from "./lib/llama";
+import { SpeechServiceSupervisor } from "./lib/speech-services";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "./models/tiny";
 import { ensureTinySpeechModels } from "./models/tiny-speech";
 
@@ -58,6 +63,11 @@ function banner(lines: string[]): void {
   const width = Math.max(...lines.map((l) => l.length));
   const bar = "!".repeat(width + 4);
   process.stdout.write(`\n${bar}\n${lines.map((l) => `! ${l.padEnd(width)} !`).join("\n")}\n${bar}\n\n`);
+}
+
+/** True when nothing listens on host:port. */
+async function portFree(host: string, port: number): Promise<boolean> {
+  return checkPortFree(host, port).then(() => true, () => false);
 }
 
 /** Fails at once when the agent's port is taken: before minutes of loading a model on a Core 2. */
@@ -150,6 +160,8 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help")) {
     process.stdout.write(`npm start -- [--https] [settings]: llama-server + the voice agent on this machine.\n` +
+      `  --speech-host <address>  where the speech services listen (default 127.0.0.1; 0.0.0.0 lets Home Assistant on the LAN use them)\n` +
+      `  --speech-in-process      recognize and speak inside the agent's process (no speech services; one process less)\n` +
       `  --https                  serve https (a CA made once in ${tlsDir()} (AIDE_TLS_DIR), a certificate for this machine) so phones and\n` +
       `                           laptops get the microphone; prints a QR code that opens the page with the pairing code\n${configHelp()}\n` +
       `  (LLM_BASE_URL / --llm-url is set by this script; LLAMA_THREADS sets llama-server's threads, default 2;\n` +
@@ -157,9 +169,16 @@ async function main(): Promise<void> {
     return;
   }
   const https = args.includes("--https");
+  const speechInProcess = args.includes("--speech-in-process");
+  const at = args.indexOf("--speech-host");
+  const speechHost = at >= 0 ? args[at + 1] : "127.0.0.1";
+  if (at >= 0 && (!speechHost || !net.isIP(speechHost))) {
+    process.stderr.write(`--speech-host needs an IP address to listen on (127.0.0.1, 0.0.0.0 or one of this machine's), got ${JSON.stringify(speechHost ?? "")}\n`);
+    process.exit(2);
+  }
   let config: AgentConfig;
   try {
-    config = loadConfig(args.filter((a) => a !== "--https"));
+    config = loadConfig(args.filter((a, i) => a !== "--https" && a !== "--speech-in-process" && !(i >= at && i <= at + 1 && at >= 0)));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -244,6 +263,8 @@ async function main(): Promise<void> {
     }
   }
 
+  if (!speechInProcess) await startSpeechServices(config, speechHost);
+
   let agent: Awaited<ReturnType<typeof startVoiceAgent>>;
   try {
     agent = await startVoiceAgent(config, (line) => say(line));
@@ -270,6 +291,38 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\nAide is running. Open ${shown} and press Talk.\n${away}` +
     `  health: ${shown}health   LLM: ${llama.url}   stop: Ctrl-C\n`);
+}
+
+const SPEECH_NAMES = { stt: "speech recognizer", tts: "voice" } as const;
+
+/**
+ * The recognizer and the voice as Wyoming services (agent/src/wyoming/serve.ts), the
+ * processes the cluster's aide-stt and aide-tts jobs run, with this machine's models.
+ * The agent finds them as it finds the cluster's (AIDE_STT_URL / AIDE_TTS_URL), and speaks
+ * in-process while one is down. One that does not start leaves its stage in-process.
+ */
+async function startSpeechServices(config: AgentConfig, host: string): Promise<void> {
+  const env: NodeJS.ProcessEnv = { AIDE_MODELS_DIR: config.modelsDir, STT_THREADS: String(config.sttThreads), AIDE_TTS_VOICE: config.ttsVoice };
+  const reach = host === "0.0.0.0" ? "127.0.0.1" : host;
+  await Promise.all((["stt", "tts"] as const).map(async (kind) => {
+    if (kind === "stt" ? config.sttUrl : config.ttsUrl) return; // pointed at services elsewhere
+    const wanted = WYOMING_DEFAULT_PORTS[kind];
+    const port = (await portFree(host, wanted)) ? wanted : await freePort(host);
+    const service = new SpeechServiceSupervisor(kind, ["--host", host, "--port", String(port)], env);
+    service.on("restarted", () => say(`the ${SPEECH_NAMES[kind]} service restarted after it stopped`));
+    service.on("failed", (e: Error) => say(`the ${SPEECH_NAMES[kind]} service could not be restarted yet: ${e.message.split("\n")[0]}`));
+    try {
+      await service.start();
+    } catch (error) {
+      say(`${SPEECH_NAMES[kind]} in the agent's process: ${(error as Error).message}`);
+      return;
+    }
+    started.push({ what: `${kind} service`, get pid() { return service.process?.child.pid; }, stop: () => service.stop() });
+    const url = `tcp://${reach}:${port}`;
+    if (kind === "stt") config.sttUrl = url;
+    else config.ttsUrl = url;
+    say(`${SPEECH_NAMES[kind]}: Wyoming service on tcp://${host}:${port}${port === wanted ? "" : ` (${wanted} was taken)`}`);
+  }));
 }
 
 /** A supervised llama-server as `started` holds it: its pid for the exit handler, and its stop. */

@@ -47,8 +47,8 @@ describe("npm start", () => {
     return { child, output: () => output, exited };
   }
 
-  /** Waits for the page URL; returns it with the two llama-servers' ports. */
-  async function running(s: Started): Promise<{ url: string; llamaPort: number; embedPort: number }> {
+  /** Waits for the page URL; returns it with the two llama-servers' ports and the speech services'. */
+  async function running(s: Started): Promise<{ url: string; llamaPort: number; embedPort: number; speechPorts: number[] }> {
     const deadline = Date.now() + 120_000;
     while (!/Open (http:\/\/localhost:\d+\/)/.test(s.output())) {
       if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${s.output()}`);
@@ -58,14 +58,21 @@ describe("npm start", () => {
       url: /Open (http:\/\/localhost:\d+\/)/.exec(s.output())![1],
       llamaPort: Number(/LLM: http:\/\/127\.0\.0\.1:(\d+)/.exec(s.output())?.[1]),
       embedPort: Number(/embeddings from http:\/\/127\.0\.0\.1:(\d+)/.exec(s.output())?.[1]),
+      speechPorts: [...s.output().matchAll(/(?:speech recognizer|voice): Wyoming service on tcp:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])),
     };
   }
 
-  /** Every port stops answering within `ms`: what listened there has gone. */
+  /** Something accepts TCP connections on 127.0.0.1:port. */
+  const listening = (port: number) => new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => { socket.destroy(); resolve(true); });
+    socket.once("error", () => resolve(false));
+  });
+
+  /** Every port stops accepting connections within `ms`: what listened there has gone. */
   async function allGone(ports: number[], ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const answering = (await Promise.all(ports.map((p) => fetch(`http://127.0.0.1:${p}/health`).then(() => p, () => undefined)))).filter(Boolean);
+      const answering = (await Promise.all(ports.map(async (p) => ((await listening(p)) ? p : undefined)))).filter(Boolean);
       if (answering.length === 0) return;
       if (Date.now() > deadline) throw new Error(`still answering after ${ms} ms on port(s) ${answering.join(", ")}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -76,12 +83,16 @@ describe("npm start", () => {
     const started = start(["--port", "0", "--llm-max-tokens", "8"]);
     const { child } = started;
     const output = started.output;
-    const { url, llamaPort, embedPort } = await running(started);
+    const { url, llamaPort, embedPort, speechPorts } = await running(started);
     expect(output()).toContain(`NO REAL MODELS: ${emptyModels} has no language model and no speech recognizer`);
     expect(output()).toContain(`npm run models -- download --dir '${emptyModels}'`);
 
     const health = await (await fetch(`${url}health`)).json();
-    expect(health).toMatchObject({ status: "ok", llm: "ok", voice: "espeak-ng en-us" });
+    // The recognizer and the voice run as Wyoming services, as the cluster's aide-stt and aide-tts do.
+    expect(speechPorts).toHaveLength(2);
+    expect(health).toMatchObject({ status: "ok", llm: "ok", voice: expect.stringMatching(/^espeak-ng en-us at tcp:\/\/127\.0\.0\.1:\d+$/) });
+    const voicePort = /voice: Wyoming service on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(output())![1];
+    expect(health.voice).toBe(`espeak-ng en-us at tcp://127.0.0.1:${voicePort}`);
     expect(await (await fetch(url)).text()).toContain("<button id=\"talk\">");
     expect((await fetch(`${url}client.js`)).status).toBe(200);
 
@@ -108,25 +119,28 @@ describe("npm start", () => {
     // llama-server went with it: its port no longer answers.
     await expect(fetch(`http://127.0.0.1:${llamaPort}/health`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${embedPort}/health`)).rejects.toThrow();
+    await allGone(speechPorts, 10_000);
   }, 180_000);
 
   it("stops the agent and both llama-servers on SIGTERM to npm (kill, systemd, a closing terminal)", async () => {
     const started = start(["--port", "0", "--memory-dir", memoryDir], "npm");
-    const { url, llamaPort, embedPort } = await running(started);
+    const { url, llamaPort, embedPort, speechPorts } = await running(started);
     const agentPort = Number(new URL(url).port);
+    expect(speechPorts).toHaveLength(2);
     const at = Date.now();
     started.child.kill("SIGTERM"); // npm's pid: what `kill` and systemd signal
-    await allGone([agentPort, llamaPort, embedPort], 10_000);
+    await allGone([agentPort, llamaPort, embedPort, ...speechPorts], 10_000);
     process.stdout.write(`npm start: everything gone ${Date.now() - at} ms after SIGTERM to npm\n`);
   }, 180_000);
 
   it("stops its llama-servers when the agent process dies without a chance to clean up (SIGKILL)", async () => {
     const started = start(["--port", "0", "--memory-dir", memoryDir]);
-    const { llamaPort, embedPort } = await running(started);
+    const { llamaPort, embedPort, speechPorts } = await running(started);
+    expect(speechPorts).toHaveLength(2);
     const at = Date.now();
     started.child.kill("SIGKILL");
-    await allGone([llamaPort, embedPort], 10_000);
-    process.stdout.write(`npm start: llama-servers gone ${Date.now() - at} ms after the agent was killed\n`);
+    await allGone([llamaPort, embedPort, ...speechPorts], 10_000);
+    process.stdout.write(`npm start: llama-servers and speech services gone ${Date.now() - at} ms after the agent was killed\n`);
   }, 180_000);
 
   it("refuses a port in use at once, before starting any llama-server", async () => {
