@@ -123,6 +123,9 @@ export const APOLOGY_REFUSED = "Sorry, I couldn't work that one out. Could you s
 interface ReplyState {
   turn: Turn;
   generated: string;
+  /** Whitespace the model generated before `generated` that the server's chat parser
+   * dropped from the content (a leading space): its prompt cache holds it. */
+  lead: string;
   heard: string[];
   interrupted: boolean;
   /** The completion finished (llm-response-end went out). */
@@ -278,10 +281,12 @@ export class TwinService extends FrameProcessor {
 
   /** The reply as history keeps it: the heard words; all of the generated text when nothing reports hearing and nothing cut it short. */
   private settleReply(state: ReplyState): void {
-    if (state.heard.length) state.turn.assistant = heardReply(state.generated, state.heard);
-    else state.turn.assistant = state.interrupted || !state.generated.trim() ? "" : state.generated;
+    // As the server cached it, so the next turn's prompt matches its cache up to what was heard.
+    const cached = state.lead + state.generated;
+    if (state.heard.length) state.turn.assistant = heardReply(cached, state.heard);
+    else state.turn.assistant = state.interrupted || !state.generated.trim() ? "" : cached;
     // The whole answer was heard: history is final until the user speaks again.
-    if (state.ended && !state.interrupted && state.turn.assistant && state.turn.assistant === state.generated) this.warmNext();
+    if (state.ended && !state.interrupted && state.turn.assistant && state.turn.assistant === cached) this.warmNext();
     // Cut short: the user is speaking now. The cut clause's heard words follow the
     // interruption within milliseconds; then the history is final, and evaluating its new
     // end (the template's closing of the reply, the next user header) before the first
@@ -338,7 +343,7 @@ export class TwinService extends FrameProcessor {
     // Everything before this turn, then this turn's words with the context block last.
     const compose = () => buildMessages(system, this.shortTerm.messages().slice(0, -1), userText, context);
     let messages = compose();
-    const state: ReplyState = { turn, generated: "", heard: [], interrupted: false, ended: false };
+    const state: ReplyState = { turn, generated: "", lead: "", heard: [], interrupted: false, ended: false };
     this.reply = state;
     const info: TwinTurnInfo = {
       turnId: transcription.turnId, userText, generated: "", reply: "", messages, promptTokens: [], timings: [], toolCalls: [], toolResults: [], finalMessages: messages, outcome: "answered",
@@ -408,6 +413,9 @@ export class TwinService extends FrameProcessor {
         if (info.firstTokenMs === undefined) {
           info.firstTokenMs = performance.now() - started;
           this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
+        }
+        if (!state.generated && event.raw && event.raw.endsWith(event.text) && /^\s+$/.test(event.raw.slice(0, -event.text.length))) {
+          state.lead = event.raw.slice(0, -event.text.length);
         }
         text += event.text;
         state.generated += event.text;

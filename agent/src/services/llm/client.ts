@@ -204,6 +204,10 @@ export class LlmClient {
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.seed !== undefined) body.seed = request.seed;
+    // The sampled token's own text beside each piece of content (llama-server's native
+    // n_probs; the OpenAI `logprobs` is refused with tools + stream): its chat parser trims
+    // a reply's leading space, which the prompt cache holds, so history can say what was cached.
+    if (this.options.backend === "llamacpp") Object.assign(body, { n_probs: 1, post_sampling_probs: true });
     return body;
   }
 
@@ -271,7 +275,7 @@ export class LlmClient {
           if (parsed.finishReason) finishReason = parsed.finishReason;
           if (parsed.text) {
             if (signal?.aborted) throw abortError();
-            yield { type: "text", text: parsed.text };
+            yield parsed.raw === undefined ? { type: "text", text: parsed.text } : { type: "text", text: parsed.text, raw: parsed.raw };
           }
         }
         if (done) break;
@@ -438,6 +442,8 @@ interface ToolDelta {
 
 interface ParsedChunk {
   text: string;
+  /** The text of the tokens behind `text`, when the server sent them (llama-server's n_probs). */
+  raw?: string;
   toolDeltas: ToolDelta[];
   finishReason?: string;
   timings?: LlmTimings;
@@ -466,8 +472,11 @@ function parseChunk(data: string, url: string): ParsedChunk {
       });
     }
   }
+  const tokens = Array.isArray(choice?.logprobs?.content) ? (choice.logprobs.content as unknown[]) : [];
+  const raw = tokens.every((t) => typeof (t as { token?: unknown })?.token === "string") && tokens.length ? tokens.map((t) => (t as { token: string }).token).join("") : undefined;
   return {
     text: typeof delta.content === "string" ? delta.content : "",
+    raw,
     toolDeltas,
     finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined,
     timings: timingsOf(json?.timings),

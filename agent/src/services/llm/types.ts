@@ -46,6 +46,8 @@ export interface LlmTimings {
 }
 
 export type LlmEvent =
-  | { type: "text"; text: string }
+  /** `raw`: the generated tokens' own text, when the server tells it (llama-server), which
+   * its chat parser may have trimmed to make `text` (a reply's leading space). */
+  | { type: "text"; text: string; raw?: string }
   | { type: "tool-calls"; calls: ToolCallRequest[] }
   | { type: "end"; finishReason: string; timings?: LlmTimings };
