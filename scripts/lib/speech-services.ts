@@ -6,19 +6,15 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { watchProcess } from "./llama";
+import { watchProcess, type RunningProcess } from "./llama";
 
 const ROOT = join(__dirname, "..", "..");
 
 export type SpeechKind = "stt" | "tts";
 
-export interface SpeechServiceProcess {
+/** A running serve.ts: its url is tcp://H:P. */
+export interface SpeechServiceProcess extends Pick<RunningProcess, "url" | "port" | "log" | "exited" | "stop"> {
   child: ChildProcess;
-  port: number;
-  url: string;
-  log(): string;
-  exited: Promise<number | string>;
-  stop(): Promise<void>;
 }
 
 export interface SpeechServiceOptions {
