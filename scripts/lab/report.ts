@@ -152,6 +152,11 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   lines.push(row("Total Pipeline Latency", rest.map((t) => t.totalPipelineLatency)));
   const prompt = rest.map((t) => t.promptTokens).filter((x): x is number => x !== undefined);
   lines.push(`  prompt tokens evaluated after the user stopped: p50 ${percentile(prompt, 50) ?? "n/a"}, p95 ${percentile(prompt, 95) ?? "n/a"}`);
+  // A recalled memory or a tool's answer is new text known only once the words are: apart.
+  const split = (carried: boolean) => rest.filter((t) => ((t.recalled ?? 0) > 0 || t.toolCall) === carried).map((t) => t.promptTokens).filter((x): x is number => x !== undefined);
+  const [plain, carried] = [split(false), split(true)];
+  lines.push(`    turns where only the user's words were new: p50 ${percentile(plain, 50) ?? "n/a"}, p95 ${percentile(plain, 95) ?? "n/a"} (${plain.length} turns); ` +
+    `with a recalled memory or a tool's answer in the prompt: p50 ${percentile(carried, 50) ?? "n/a"}, p95 ${percentile(carried, 95) ?? "n/a"} (${carried.length} turns)`);
   lines.push(row("generation tok/s", rest.map((t) => t.genTokS)));
   for (const t of firstTurns(r.turns)) {
     lines.push(`  first turn of session ${t.session}: voice-to-voice ${s(t.voiceToVoice)} s, LLM first token ${s(t.firstToken)} s, ${t.promptTokens ?? "n/a"} prompt tokens evaluated`);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlmTap, type TapRecord } from "../../scripts/lab/llm-tap";
-import { dominantStage, summaryLine, turnFigures, type PlacementReport } from "../../scripts/lab/report";
+import { dominantStage, formatPlacement, summaryLine, turnFigures, type PlacementReport } from "../../scripts/lab/report";
 import type { ConversationResult, TurnRecord } from "../../scripts/lab/conversation";
 import { timelineSvg, turnRows } from "../../scripts/lab/timeline-svg";
 
@@ -156,6 +156,17 @@ describe("the lab's report", () => {
     expect(turn.promptTokens).toBe(plain.promptTokens! + 10);
     // A warm-up is not the turn's completion: when the LLM was asked stays the chat's.
     expect(turn.llmAsked).toBe(plain.llmAsked);
+  });
+
+  it("puts the turns whose prompt carried a recalled memory or a tool's answer apart from those where only the user's words were new", () => {
+    const { conversation: c, llm } = conversation([30, 4, 6, 5, 7]);
+    // Turns 3 and 4 recalled memories (their completions' promptTokens: 22 and 23); turn 2 (21) and 5 (24) did not.
+    llm[2].recalled = 2;
+    llm[3].recalled = 1;
+    const turns = turnFigures(c, llm);
+    const text = formatPlacement({ name: "jobs-today", describe: "", turns, cpu: [], llm, conversation: c }, "calibrated");
+    expect(text).toContain("prompt tokens evaluated after the user stopped: p50 22, p95 24");
+    expect(text).toContain("turns where only the user's words were new: p50 21, p95 24 (2 turns); with a recalled memory or a tool's answer in the prompt: p50 22, p95 23 (2 turns)");
   });
 
   it("draws a turn as one row per node with a bar per stage", () => {
