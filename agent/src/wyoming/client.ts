@@ -2,7 +2,7 @@
 // Assistant does too), so an abandoned request is dropped by closing its connection and
 // can never deliver its answer into a later one.
 import { connect } from "node:net";
-import { abortError } from "../services/tts/chunks";
+import { abortError } from "../abort";
 import { event, WyomingEvent } from "./codec";
 import { parseTcpUrl } from "./address";
 import { WyomingConnection } from "./connection";

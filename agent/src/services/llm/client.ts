@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
+import { abortError, isAbort, sleep, throwIfAborted } from "../../abort";
 import { SseParser } from "./sse";
 import type { ChatRequest, LlmEvent, LlmTimings, ToolCallRequest } from "./types";
 
@@ -74,6 +75,9 @@ export class LlmRequestError extends Error {
     this.kind = kind;
   }
 }
+
+/** What an abort of this client's work is called (`abortError`). */
+const LLM_REQUEST = "LLM request";
 
 const CONNECT_ERRORS = new Set([
   "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND", "EPIPE", "ETIMEDOUT", "ECONNABORTED",
@@ -174,7 +178,7 @@ export class LlmClient {
     try {
       res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
     } catch (err) {
-      if (isAbort(err, signal)) throw abortError();
+      if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
       throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer ${method} ${path} (${describe(err)})`, err);
     }
     const text = await readAll(res, signal);
@@ -214,7 +218,7 @@ export class LlmClient {
   private async openWithRetries(body: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
     let delay = this.options.retryDelayMs;
     for (let attempt = 0; ; attempt++) {
-      throwIfAborted(signal);
+      throwIfAborted(signal, LLM_REQUEST);
       try {
         const res = await this.send("POST", "/v1/chat/completions", body, this.options.firstResponseTimeoutMs, signal);
         if (res.statusCode === 200) return res;
@@ -230,7 +234,7 @@ export class LlmClient {
         }
         throw new LlmRequestError(`LLM backend at ${this.url} refused the request (${res.statusCode}: ${detail})`, res.statusCode ?? 0, errorTypeOf(text));
       } catch (err) {
-        if (isAbort(err, signal)) throw abortError();
+        if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
         if (err instanceof LlmRequestError || err instanceof LlmUnavailableError) throw err;
         if (!isConnectError(err)) throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer (${describe(err)})`, err);
         if (attempt >= this.options.retries) {
@@ -262,7 +266,7 @@ export class LlmClient {
     res.socket?.once("timeout", onIdle);
     try {
       for await (const chunk of res as AsyncIterable<string>) {
-        if (signal?.aborted) throw abortError();
+        throwIfAborted(signal, LLM_REQUEST);
         onData();
         for (const data of parser.push(chunk)) {
           if (data.trim() === "[DONE]") {
@@ -274,20 +278,20 @@ export class LlmClient {
           for (const delta of parsed.toolDeltas) mergeToolDelta(calls, delta);
           if (parsed.finishReason) finishReason = parsed.finishReason;
           if (parsed.text) {
-            if (signal?.aborted) throw abortError();
+            throwIfAborted(signal, LLM_REQUEST);
             yield parsed.raw === undefined ? { type: "text", text: parsed.text } : { type: "text", text: parsed.text, raw: parsed.raw };
           }
         }
         if (done) break;
       }
-      if (signal?.aborted) throw abortError();
+      throwIfAborted(signal, LLM_REQUEST);
       if (!done && !finishReason) {
         throw new LlmUnavailableError(`LLM backend at ${this.url} closed the stream before the answer ended`);
       }
       if (calls.size) yield { type: "tool-calls", calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c) };
       yield { type: "end", finishReason: finishReason || "stop", timings };
     } catch (err) {
-      if (isAbort(err, signal)) throw abortError();
+      if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
       if (err instanceof LlmUnavailableError) throw err;
       throw new LlmUnavailableError(`LLM backend at ${this.url} dropped the stream (${describe(err)})`, err);
     } finally {
@@ -528,49 +532,18 @@ function isConnectError(err: unknown): boolean {
   return typeof code === "string" && CONNECT_ERRORS.has(code);
 }
 
-function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  return Boolean(signal?.aborted) || (err as Error)?.name === "AbortError";
-}
-
-function abortError(): Error {
-  const err = new Error("LLM request aborted");
-  err.name = "AbortError";
-  return err;
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw abortError();
-}
-
 function describe(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return [e?.code, e?.message].filter(Boolean).join(": ") || String(err);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }
-    function onAbort() {
-      clearTimeout(timer);
-      reject(abortError());
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function readAll(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
   let text = "";
   res.setEncoding("utf8");
   for await (const chunk of res as AsyncIterable<string>) {
-    if (signal?.aborted) throw abortError();
+    throwIfAborted(signal, LLM_REQUEST);
     text += chunk;
   }
   return text;
 }
 
-export { abortError, isAbort };
