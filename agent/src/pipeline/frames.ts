@@ -41,7 +41,11 @@ export interface BotStoppedSpeakingFrame { type: "bot-stopped-speaking"; kind: "
 export interface ErrorFrame { type: "error"; kind: "system"; message: string; fatal: boolean }
 /** `at` is `performance.now()` in the agent process. */
 export interface MetricsFrame { type: "metrics"; kind: "system"; turnId: number; mark: MetricsMark; at: number }
-/** A JSON message for the page (sent as RTVI `server-message`), e.g. a turn's latency report. */
+/**
+ * A JSON message for the page, e.g. a turn's latency report (LatencyReporter's `sendToPage`).
+ * It does not travel the pipeline: its `data` goes to the page through the session's
+ * `sendServerMessage` (RTVI `server-message`).
+ */
 export interface ServerMessageFrame { type: "server-message"; kind: "system"; data: unknown }
 /** Microphone audio, mono PCM16. System kind: see the note at the top. */
 export interface InputAudioFrame { type: "input-audio"; kind: "system"; pcm: Int16Array; sampleRate: number }

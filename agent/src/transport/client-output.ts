@@ -81,7 +81,6 @@ export class ClientOutputTransport extends FrameProcessor {
       case "tts-started": return this.client.sendRtvi("bot-tts-started");
       case "tts-stopped": return this.client.sendRtvi("bot-tts-stopped");
       case "tts-text": return this.client.sendRtvi("bot-tts-text", { text: f.text });
-      case "server-message": return this.client.sendRtvi("server-message", f.data);
       case "error": return this.client.sendError(f.message, f.fatal);
       case "metrics": return this.client.onMetrics(f);
       default: return;
