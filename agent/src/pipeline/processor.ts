@@ -48,10 +48,6 @@ class Lane {
     this.head = 0;
   }
 
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
   get busy(): boolean {
     return this.draining;
   }
@@ -179,11 +175,6 @@ export abstract class FrameProcessor {
 
   get busy(): boolean {
     return this.systemLane.busy || this.downstreamLane.busy || this.upstreamLane.busy;
-  }
-
-  /** Number of queued (not yet started) data/control items; for tests and diagnostics. */
-  get queuedCount(): number {
-    return this.downstreamLane.size + this.upstreamLane.size;
   }
 
   private interruptNow(cancel: boolean): void {

@@ -29,8 +29,6 @@ export function closeReason(text: string): string {
 }
 
 export class ClientLink {
-  /** Bytes and messages sent, for diagnostics. */
-  sentAudioFrames = 0;
   private closedForBacklog = false;
 
   constructor(
@@ -48,7 +46,7 @@ export class ClientLink {
   }
 
   sendAudio(pcm: Int16Array, sampleRate: number): void {
-    if (this.send(() => encodeAudio(pcm, sampleRate))) this.sentAudioFrames++;
+    this.send(() => encodeAudio(pcm, sampleRate));
   }
 
   /** Tells the client something went wrong; `fatal` makes pipecat's client disconnect. */
@@ -61,14 +59,13 @@ export class ClientLink {
   }
 
   /** Sends unless the client has stopped taking what is sent; such a session is closed. */
-  private send(encode: () => Uint8Array): boolean {
-    if (!this.isOpen) return false;
+  private send(encode: () => Uint8Array): void {
+    if (!this.isOpen) return;
     if (this.socket.bufferedBytes > this.maxBufferedBytes) {
       this.closedForBacklog = true;
       this.socket.close(1008, closeReason(`client is not reading: over ${Math.round(this.maxBufferedBytes / 1024)} KiB of replies waiting — closing this session`));
-      return false;
+      return;
     }
     this.socket.send(encode());
-    return true;
   }
 }
