@@ -158,12 +158,18 @@ export class LlmClient {
 
   /** True when `GET /health` answers 200 within the connect timeout. */
   async healthy(): Promise<boolean> {
+    return (await this.health()) === "ok";
+  }
+
+  /** "ok" when `GET /health` answers 200 within the connect timeout; else why not, for people (the agent's `/health`). */
+  async health(): Promise<string> {
+    const where = `${this.url}${this.target.base.pathname.replace(/\/$/, "")}/health`;
     try {
       const res = await this.send("GET", "/health", undefined, this.options.connectTimeoutMs);
       res.resume();
-      return res.statusCode === 200;
-    } catch {
-      return false;
+      return res.statusCode === 200 ? "ok" : `answered ${res.statusCode} at ${where}`;
+    } catch (err) {
+      return `unreachable at ${where}: ${describe(err)}`;
     }
   }
 
