@@ -459,41 +459,56 @@ interface ParsedChunk {
   timings?: LlmTimings;
 }
 
+/** `value` when it is an object whose fields may be read (each still unknown), else undefined. */
+function fieldsOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
+}
+
+function stringOr<T>(value: unknown, otherwise: T): string | T {
+  return typeof value === "string" ? value : otherwise;
+}
+
+/** One stream event's JSON, checked field by field: a server may send anything. */
 function parseChunk(data: string, url: string): ParsedChunk {
-  let json: any;
+  let parsed: unknown;
   try {
-    json = JSON.parse(data);
+    parsed = JSON.parse(data);
   } catch {
     throw new LlmUnavailableError(`LLM backend at ${url} sent a stream event that is not JSON: ${data.slice(0, 120)}`);
   }
+  const json = fieldsOf(parsed);
   if (json?.error) {
     throw new LlmRequestError(`LLM backend at ${url} failed mid-answer: ${errorMessageOf(JSON.stringify(json))}`, 500);
   }
-  const choice = Array.isArray(json?.choices) ? json.choices[0] : undefined;
-  const delta = choice?.delta ?? {};
+  const choice = fieldsOf(Array.isArray(json?.choices) ? json.choices[0] : undefined);
+  const delta = fieldsOf(choice?.delta);
   const toolDeltas: ToolDelta[] = [];
-  if (Array.isArray(delta.tool_calls)) {
-    for (const call of delta.tool_calls) {
+  if (Array.isArray(delta?.tool_calls)) {
+    for (const item of delta.tool_calls) {
+      const call = fieldsOf(item);
+      const fn = fieldsOf(call?.function);
       toolDeltas.push({
         index: typeof call?.index === "number" ? call.index : 0,
-        id: typeof call?.id === "string" ? call.id : undefined,
-        name: typeof call?.function?.name === "string" ? call.function.name : undefined,
-        arguments: typeof call?.function?.arguments === "string" ? call.function.arguments : undefined,
+        id: stringOr(call?.id, undefined),
+        name: stringOr(fn?.name, undefined),
+        arguments: stringOr(fn?.arguments, undefined),
       });
     }
   }
-  const tokens = Array.isArray(choice?.logprobs?.content) ? (choice.logprobs.content as unknown[]) : [];
-  const raw = tokens.every((t) => typeof (t as { token?: unknown })?.token === "string") && tokens.length ? tokens.map((t) => (t as { token: string }).token).join("") : undefined;
+  const content = fieldsOf(choice?.logprobs)?.content;
+  const tokens = Array.isArray(content) ? content.map((t) => fieldsOf(t)?.token) : [];
+  const raw = tokens.length && tokens.every((t) => typeof t === "string") ? tokens.join("") : undefined;
   return {
-    text: typeof delta.content === "string" ? delta.content : "",
+    text: stringOr(delta?.content, ""),
     raw,
     toolDeltas,
-    finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined,
+    finishReason: stringOr(choice?.finish_reason, undefined),
     timings: timingsOf(json?.timings),
   };
 }
 
-function timingsOf(raw: any): LlmTimings | undefined {
+function timingsOf(value: unknown): LlmTimings | undefined {
+  const raw = fieldsOf(value);
   if (!raw || typeof raw.prompt_n !== "number") return undefined;
   return {
     promptTokens: raw.prompt_n,
@@ -515,8 +530,8 @@ function mergeToolDelta(calls: Map<number, ToolCallRequest>, delta: ToolDelta): 
 
 function errorMessageOf(text: string): string {
   try {
-    const json = JSON.parse(text);
-    const message = json?.error?.message ?? json?.message;
+    const json = fieldsOf(JSON.parse(text));
+    const message = fieldsOf(json?.error)?.message ?? json?.message;
     if (typeof message === "string") return message;
   } catch {
     // not JSON: use the text itself
@@ -526,7 +541,7 @@ function errorMessageOf(text: string): string {
 
 function errorTypeOf(text: string): string | undefined {
   try {
-    const type = JSON.parse(text)?.error?.type;
+    const type = fieldsOf(fieldsOf(JSON.parse(text))?.error)?.type;
     return typeof type === "string" ? type : undefined;
   } catch {
     return undefined;
