@@ -2,7 +2,7 @@
  * The one client connection a session talks to, as both transports see it. Keeps the
  * `ws` socket out of the processors, so tests can drive them with a recording link.
  */
-import { encodeAudio, encodeRtvi } from "./wire";
+import { encodeAudio, encodeServerRtvi, ServerRtviArgs, ServerRtviType } from "./wire";
 import type { MetricsFrame } from "../pipeline";
 
 export interface ClientSocket {
@@ -41,8 +41,8 @@ export class ClientLink {
     return this.socket.isOpen && !this.closedForBacklog;
   }
 
-  sendRtvi(type: string, data?: unknown, id?: string): void {
-    this.send(() => encodeRtvi(type, data, id));
+  sendRtvi<T extends ServerRtviType>(type: T, ...args: ServerRtviArgs<T>): void {
+    this.send(() => encodeServerRtvi(type, ...args));
   }
 
   sendAudio(pcm: Int16Array, sampleRate: number): void {
