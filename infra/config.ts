@@ -107,7 +107,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const URL = /^https?:\/\/[^\s'"]+$/;
+const HTTP_URL = /^https?:\/\/[^\s'"]+$/;
 const VERSION = /^\d+\.\d+\.\d+$/;
 const GGUF_NAME = /^[A-Za-z0-9._-]+\.gguf$/;
 const MODEL_ID = /^[A-Za-z0-9._-]+$/;
@@ -183,7 +183,7 @@ class FieldReader {
   }
 
   pinned(example: PinnedDownload, checksumHint: string): PinnedDownload {
-    const url = this.string("url", URL, "an http(s) URL", example.url, example.url);
+    const url = this.string("url", HTTP_URL, "an http(s) URL", example.url, example.url);
     const v = this.obj.sha256;
     let sha256 = "";
     if (typeof v === "string" && SHA256.test(v)) sha256 = v;

@@ -14,6 +14,7 @@ import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, load
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
+import { LlmClient } from "./services/llm";
 import { createSpeechToText, SpeechToText } from "./services/stt";
 import { createTextToSpeech, TextToSpeech } from "./services/tts";
 import { SileroVad } from "./services/vad";
@@ -69,6 +70,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   log(pairingCode ? `pairing: devices other than this machine must give the code in ${config.pairingCodeFile}` : "pairing: off (no AIDE_PAIRING_CODE_FILE): anyone who reaches the port may talk");
 
   let prefix = config.warmPromptCache ? "warming" : "off";
+  const probeLlm = llmHealth(config);
   let server: AgentServer;
   try {
     server = await startAgentServer({
@@ -83,7 +85,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       plainHttp: tls && caPem && config.httpPort !== undefined ? { port: config.httpPort, assets: (httpsUrl) => caPageAssets(caPem, httpsUrl) } : undefined,
       pairingCode,
       // promptCache: whether the LLM holds the fixed prompt prefix yet (a first turn before then waits for it).
-      health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
+      health: async () => ({ llm: await probeLlm(), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
       stages: async (context) => {
         const reporter = new LatencyReporter({
           benchmark: config.benchmark,
@@ -203,15 +205,16 @@ async function openLongTermMemory(config: AgentConfig, log: (line: string) => vo
   return memory;
 }
 
-/** "ok", or why the LLM server cannot be used right now (shown on /health). */
-async function probeLlm(baseUrl: string): Promise<string> {
-  const url = new URL("health", baseUrl.replace(/\/v1\/?$/, "/").replace(/([^/])$/, "$1/"));
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1500) });
-    return res.ok ? "ok" : `answered ${res.status} at ${url.href}`;
-  } catch (error) {
-    return `unreachable at ${url.href}: ${(error as Error).message}`;
-  }
+/**
+ * "ok", or why the LLM server cannot be used right now (shown on /health), asked of
+ * `config.llmUrl` as it is now (SIGHUP may move it); an answer within 1.5 s.
+ */
+function llmHealth(config: AgentConfig): () => Promise<string> {
+  let client: LlmClient | undefined;
+  return () => {
+    if (client?.options.baseUrl !== config.llmUrl) client = new LlmClient({ baseUrl: config.llmUrl, connectTimeoutMs: 1500 });
+    return client.health();
+  };
 }
 
 async function main(): Promise<void> {

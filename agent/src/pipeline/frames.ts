@@ -41,7 +41,11 @@ export interface BotStoppedSpeakingFrame { type: "bot-stopped-speaking"; kind: "
 export interface ErrorFrame { type: "error"; kind: "system"; message: string; fatal: boolean }
 /** `at` is `performance.now()` in the agent process. */
 export interface MetricsFrame { type: "metrics"; kind: "system"; turnId: number; mark: MetricsMark; at: number }
-/** A JSON message for the page (sent as RTVI `server-message`), e.g. a turn's latency report. */
+/**
+ * A JSON message for the page, e.g. a turn's latency report (LatencyReporter's `sendToPage`).
+ * It does not travel the pipeline: its `data` goes to the page through the session's
+ * `sendServerMessage` (RTVI `server-message`).
+ */
 export interface ServerMessageFrame { type: "server-message"; kind: "system"; data: unknown }
 /** Microphone audio, mono PCM16. System kind: see the note at the top. */
 export interface InputAudioFrame { type: "input-audio"; kind: "system"; pcm: Int16Array; sampleRate: number }
@@ -77,8 +81,6 @@ export interface LlmResponseStartFrame { type: "llm-response-start"; kind: "cont
 export interface LlmResponseEndFrame { type: "llm-response-end"; kind: "control"; turnId?: number }
 export interface TtsStartedFrame { type: "tts-started"; kind: "control" }
 export interface TtsStoppedFrame { type: "tts-stopped"; kind: "control" }
-/** The session is ending in an orderly way: finish what is queued, then stop. */
-export interface EndFrame { type: "end"; kind: "control" }
 
 export type Frame =
   | StartFrame | CancelFrame | InterruptionFrame
@@ -86,7 +88,7 @@ export type Frame =
   | BotStartedSpeakingFrame | BotStoppedSpeakingFrame
   | ErrorFrame | MetricsFrame | ServerMessageFrame | InputAudioFrame
   | OutputAudioFrame | TranscriptionFrame | LlmTextFrame | TtsTextFrame | BotSpokenTextFrame
-  | LlmResponseStartFrame | LlmResponseEndFrame | TtsStartedFrame | TtsStoppedFrame | EndFrame;
+  | LlmResponseStartFrame | LlmResponseEndFrame | TtsStartedFrame | TtsStoppedFrame;
 
 export type FrameType = Frame["type"];
 export type FrameOf<T extends FrameType> = Extract<Frame, { type: T }>;
@@ -115,7 +117,6 @@ export const FRAME_KINDS: { readonly [T in FrameType]: FrameOf<T>["kind"] } = {
   "llm-response-end": "control",
   "tts-started": "control",
   "tts-stopped": "control",
-  "end": "control",
 };
 
 type FieldsArg<T extends FrameType> = {} extends FrameFields<T> ? [fields?: FrameFields<T>] : [fields: FrameFields<T>];
@@ -126,10 +127,6 @@ type FieldsArg<T extends FrameType> = {} extends FrameFields<T> ? [fields?: Fram
  */
 export function frame<T extends FrameType>(type: T, ...args: FieldsArg<T>): FrameOf<T> {
   return { ...(args[0] ?? {}), type, kind: FRAME_KINDS[type] } as FrameOf<T>;
-}
-
-export function isSystemFrame(f: Frame): boolean {
-  return f.kind === "system";
 }
 
 /** One PCM16 signal from consecutive chunks (an utterance, a clause's audio). */

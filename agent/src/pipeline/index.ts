@@ -1,5 +1,5 @@
 export * from "./frames";
-export { FrameProcessor, isAbortError } from "./processor";
+export { FrameProcessor } from "./processor";
 export { Pipeline } from "./pipeline";
 export type { PipelineEdges } from "./pipeline";
 export { TurnCounter } from "./turns";

@@ -21,6 +21,7 @@
  * A throw inside `process` becomes a non-fatal `error` frame pushed upstream (the input
  * transport tells the user); aborts caused by an interruption are silent.
  */
+import { isAbort } from "../abort";
 import { Direction, Frame, frame as makeFrame } from "./frames";
 
 type Task = (signal: AbortSignal) => Promise<void>;
@@ -45,10 +46,6 @@ class Lane {
   clear(): void {
     this.items = [];
     this.head = 0;
-  }
-
-  get size(): number {
-    return this.items.length - this.head;
   }
 
   get busy(): boolean {
@@ -180,11 +177,6 @@ export abstract class FrameProcessor {
     return this.systemLane.busy || this.downstreamLane.busy || this.upstreamLane.busy;
   }
 
-  /** Number of queued (not yet started) data/control items; for tests and diagnostics. */
-  get queuedCount(): number {
-    return this.downstreamLane.size + this.upstreamLane.size;
-  }
-
   private interruptNow(cancel: boolean): void {
     this.generation++;
     this.controller.abort();
@@ -213,7 +205,7 @@ export abstract class FrameProcessor {
       else await this.process(work.frame, work.direction);
     } catch (error) {
       // An interruption aborted this work: that is the expected way for it to end.
-      if (generation !== this.generation || isAbortError(error)) return;
+      if (generation !== this.generation || isAbort(error)) return;
       this.reportError(error);
     } finally {
       if ("frame" in work && (work.frame.type === "interruption" || work.frame.type === "cancel")) this.interruptionHandled();
@@ -232,8 +224,4 @@ export abstract class FrameProcessor {
     const message = `${this.name}: ${error instanceof Error ? error.message : String(error)}`;
     this.push(makeFrame("error", { message, fatal: false }), "upstream");
   }
-}
-
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === "AbortError" || (error as { code?: string }).code === "ABORT_ERR");
 }

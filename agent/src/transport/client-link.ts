@@ -2,7 +2,7 @@
  * The one client connection a session talks to, as both transports see it. Keeps the
  * `ws` socket out of the processors, so tests can drive them with a recording link.
  */
-import { encodeAudio, encodeRtvi } from "./wire";
+import { encodeAudio, encodeServerRtvi, ServerRtviArgs, ServerRtviType } from "./wire";
 import type { MetricsFrame } from "../pipeline";
 
 export interface ClientSocket {
@@ -29,8 +29,6 @@ export function closeReason(text: string): string {
 }
 
 export class ClientLink {
-  /** Bytes and messages sent, for diagnostics. */
-  sentAudioFrames = 0;
   private closedForBacklog = false;
 
   constructor(
@@ -43,12 +41,12 @@ export class ClientLink {
     return this.socket.isOpen && !this.closedForBacklog;
   }
 
-  sendRtvi(type: string, data?: unknown, id?: string): void {
-    this.send(() => encodeRtvi(type, data, id));
+  sendRtvi<T extends ServerRtviType>(type: T, ...args: ServerRtviArgs<T>): void {
+    this.send(() => encodeServerRtvi(type, ...args));
   }
 
   sendAudio(pcm: Int16Array, sampleRate: number): void {
-    if (this.send(() => encodeAudio(pcm, sampleRate))) this.sentAudioFrames++;
+    this.send(() => encodeAudio(pcm, sampleRate));
   }
 
   /** Tells the client something went wrong; `fatal` makes pipecat's client disconnect. */
@@ -61,14 +59,13 @@ export class ClientLink {
   }
 
   /** Sends unless the client has stopped taking what is sent; such a session is closed. */
-  private send(encode: () => Uint8Array): boolean {
-    if (!this.isOpen) return false;
+  private send(encode: () => Uint8Array): void {
+    if (!this.isOpen) return;
     if (this.socket.bufferedBytes > this.maxBufferedBytes) {
       this.closedForBacklog = true;
       this.socket.close(1008, closeReason(`client is not reading: over ${Math.round(this.maxBufferedBytes / 1024)} KiB of replies waiting — closing this session`));
-      return false;
+      return;
     }
     this.socket.send(encode());
-    return true;
   }
 }

@@ -15,6 +15,7 @@
  * one, 14 characters a second, espeak-ng's default 175 words a minute), rounded down
  * to whole words.
  */
+import { sleep } from "../abort";
 import { Direction, Frame, FrameProcessor, OutputAudioFrame, TurnCounter, frame } from "../pipeline";
 import { ClientLink } from "./client-link";
 import { CLIENT_OUTPUT_SAMPLE_RATE } from "./wire";
@@ -52,7 +53,6 @@ export class ClientOutputTransport extends FrameProcessor {
   private playheadMs = 0;
   private speaking = false;
   private stopTimer: NodeJS.Timeout | undefined;
-  private wakeTimer: NodeJS.Timeout | undefined;
   /** The clause whose audio is going out, and how many of its samples have been sent. */
   private clause: { text: string; sentSamples: number } | undefined;
   private samplesPerChar = CLIENT_OUTPUT_SAMPLE_RATE / DEFAULT_CHARS_PER_SECOND;
@@ -81,7 +81,6 @@ export class ClientOutputTransport extends FrameProcessor {
       case "tts-started": return this.client.sendRtvi("bot-tts-started");
       case "tts-stopped": return this.client.sendRtvi("bot-tts-stopped");
       case "tts-text": return this.client.sendRtvi("bot-tts-text", { text: f.text });
-      case "server-message": return this.client.sendRtvi("server-message", f.data);
       case "error": return this.client.sendError(f.message, f.fatal);
       case "metrics": return this.client.onMetrics(f);
       default: return;
@@ -89,7 +88,6 @@ export class ClientOutputTransport extends FrameProcessor {
   }
 
   protected onInterruption(): void {
-    clearTimeout(this.wakeTimer);
     const cut = this.clause;
     this.clause = undefined;
     if (!cut) return;
@@ -101,7 +99,6 @@ export class ClientOutputTransport extends FrameProcessor {
 
   async cleanup(): Promise<void> {
     clearTimeout(this.stopTimer);
-    clearTimeout(this.wakeTimer);
   }
 
   private async sendPaced(f: OutputAudioFrame): Promise<void> {
@@ -115,7 +112,7 @@ export class ClientOutputTransport extends FrameProcessor {
       // (fewer, larger messages when the client's buffer is low, e.g. as a reply starts).
       let ahead = Math.max(0, this.playheadMs - performance.now());
       if (ahead > this.leadMs - sendMs) {
-        await this.sleep(ahead - (this.leadMs - sendMs), signal);
+        await sleep(ahead - (this.leadMs - sendMs), signal);
         ahead = Math.max(0, this.playheadMs - performance.now());
       }
       if (signal.aborted || !this.client.isOpen) return;
@@ -147,18 +144,6 @@ export class ClientOutputTransport extends FrameProcessor {
     this.clause = undefined;
     const chars = text.trim().length;
     if (done?.text === text && chars >= 8) this.samplesPerChar = done.sentSamples / chars;
-  }
-
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(this.wakeTimer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      this.wakeTimer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 
   private startSpeaking(): void {

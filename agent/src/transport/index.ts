@@ -10,4 +10,4 @@ export {
   CLIENT_INPUT_SAMPLE_RATE, CLIENT_OUTPUT_SAMPLE_RATE, RTVI_PROTOCOL_VERSION,
   decodeClientMessage, decodeServerMessage, encodeAudio, encodeRtvi, WireError,
 } from "./wire";
-export type { RtviMessage, ClientMessage, ServerMessage } from "./wire";
+export type { RtviMessage, ClientMessage, ServerMessage, ServerRtviData, ServerRtviMessage, ServerRtviType } from "./wire";

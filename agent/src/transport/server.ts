@@ -15,7 +15,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { closeReason } from "./client-link";
 import { PairingGate, PairingVerdict } from "./pairing";
 import { Session, SessionOptions, StageFactory } from "./session";
-import { encodeRtvi } from "./wire";
+import { encodeServerRtvi } from "./wire";
 
 export interface StaticAsset {
   contentType: string;
@@ -78,7 +78,7 @@ class AgentWebSocket extends WebSocket {
   close(code?: number, reason?: string | Buffer): void {
     if (code === 1009 && !reason && this.readyState === WebSocket.OPEN) {
       const why = `message over the ${WS_MAX_PAYLOAD / 1024 / 1024} MiB limit: send audio in 512-byte chunks and text under 64 KiB`;
-      this.send(encodeRtvi("error", { message: `closing: ${why}`, fatal: true }));
+      this.send(encodeServerRtvi("error", { message: `closing: ${why}`, fatal: true }));
       return super.close(code, closeReason(why));
     }
     return super.close(code, reason);
@@ -155,7 +155,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Age
       if (verdict.ok) return accept(ws, req.socket.remoteAddress ?? "unknown");
       // Accepted only to say why: a refused upgrade reaches a browser as a bare error.
       log(`refused a session from ${req.socket.remoteAddress}: ${verdict.reason}`);
-      ws.send(encodeRtvi("error", { message: verdict.reason, fatal: true, pairing: verdict.kind }));
+      ws.send(encodeServerRtvi("error", { message: verdict.reason, fatal: true, pairing: verdict.kind }));
       hangUp(ws, PAIRING_CLOSE_CODES[verdict.kind], verdict.reason);
     });
   });

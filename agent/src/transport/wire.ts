@@ -56,6 +56,39 @@ export interface RtviMessage {
   data?: unknown;
 }
 
+/**
+ * Every RTVI message the agent sends the page, by type, with its `data` (undefined: it
+ * has none). The page is pipecat's client: these are RTVI 2.1's names and fields.
+ */
+export interface ServerRtviData {
+  "bot-ready": { version: string; about: Record<string, string | boolean> };
+  /** `fatal` makes pipecat's client disconnect; `pairing` says the pairing code is missing or wrong (web/client.ts asks for it). */
+  "error": { message: string; fatal: boolean; pairing?: string };
+  /** The answer to a client request (carrying its id) that Aide refuses. */
+  "error-response": { error: string };
+  "user-transcription": { text: string; final: boolean; timestamp: string; user_id: string };
+  "user-started-speaking": undefined;
+  "user-stopped-speaking": undefined;
+  "bot-started-speaking": undefined;
+  "bot-stopped-speaking": undefined;
+  "bot-llm-started": undefined;
+  "bot-llm-stopped": undefined;
+  "bot-llm-text": { text: string };
+  "bot-tts-started": undefined;
+  "bot-tts-stopped": undefined;
+  "bot-tts-text": { text: string };
+  /** The words whose audio was sent: the page's transcript shows what was said. */
+  "bot-output": { text: string; spoken: boolean; aggregated_by: "word" | "sentence" };
+  /** Aide's own JSON for the page (a turn's latency report). */
+  "server-message": unknown;
+}
+export type ServerRtviType = keyof ServerRtviData;
+/** One message the agent sends: the union over its types. */
+export type ServerRtviMessage = { [T in ServerRtviType]: { label: typeof RTVI_LABEL; type: T; id?: string; data?: ServerRtviData[T] } }[ServerRtviType];
+/** `data` (optional for the types that carry none), then the id of the request answered. */
+export type ServerRtviArgs<T extends ServerRtviType> =
+  undefined extends ServerRtviData[T] ? [data?: ServerRtviData[T], id?: string] : [data: ServerRtviData[T], id?: string];
+
 export type ClientMessage =
   | { kind: "audio"; pcm: Int16Array; sampleRate: number; numChannels: number }
   | { kind: "text"; text: string }
@@ -156,6 +189,12 @@ export function encodeAudio(pcm: Int16Array, sampleRate: number, numChannels = 1
   return FrameType.encode({ audio: { id: 0, name: "audio", audio, sampleRate, numChannels } }).finish();
 }
 
+/** A message from the agent to the page: only the types in ServerRtviData, each with its data. */
+export function encodeServerRtvi<T extends ServerRtviType>(type: T, ...[data, id]: ServerRtviArgs<T>): Uint8Array {
+  return encodeRtvi(type, data, id);
+}
+
+/** Any RTVI message, either way (a test client's too, including ones Aide refuses). */
 export function encodeRtvi(type: string, data?: unknown, id?: string): Uint8Array {
   const message: RtviMessage = { label: RTVI_LABEL, type, ...(id !== undefined ? { id } : {}), ...(data !== undefined ? { data } : {}) };
   return encodeMessageFrame(JSON.stringify(message));

@@ -19,7 +19,8 @@
  * Only llama-server has these endpoints; on prima.cpp the cache stays cold (said once).
  */
 import { createHash } from "node:crypto";
-import { LlmRequestError, LlmUnavailableError, isAbort, type ChatMessage, type LlmClient, type ToolSchema } from "../services/llm";
+import { isAbort } from "../abort";
+import { LlmRequestError, LlmUnavailableError, type ChatMessage, type LlmClient, type ToolSchema } from "../services/llm";
 
 /** Put after the text to keep, to find where the template put it (a transcript cannot hold it). */
 const CUT = "\u2063\u2063aide-cut\u2063\u2063";

@@ -8,12 +8,12 @@
  * side of history only from what the user heard (`bot-spoken-text`), stores the user's
  * statements in long-term memory after the turn, and stamps `llm-first-token`.
  */
+import { isAbort } from "../abort";
 import { FrameProcessor, frame, type Direction, type Frame, type TranscriptionFrame } from "../pipeline";
 import {
   LlmClient,
   LlmRequestError,
   LlmUnavailableError,
-  isAbort,
   type ChatMessage,
   type ChatRequest,
   type LlmBackend,

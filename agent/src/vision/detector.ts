@@ -2,6 +2,7 @@
 // by the CPU budget. It never exits on its own for a lost camera: it says it cannot see,
 // and tries again.
 import { EventEmitter } from "node:events";
+import { sleep } from "../abort";
 import { cpuSecondsUsed, FramePacer } from "./cpu-budget";
 import { decodeYoloOutput, DEFAULT_DECODE } from "./detections";
 import { describeSource, FrameSource, openSource, SourceSpec } from "./frame-source";
@@ -262,17 +263,4 @@ export class Detector extends EventEmitter {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }

@@ -27,7 +27,8 @@ export type SourceSpec =
   /** A directory of images (png, jpg, ppm, bmp, webp), analysed in name order. */
   | { kind: "images"; dir: string; loop?: boolean };
 
-export interface Frame {
+/** One picture from the camera or file (not a pipeline `Frame`). */
+export interface VideoFrame {
   /** S x S letterboxed RGB bytes. */
   rgb: Uint8Array;
   /** 0-based position in the source (images and video: the file's frame order). */
@@ -36,7 +37,7 @@ export interface Frame {
 
 export interface FrameSource {
   /** The next frame; null when a file source has ended. Live sources throw when the device is lost. */
-  next(): Promise<Frame | null>;
+  next(): Promise<VideoFrame | null>;
   /** Pids of the decoders working for this source now, whose CPU counts against the budget. */
   workerPids(): number[];
   close(): void;
@@ -148,7 +149,7 @@ class FfmpegSource implements FrameSource {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Newest-only: the newest complete frame not yet handed out. Pulled: complete frames in order. */
-  private ready: Frame[] = [];
+  private ready: VideoFrame[] = [];
   private produced = 0;
   private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private spawnError: Error | null = null;
@@ -209,7 +210,7 @@ class FfmpegSource implements FrameSource {
     w?.();
   }
 
-  async next(): Promise<Frame | null> {
+  async next(): Promise<VideoFrame | null> {
     const stallMs = this.options.stallMs ?? 10000;
     const started = Date.now();
     for (;;) {
@@ -277,7 +278,7 @@ class ImageDirectorySource implements FrameSource {
       .sort();
   }
 
-  async next(): Promise<Frame | null> {
+  async next(): Promise<VideoFrame | null> {
     // Re-listed each time: frames may be dropped into the directory while it runs.
     const files = this.files();
     let skipped = 0;

@@ -29,6 +29,19 @@ if (codeInLink) {
 const mediaManager = new WavMediaManager(512, 16000);
 const transport = new WebSocketTransport({ mediaManager, recorderSampleRate: 16000, playerSampleRate: 24000 });
 
+/**
+ * The page's one reach into pipecat's internals, kept here alone. No public API gives
+ * the bot's playback level: WavMediaManager keeps its WavStreamPlayer in the private
+ * `_wavStreamPlayer` (websocket-transport 1.7.1), and the player's `analyser` is fed by
+ * the node that plays bot audio. Undefined before the first connect; after an upgrade
+ * that renames either, the playback meter stays at zero (the browser tests read it) —
+ * re-check these names whenever @pipecat-ai/websocket-transport moves.
+ */
+function playbackAnalyser(): AnalyserNode | undefined {
+  const player = (mediaManager as unknown as { _wavStreamPlayer?: { analyser?: AnalyserNode | null } })._wavStreamPlayer;
+  return player?.analyser ?? undefined;
+}
+
 let botLine: HTMLElement | undefined;
 let userPartial: HTMLElement | undefined;
 
@@ -211,19 +224,16 @@ if (!window.isSecureContext || !navigator.mediaDevices) {
   setStatus("The microphone cannot work on this page: it came over plain http.");
 }
 
-// Playback level from the player's analyser (WavStreamPlayer in websocket-transport 1.7
-// keeps it as `analyser`, fed by the node that plays bot audio). The meter shows that the
-// bot is audible; `window.aide` keeps a short history of levels and events (same clock)
-// so a test can tell how fast the page goes quiet after a barge-in.
-type PlayerWithAnalyser = { analyser: AnalyserNode | null };
+// Playback level from the player's analyser (playbackAnalyser above). The meter shows
+// that the bot is audible; `window.aide` keeps a short history of levels and events (same
+// clock) so a test can tell how fast the page goes quiet after a barge-in.
 const aideHistory = { levels: [] as Array<[number, number]>, events: [] as Array<[number, string]> };
 (window as unknown as { aide: typeof aideHistory }).aide = aideHistory;
 // The player's analyser has fftSize 8192 (341 ms at 24 kHz); the level is taken over its
 // newest 960 samples (40 ms) so the meter follows the sound closely.
 let window8k = new Float32Array(8192);
 setInterval(() => {
-  const player = (mediaManager as unknown as { _wavStreamPlayer?: PlayerWithAnalyser })._wavStreamPlayer;
-  const analyser = player?.analyser;
+  const analyser = playbackAnalyser();
   let rms = 0;
   if (analyser) {
     if (window8k.length !== analyser.fftSize) window8k = new Float32Array(analyser.fftSize);

@@ -2,7 +2,7 @@
 // Assistant does too), so an abandoned request is dropped by closing its connection and
 // can never deliver its answer into a later one.
 import { connect } from "node:net";
-import { abortError } from "../services/tts/chunks";
+import { abortError, isAbort } from "../abort";
 import { event, WyomingEvent } from "./codec";
 import { parseTcpUrl } from "./address";
 import { WyomingConnection } from "./connection";
@@ -28,7 +28,7 @@ export function openWyoming(url: string, options: RequestOptions = {}): Promise<
     socket.once("close", () => signal?.removeEventListener("abort", onAbort));
     socket.once("error", (error) => {
       clearTimeout(connectTimer);
-      reject(error.name === "AbortError" ? error : new Error(`${url}: ${error.message}`));
+      reject(isAbort(error) ? error : new Error(`${url}: ${error.message}`));
     });
     socket.once("connect", () => {
       clearTimeout(connectTimer);

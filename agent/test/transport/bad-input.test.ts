@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
+import { Direction, Frame, FrameProcessor } from "../../src/pipeline";
 import { AgentServer, ScriptedClient, encodeAudio, startAgentServer } from "../../src/transport";
 import { encodeMessageFrame as encodeMessage } from "../../src/transport/wire";
 import { ToneBot } from "./tone-bot";
@@ -184,10 +184,10 @@ class SlowListener extends FrameProcessor {
 
 /** Answers every typed turn with `count` server messages of 16 KB each: a server that keeps writing. */
 class Chatterbox extends FrameProcessor {
-  constructor(private readonly count: number) { super(); }
+  constructor(private readonly count: number, private readonly send: (data: unknown) => void) { super(); }
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (f.type === "transcription" && direction === "downstream") {
-      for (let i = 0; i < this.count; i++) this.push(frame("server-message", { data: { i, filler: "x".repeat(16_000) } }));
+      for (let i = 0; i < this.count; i++) this.send({ i, filler: "x".repeat(16_000) });
       return;
     }
     this.push(f, direction);
@@ -225,7 +225,7 @@ describe("a client that floods or stops reading", () => {
   });
 
   it("closes a session whose client stops reading while the server keeps writing", async () => {
-    const server = await startAgentServer({ stages: () => [new Chatterbox(800)] });
+    const server = await startAgentServer({ stages: (context) => [new Chatterbox(800, (data) => context.sendServerMessage(data))] });
     try {
       const stuck = await ScriptedClient.connect(server.wsUrl);
       await stuck.ready();

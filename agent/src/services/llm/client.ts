@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
+import { abortError, isAbort, sleep, throwIfAborted } from "../../abort";
 import { SseParser } from "./sse";
 import type { ChatRequest, LlmEvent, LlmTimings, ToolCallRequest } from "./types";
 
@@ -74,6 +75,9 @@ export class LlmRequestError extends Error {
     this.kind = kind;
   }
 }
+
+/** What an abort of this client's work is called (`abortError`). */
+const LLM_REQUEST = "LLM request";
 
 const CONNECT_ERRORS = new Set([
   "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOTFOUND", "EPIPE", "ETIMEDOUT", "ECONNABORTED",
@@ -154,12 +158,18 @@ export class LlmClient {
 
   /** True when `GET /health` answers 200 within the connect timeout. */
   async healthy(): Promise<boolean> {
+    return (await this.health()) === "ok";
+  }
+
+  /** "ok" when `GET /health` answers 200 within the connect timeout; else why not, for people (the agent's `/health`). */
+  async health(): Promise<string> {
+    const where = `${this.url}${this.target.base.pathname.replace(/\/$/, "")}/health`;
     try {
       const res = await this.send("GET", "/health", undefined, this.options.connectTimeoutMs);
       res.resume();
-      return res.statusCode === 200;
-    } catch {
-      return false;
+      return res.statusCode === 200 ? "ok" : `answered ${res.statusCode} at ${where}`;
+    } catch (err) {
+      return `unreachable at ${where}: ${describe(err)}`;
     }
   }
 
@@ -174,7 +184,7 @@ export class LlmClient {
     try {
       res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
     } catch (err) {
-      if (isAbort(err, signal)) throw abortError();
+      if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
       throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer ${method} ${path} (${describe(err)})`, err);
     }
     const text = await readAll(res, signal);
@@ -214,7 +224,7 @@ export class LlmClient {
   private async openWithRetries(body: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
     let delay = this.options.retryDelayMs;
     for (let attempt = 0; ; attempt++) {
-      throwIfAborted(signal);
+      throwIfAborted(signal, LLM_REQUEST);
       try {
         const res = await this.send("POST", "/v1/chat/completions", body, this.options.firstResponseTimeoutMs, signal);
         if (res.statusCode === 200) return res;
@@ -230,7 +240,7 @@ export class LlmClient {
         }
         throw new LlmRequestError(`LLM backend at ${this.url} refused the request (${res.statusCode}: ${detail})`, res.statusCode ?? 0, errorTypeOf(text));
       } catch (err) {
-        if (isAbort(err, signal)) throw abortError();
+        if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
         if (err instanceof LlmRequestError || err instanceof LlmUnavailableError) throw err;
         if (!isConnectError(err)) throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer (${describe(err)})`, err);
         if (attempt >= this.options.retries) {
@@ -262,7 +272,7 @@ export class LlmClient {
     res.socket?.once("timeout", onIdle);
     try {
       for await (const chunk of res as AsyncIterable<string>) {
-        if (signal?.aborted) throw abortError();
+        throwIfAborted(signal, LLM_REQUEST);
         onData();
         for (const data of parser.push(chunk)) {
           if (data.trim() === "[DONE]") {
@@ -274,20 +284,20 @@ export class LlmClient {
           for (const delta of parsed.toolDeltas) mergeToolDelta(calls, delta);
           if (parsed.finishReason) finishReason = parsed.finishReason;
           if (parsed.text) {
-            if (signal?.aborted) throw abortError();
+            throwIfAborted(signal, LLM_REQUEST);
             yield parsed.raw === undefined ? { type: "text", text: parsed.text } : { type: "text", text: parsed.text, raw: parsed.raw };
           }
         }
         if (done) break;
       }
-      if (signal?.aborted) throw abortError();
+      throwIfAborted(signal, LLM_REQUEST);
       if (!done && !finishReason) {
         throw new LlmUnavailableError(`LLM backend at ${this.url} closed the stream before the answer ended`);
       }
       if (calls.size) yield { type: "tool-calls", calls: [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c) };
       yield { type: "end", finishReason: finishReason || "stop", timings };
     } catch (err) {
-      if (isAbort(err, signal)) throw abortError();
+      if (isAbort(err, signal)) throw abortError(LLM_REQUEST);
       if (err instanceof LlmUnavailableError) throw err;
       throw new LlmUnavailableError(`LLM backend at ${this.url} dropped the stream (${describe(err)})`, err);
     } finally {
@@ -449,41 +459,56 @@ interface ParsedChunk {
   timings?: LlmTimings;
 }
 
+/** `value` when it is an object whose fields may be read (each still unknown), else undefined. */
+function fieldsOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
+}
+
+function stringOr<T>(value: unknown, otherwise: T): string | T {
+  return typeof value === "string" ? value : otherwise;
+}
+
+/** One stream event's JSON, checked field by field: a server may send anything. */
 function parseChunk(data: string, url: string): ParsedChunk {
-  let json: any;
+  let parsed: unknown;
   try {
-    json = JSON.parse(data);
+    parsed = JSON.parse(data);
   } catch {
     throw new LlmUnavailableError(`LLM backend at ${url} sent a stream event that is not JSON: ${data.slice(0, 120)}`);
   }
+  const json = fieldsOf(parsed);
   if (json?.error) {
     throw new LlmRequestError(`LLM backend at ${url} failed mid-answer: ${errorMessageOf(JSON.stringify(json))}`, 500);
   }
-  const choice = Array.isArray(json?.choices) ? json.choices[0] : undefined;
-  const delta = choice?.delta ?? {};
+  const choice = fieldsOf(Array.isArray(json?.choices) ? json.choices[0] : undefined);
+  const delta = fieldsOf(choice?.delta);
   const toolDeltas: ToolDelta[] = [];
-  if (Array.isArray(delta.tool_calls)) {
-    for (const call of delta.tool_calls) {
+  if (Array.isArray(delta?.tool_calls)) {
+    for (const item of delta.tool_calls) {
+      const call = fieldsOf(item);
+      const fn = fieldsOf(call?.function);
       toolDeltas.push({
         index: typeof call?.index === "number" ? call.index : 0,
-        id: typeof call?.id === "string" ? call.id : undefined,
-        name: typeof call?.function?.name === "string" ? call.function.name : undefined,
-        arguments: typeof call?.function?.arguments === "string" ? call.function.arguments : undefined,
+        id: stringOr(call?.id, undefined),
+        name: stringOr(fn?.name, undefined),
+        arguments: stringOr(fn?.arguments, undefined),
       });
     }
   }
-  const tokens = Array.isArray(choice?.logprobs?.content) ? (choice.logprobs.content as unknown[]) : [];
-  const raw = tokens.every((t) => typeof (t as { token?: unknown })?.token === "string") && tokens.length ? tokens.map((t) => (t as { token: string }).token).join("") : undefined;
+  const content = fieldsOf(choice?.logprobs)?.content;
+  const tokens = Array.isArray(content) ? content.map((t) => fieldsOf(t)?.token) : [];
+  const raw = tokens.length && tokens.every((t) => typeof t === "string") ? tokens.join("") : undefined;
   return {
-    text: typeof delta.content === "string" ? delta.content : "",
+    text: stringOr(delta?.content, ""),
     raw,
     toolDeltas,
-    finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined,
+    finishReason: stringOr(choice?.finish_reason, undefined),
     timings: timingsOf(json?.timings),
   };
 }
 
-function timingsOf(raw: any): LlmTimings | undefined {
+function timingsOf(value: unknown): LlmTimings | undefined {
+  const raw = fieldsOf(value);
   if (!raw || typeof raw.prompt_n !== "number") return undefined;
   return {
     promptTokens: raw.prompt_n,
@@ -505,8 +530,8 @@ function mergeToolDelta(calls: Map<number, ToolCallRequest>, delta: ToolDelta): 
 
 function errorMessageOf(text: string): string {
   try {
-    const json = JSON.parse(text);
-    const message = json?.error?.message ?? json?.message;
+    const json = fieldsOf(JSON.parse(text));
+    const message = fieldsOf(json?.error)?.message ?? json?.message;
     if (typeof message === "string") return message;
   } catch {
     // not JSON: use the text itself
@@ -516,7 +541,7 @@ function errorMessageOf(text: string): string {
 
 function errorTypeOf(text: string): string | undefined {
   try {
-    const type = JSON.parse(text)?.error?.type;
+    const type = fieldsOf(fieldsOf(JSON.parse(text))?.error)?.type;
     return typeof type === "string" ? type : undefined;
   } catch {
     return undefined;
@@ -528,49 +553,18 @@ function isConnectError(err: unknown): boolean {
   return typeof code === "string" && CONNECT_ERRORS.has(code);
 }
 
-function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  return Boolean(signal?.aborted) || (err as Error)?.name === "AbortError";
-}
-
-function abortError(): Error {
-  const err = new Error("LLM request aborted");
-  err.name = "AbortError";
-  return err;
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw abortError();
-}
-
 function describe(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return [e?.code, e?.message].filter(Boolean).join(": ") || String(err);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError());
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }
-    function onAbort() {
-      clearTimeout(timer);
-      reject(abortError());
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function readAll(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
   let text = "";
   res.setEncoding("utf8");
   for await (const chunk of res as AsyncIterable<string>) {
-    if (signal?.aborted) throw abortError();
+    throwIfAborted(signal, LLM_REQUEST);
     text += chunk;
   }
   return text;
 }
 
-export { abortError, isAbort };

@@ -1,4 +1,5 @@
 import { OfflineRecognizer, OfflineRecognizerConfig } from "sherpa-onnx-node";
+import { abortError, throwIfAborted } from "../../abort";
 import { defaultModelDir, findBundle, ModelBundle, ModelError } from "../../models/manifest";
 import { validateInChildProcess } from "../../models/validate";
 
@@ -65,12 +66,6 @@ export function recognizerConfig(bundle: ModelBundle, numThreads: number): Offli
   }
 }
 
-function abortError(): Error {
-  const e = new Error("transcription aborted");
-  e.name = "AbortError";
-  return e;
-}
-
 /** Drops what recognizers print for non-speech ("[BLANK_AUDIO]", "(music)") and extra spaces. */
 function cleanTranscript(text: string): string {
   return text
@@ -103,7 +98,7 @@ class SherpaSpeechToText implements SpeechToText {
         `STT input sample rate ${sampleRate} Hz is not usable — send mono PCM16 at ${this.sampleRate} Hz (${MIN_RATE}–${MAX_RATE} Hz are resampled)`,
       );
     }
-    if (signal?.aborted) throw abortError();
+    throwIfAborted(signal, "transcription");
     const maxSamples = Math.floor(this.maxSeconds * sampleRate);
     const truncated = pcm.length > maxSamples;
     const heard = truncated ? pcm.subarray(0, maxSamples) : pcm;
@@ -116,7 +111,7 @@ class SherpaSpeechToText implements SpeechToText {
     for (let i = 0; i < heard.length; i++) samples[i] = heard[i] / 32768;
 
     const run = this.queue.then(async () => {
-      if (signal?.aborted) throw abortError();
+      throwIfAborted(signal, "transcription");
       const stream = this.recognizer.createStream();
       // sherpa resamples other rates to the model's 16 kHz itself.
       stream.acceptWaveform({ samples, sampleRate });
@@ -128,7 +123,7 @@ class SherpaSpeechToText implements SpeechToText {
     // The native decode cannot be stopped; an abort answers at once and the queue
     // still waits for the decode to finish before the next one starts.
     return new Promise<Transcript>((resolve, reject) => {
-      const onAbort = () => reject(abortError());
+      const onAbort = () => reject(abortError("transcription"));
       signal.addEventListener("abort", onAbort, { once: true });
       run.then(
         (r) => {

@@ -3,12 +3,6 @@ import { StreamResampler } from "./resample";
 /** Longest audio chunk sent: an interruption is then heard within one chunk. */
 export const MAX_CHUNK_MS = 40;
 
-export function abortError(what: string): Error {
-  const e = new Error(`${what} aborted`);
-  e.name = "AbortError";
-  return e;
-}
-
 /**
  * Re-cuts a voice's PCM (any sizes, at `fromRate`) into chunks of exactly `chunkMs` at
  * `toRate` (the last one shorter), resampling on the way. Stops at once when aborted.

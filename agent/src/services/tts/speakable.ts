@@ -5,7 +5,7 @@
 // and number symbols become words.
 
 const CODE_FENCE = /(```|~~~)[\s\S]*?(\1|$)/g;
-const URL = /\b(?:https?:\/\/|www\.)[^\s<>()"']*[^\s<>()"'.,;:!?]/gi;
+const WEB_ADDRESS = /\b(?:https?:\/\/|www\.)[^\s<>()"']*[^\s<>()"'.,;:!?]/gi;
 const EMOJI = /[\p{Extended_Pictographic}\p{Regional_Indicator}\u{1F3FB}-\u{1F3FF}\u{FE0F}\u{FE0E}\u{200D}\u{20E3}]/gu;
 
 /** "https://www.github.com/a/b?x=1" → "github.com". */
@@ -59,7 +59,7 @@ function stripMarkdown(s: string): string {
  */
 export function speakableText(text: string): string {
   let s = text.replace(CODE_FENCE, " ");
-  s = s.replace(URL, (u) => siteName(u));
+  s = s.replace(WEB_ADDRESS, (u) => siteName(u));
   s = stripMarkdown(s);
   s = s.replace(EMOJI, "");
   s = speakNumbers(s);

@@ -12,7 +12,7 @@
  * the model, a throw, a hang) into a short result the model can speak from, so a bad
  * tool never costs the user their answer.
  */
-import { abortError } from "../../services/llm";
+import { abortError, throwIfAborted } from "../../abort";
 import type { ToolCallRequest, ToolSchema } from "../../services/llm";
 
 export interface Tool {
@@ -92,9 +92,9 @@ export class ToolRegistry {
         timeout,
         aborted,
       ]);
-      if (signal.aborted) throw abortError();
+      throwIfAborted(signal, `tool ${tool.name}`);
       if (outcome === "timeout") return fail(`Error: ${tool.name} did not answer within ${timeoutMs} ms.`);
-      if (outcome === "aborted") throw abortError();
+      if (outcome === "aborted") throw abortError(`tool ${tool.name}`);
       if ("error" in outcome) return fail(`Error: ${tool.name} failed: ${messageOf(outcome.error)}.`);
       return { callId: request.id, name: tool.name, content: String(outcome.content), ok: true };
     } finally {
