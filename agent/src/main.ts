@@ -1,6 +1,7 @@
 /**
  * The voice agent's entry point: one port serving the page, `/health` and the
- * WebSocket; one pipeline per conversation:
+ * WebSocket; one pipeline per conversation, assembled by voicePipeline
+ * (processors/voice-pipeline.ts, which lists an utterance's walk file by file):
  *
  *   client in → VAD → interruption → STT → TwinService → TTS → client out
  *
@@ -12,7 +13,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
-import { voiceStages } from "./processors";
+import { voicePipeline } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
 import { createSpeechToText, SpeechToText } from "./services/stt";
 import { createTextToSpeech, TextToSpeech } from "./services/tts";
@@ -84,15 +85,15 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       pairingCode,
       // promptCache: whether the LLM holds the fixed prompt prefix yet (a first turn before then waits for it).
       health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
-      stages: async (context) => {
+      stages: async (session) => {
         const reporter = new LatencyReporter({
           benchmark: config.benchmark,
           print: (block) => log(block),
-          onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
+          onReport: (report) => session.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
-        context.onMetrics((f) => reporter.observe(f));
-        const brain = newBrain();
-        return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
+        session.onMetrics((f) => reporter.observe(f));
+        const { turns, input, output } = session;
+        return voicePipeline({ turns, input, hearing: { vad: await SileroVad.load(), stt }, brain: newBrain(), tts, output }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
           stt: { interimMs: config.sttInterimMs },

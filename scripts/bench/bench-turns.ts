@@ -18,9 +18,9 @@ import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
 import { FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
-import { InterruptionProcessor, SttProcessor, TtsProcessor, VadProcessor } from "../../agent/src/processors";
-import { createSpeechToText } from "../../agent/src/services/stt";
-import { EspeakVoice, createTextToSpeech, resample } from "../../agent/src/services/tts";
+import { voicePipeline } from "../../agent/src/processors";
+import { createSpeechToText, type SpeechToText } from "../../agent/src/services/stt";
+import { EspeakVoice, createTextToSpeech, resample, type TextToSpeech } from "../../agent/src/services/tts";
 import { SileroVad, VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
 import { ensureTinySpeechModels } from "../models/tiny-speech";
 import { LINES } from "../lab/lines";
@@ -144,19 +144,20 @@ async function main(): Promise<void> {
       log: () => undefined,
     });
     const audioIn = !process.argv.includes("--text");
-    const stages: FrameProcessor[] = [];
+    let hearing: { vad: SileroVad; stt: SpeechToText } | undefined;
     if (audioIn) {
       const modelDir = arg("models-dir") ?? (await ensureTinySpeechModels()).dir;
-      const stt = await createSpeechToText({ modelDir, numThreads: 1 });
-      stages.push(new VadProcessor(await SileroVad.load(), turns), new InterruptionProcessor(300), new SttProcessor(stt, turns));
+      hearing = { vad: await SileroVad.load(), stt: await createSpeechToText({ modelDir, numThreads: 1 }) };
     }
-    stages.push(twin);
+    let tts: TextToSpeech | undefined;
     try {
-      stages.push(new TtsProcessor(await createTextToSpeech({ voice: "espeak" }), turns));
+      tts = await createTextToSpeech({ voice: "espeak" });
     } catch (error) {
       process.stdout.write(`TTS unavailable (${(error as Error).message}): TTS figures will be n/a\n`);
     }
-    stages.push(new BenchSpeaker(turns));
+    // The agent's own assembly, without the client: lines are queued at its start, and
+    // BenchSpeaker stands where the client's output would be.
+    const stages = voicePipeline({ turns, hearing, brain: twin, tts, output: new BenchSpeaker(turns) });
     const pipeline = new Pipeline(stages, { onDownstreamOut: (f) => reporter.observe(f), onUpstreamOut: (f) => reporter.observe(f) });
     pipeline.start();
 

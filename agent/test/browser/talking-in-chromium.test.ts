@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { Browser } from "playwright-core";
 import { launchChromium } from "./chromium";
 import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
-import { voiceStages } from "../../src/processors";
+import { voicePipeline } from "../../src/processors";
 import { SileroVad } from "../../src/services/vad";
 import { createSpeechToText } from "../../src/services/stt";
 import { createTextToSpeech } from "../../src/services/tts";
@@ -70,10 +70,10 @@ describe("the web page in real Chromium, using pipecat's client", () => {
     const tts = await createTextToSpeech({ voice: "espeak" });
     server = await startAgentServer({
       assets: await pageAssets(),
-      stages: async ({ turns }) => {
+      stages: async ({ turns, input, output }) => {
         const brain = new ScriptedBrain();
         brains.push(brain);
-        return voiceStages(turns, { vad: await SileroVad.load(), stt, brain, tts });
+        return voicePipeline({ turns, input, hearing: { vad: await SileroVad.load(), stt }, brain, tts, output });
       },
     });
     browser = await launchChromium(wav);
