@@ -1,6 +1,7 @@
 // The RPC cluster across hosts: three network-namespace hosts each run ggml-rpc-server
 // on their own 10.x address, and the head runs llama-server in a fourth. Traffic
 // crosses veth links and a bridge, as it would cross a LAN.
+// @needs netns
 import { execFileSync } from "node:child_process";
 import { RunningProcess, startLlamaServer, startRpcWorker } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";

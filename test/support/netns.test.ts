@@ -1,5 +1,6 @@
 // The network-namespace hosts themselves (scripts/lib/netns.ts, which tests import from
 // ./netns): teardown leaves nothing behind, and two runs on one machine keep apart.
+// @needs netns
 import { execFileSync } from "node:child_process";
 import { createNetnsHosts } from "./netns";
 

@@ -1,6 +1,8 @@
 /**
  * Four Chromium pages talk to one agent at the same time; each session's brain answers
  * with its own name, so a page showing another session's words would be caught.
+ *
+ * @needs chromium
  */
 import * as path from "node:path";
 import { Browser } from "playwright-core";

@@ -4,6 +4,8 @@
  * microphone plays a WAV made by espeak-ng: a question, then — while the bot answers —
  * a barge-in. Real Silero VAD, real sherpa-onnx STT (generated fixed-phrase model),
  * real espeak-ng TTS; only the brain is a scripted stand-in (the LLM is tested elsewhere).
+ *
+ * @needs chromium
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
