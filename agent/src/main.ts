@@ -13,6 +13,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
+import type { BotState } from "./pipeline";
 import { voicePipeline } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
 import { createSpeechToText, SpeechToText } from "./services/stt";
@@ -51,7 +52,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   let memory = await openLongTermMemory(config, log);
   let opening: Promise<void> | undefined;
 
-  const newBrain = () => new TwinService({
+  const newBrain = (bot?: BotState) => new TwinService({
     llm: {
       baseUrl: config.llmUrl, backend: config.llmBackend, toolCalls: config.llmToolCalls, model: config.llmModel, maxTokens: config.llmMaxTokens,
       // SIGHUP rewrites config: open conversations follow the LLM when it moves.
@@ -62,6 +63,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
     benchmark: config.benchmark,
     warmPromptCache: config.warmPromptCache,
+    bot,
     log,
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
@@ -92,8 +94,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
           onReport: (report) => session.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
         session.onMetrics((f) => reporter.observe(f));
-        const { turns, input, output } = session;
-        return voicePipeline({ turns, input, hearing: { vad: await SileroVad.load(), stt }, brain: newBrain(), tts, output }, {
+        const { turns, bot, input, output } = session;
+        return voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain: newBrain(bot), tts, output }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
           stt: { interimMs: config.sttInterimMs },

@@ -179,10 +179,10 @@ async function overheadBench(turns: number): Promise<void> {
   let stoppedAt = 0;
   const server = await startAgentServer({
     session: { output: { leadMs: 1e9 } },
-    stages: async ({ turns: counter, input, output, onMetrics }) => {
+    stages: async ({ turns: counter, bot, input, output, onMetrics }) => {
       onMetrics((m) => { if (m.mark === "user-stopped-speaking") stoppedAt = m.at; });
-      const brain = timedBrain(new TwinService({ llm: { baseUrl: llama.url, maxTokens: 24, temperature: 0, seed: 1 }, log: () => {} }), clock);
-      const stages = voicePipeline({ turns: counter, input, hearing: { vad: timedVad(await SileroVad.load(), clock), stt }, brain, tts, output });
+      const brain = timedBrain(new TwinService({ llm: { baseUrl: llama.url, maxTokens: 24, temperature: 0, seed: 1 }, bot, log: () => {} }), clock);
+      const stages = voicePipeline({ turns: counter, bot, input, hearing: { vad: timedVad(await SileroVad.load(), clock), stt }, brain, tts, output });
       // The probe listens just before the client's output.
       return [...stages.slice(0, -1), new LastAudioProbe(), output];
     },
@@ -270,7 +270,7 @@ const turnTone: TextToSpeech = {
 
 async function staleBench(bargeIns: number): Promise<void> {
   const server = await startAgentServer({
-    stages: ({ turns, input, output }) => voicePipeline({ turns, input, brain: new CountingBrain(), tts: turnTone, output }),
+    stages: ({ turns, bot, input, output }) => voicePipeline({ turns, bot, input, brain: new CountingBrain(), tts: turnTone, output }),
   });
   try {
     const client = await ScriptedClient.connect(server.wsUrl);

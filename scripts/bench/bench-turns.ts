@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
-import { FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
+import { BotState, FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
 import { voicePipeline } from "../../agent/src/processors";
 import { createSpeechToText, type SpeechToText } from "../../agent/src/services/stt";
 import { EspeakVoice, createTextToSpeech, resample, type TextToSpeech } from "../../agent/src/services/tts";
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     const memory = await LongTermMemory.open({ dir: join(scratch, "memory"), embedder: new LlamaServerEmbedder(embedUrl), conversationId: "bench" });
 
     const turns = new TurnCounter();
+    const bot = new BotState();
     const infos: TwinTurnInfo[] = [];
     const reports: TurnLatency[] = [];
     const reporter = new LatencyReporter({ benchmark: true, onReport: (r) => reports.push(r) });
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
       llm: { baseUrl: llmUrl, slotId: 0, maxTokens: 48, temperature: 0, seed: 1 },
       memory: { longTerm: memory },
       onTurn: (info) => infos.push(info),
+      bot,
       log: () => undefined,
     });
     const audioIn = !process.argv.includes("--text");
@@ -157,7 +159,7 @@ async function main(): Promise<void> {
     }
     // The agent's own assembly, without the client: lines are queued at its start, and
     // BenchSpeaker stands where the client's output would be.
-    const stages = voicePipeline({ turns, hearing, brain: twin, tts, output: new BenchSpeaker(turns) });
+    const stages = voicePipeline({ turns, bot, hearing, brain: twin, tts, output: new BenchSpeaker(turns) });
     const pipeline = new Pipeline(stages, { onDownstreamOut: (f) => reporter.observe(f), onUpstreamOut: (f) => reporter.observe(f) });
     pipeline.start();
 

@@ -20,10 +20,10 @@
  *   transport/client-output.ts   audio paced to the client in real time
  *   transport/client-link.ts     protobuf frames on the WebSocket, to the page's speaker
  *
- * What travels back upstream (what was heard, errors, the bot's state) is described in
- * pipeline/frames.ts.
+ * What travels back upstream (what was heard, errors, the frames the bot's state is
+ * learned from) is described in pipeline/frames.ts and pipeline/bot-state.ts.
  */
-import { FrameProcessor, TurnCounter } from "../pipeline";
+import { BotState, FrameProcessor, TurnCounter } from "../pipeline";
 import type { SileroVad, VadParams } from "../services/vad";
 import type { SpeechToText } from "../services/stt";
 import type { TextToSpeech } from "../services/tts";
@@ -35,6 +35,9 @@ import { VadProcessor } from "./vad";
 export interface VoicePipelineParts {
   /** The session's turn counter: every stage that stamps a turn reads it. */
   turns: TurnCounter;
+  /** The session's one BotState (whether the bot speaks or owes an answer); the brain
+   * given here should share it too (TwinService's `bot` option). */
+  bot: BotState;
   /** Where the client's audio and text come in (transport/client-input.ts). Without it,
    * frames are queued at the pipeline's start (the benches). */
   input?: FrameProcessor;
@@ -58,13 +61,13 @@ export interface VoicePipelineOptions {
 }
 
 export function voicePipeline(parts: VoicePipelineParts, options: VoicePipelineOptions = {}): FrameProcessor[] {
-  const { turns, input, hearing, brain, tts, output } = parts;
+  const { turns, bot, input, hearing, brain, tts, output } = parts;
   return [
     ...(input ? [input] : []),
     ...(hearing
       ? [
         new VadProcessor(hearing.vad, turns, options.vad),
-        new InterruptionProcessor(options.minInterruptionMs),
+        new InterruptionProcessor(options.minInterruptionMs, bot),
         new SttProcessor(hearing.stt, turns, options.stt),
       ]
       : []),

@@ -4,7 +4,7 @@
  * and output); the factory it is given builds the pipeline between and around them
  * (processors/voice-pipeline.ts in the agent).
  */
-import { FrameProcessor, MetricsFrame, Pipeline, TurnCounter } from "../pipeline";
+import { BotState, FrameProcessor, MetricsFrame, Pipeline, TurnCounter } from "../pipeline";
 import { ClientInputTransport } from "./client-input";
 import { ClientLink, ClientSocket } from "./client-link";
 import { ClientOutputOptions, ClientOutputTransport } from "./client-output";
@@ -12,6 +12,8 @@ import { ClientOutputOptions, ClientOutputTransport } from "./client-output";
 export interface SessionContext {
   sessionId: string;
   turns: TurnCounter;
+  /** Whether the bot speaks or owes an answer: the stages that decide by it share this one. */
+  bot: BotState;
   /** The pipeline's first stage: what the client sends comes in here. */
   input: FrameProcessor;
   /** The pipeline's last stage: what reaches it is sent to the client. */
@@ -40,6 +42,7 @@ const EARLY_BYTES = 1024 * 1024;
 
 export class Session {
   readonly turns = new TurnCounter();
+  readonly bot = new BotState();
   readonly input: ClientInputTransport;
   readonly output: ClientOutputTransport;
   readonly link: ClientLink;
@@ -55,6 +58,7 @@ export class Session {
     this.link = new ClientLink(socket, (f) => { for (const l of this.metricsListeners) l(f); }, options.maxBufferedBytes);
     this.input = new ClientInputTransport(this.link, {
       turns: this.turns,
+      bot: this.bot,
       maxMessageBytes: options.maxMessageBytes,
       audioBurstMs: options.audioBurstMs,
       onDisconnectRequested: () => this.link.close(1000, "client asked to disconnect"),
@@ -69,6 +73,7 @@ export class Session {
     const processors = await stages({
       sessionId: this.id,
       turns: this.turns,
+      bot: this.bot,
       input: this.input,
       output: this.output,
       onMetrics: (listener) => this.metricsListeners.push(listener),

@@ -45,7 +45,7 @@ describe("four browser sessions at once", () => {
     const tts = await createTextToSpeech({ voice: "espeak" });
     server = await startAgentServer({
       assets: await pageAssets(),
-      stages: async ({ turns, input, output }) => voicePipeline({ turns, input, hearing: { vad: await SileroVad.load(), stt }, brain: new NamedBrain(NAMES[sessions++ % NAMES.length]), tts, output }),
+      stages: async ({ turns, bot, input, output }) => voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain: new NamedBrain(NAMES[sessions++ % NAMES.length]), tts, output }),
     });
     browser = await launchChromium(wav);
   }, 120_000);

@@ -72,10 +72,10 @@ describe("the web page in real Chromium, using pipecat's client", () => {
     const tts = await createTextToSpeech({ voice: "espeak" });
     server = await startAgentServer({
       assets: await pageAssets(),
-      stages: async ({ turns, input, output }) => {
+      stages: async ({ turns, bot, input, output }) => {
         const brain = new ScriptedBrain();
         brains.push(brain);
-        return voicePipeline({ turns, input, hearing: { vad: await SileroVad.load(), stt }, brain, tts, output });
+        return voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain, tts, output });
       },
     });
     browser = await launchChromium(wav);
