@@ -1,6 +1,8 @@
-// Which tests need more than this checkout and its npm dependencies. A test that does says
-// so in the comment it opens with, e.g. `// @needs root, netns`, using the words of NEEDS;
-// the fast tier (jest.fast.config.js, `npm run test:fast`) leaves it out, `npm test` runs it.
+// Which tests the fast tier (jest.fast.config.js, `npm run test:fast`) leaves out; `npm test`
+// runs them all. A test says so in the comment it opens with:
+// - `@needs root, netns` (words of NEEDS): it needs more than this checkout, its npm
+//   dependencies and what `npm start` needs (llama.cpp's build, espeak-ng, ffmpeg).
+// - `@slow: why`: it takes more than about 10 s alone on 2 cores, or needs quiet cores.
 // tiers.test.ts checks that tests which start namespaces, Chromium, qemu or a Debian root
 // carry the tag, so the fast tier stays runnable as tests are added.
 const fs = require("node:fs");
@@ -10,13 +12,28 @@ const NEEDS = ["root", "netns", "debootstrap", "qemu", "chromium"];
 
 /** The `@needs` words in the comment a test file opens with ([] when it needs nothing more). */
 function needsOf(file) {
-  const header = [];
+  const tag = /@needs\s+([a-z0-9, ]+)/.exec(header(file));
+  return tag ? tag[1].split(/[\s,]+/).filter(Boolean) : [];
+}
+
+/** The comment a file opens with. */
+function header(file) {
+  const lines = [];
   for (const line of fs.readFileSync(file, "utf8").split("\n")) {
     if (!/^\s*(\/\/|\/\*|\*|$)/.test(line)) break;
-    header.push(line);
+    lines.push(line);
   }
-  const tag = /@needs\s+([a-z0-9, ]+)/.exec(header.join("\n"));
-  return tag ? tag[1].split(/[\s,]+/).filter(Boolean) : [];
+  return lines.join("\n");
+}
+
+/** Why the test is too slow for the fast tier, or undefined. */
+function slowReason(file) {
+  return /@slow:\s*(.+)/.exec(header(file))?.[1].trim();
+}
+
+/** Whether the fast tier runs the test. */
+function isFast(file) {
+  return needsOf(file).length === 0 && slowReason(file) === undefined;
 }
 
 /** Every *.test.ts below `dirs`. */
@@ -28,4 +45,4 @@ function testFiles(...dirs) {
   }));
 }
 
-module.exports = { NEEDS, needsOf, testFiles };
+module.exports = { NEEDS, needsOf, slowReason, isFast, testFiles };

@@ -4,9 +4,10 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
-const { NEEDS, needsOf, testFiles } = require("./tiers") as {
+const { NEEDS, needsOf, slowReason, testFiles } = require("./tiers") as {
   NEEDS: string[];
   needsOf(file: string): string[];
+  slowReason(file: string): string | undefined;
   testFiles(...dirs: string[]): string[];
 };
 
@@ -32,6 +33,11 @@ describe("the fast tier", () => {
   it("knows every word a test's @needs uses", () => {
     const unknown = TESTS.flatMap((f) => needsOf(f).filter((w) => !NEEDS.includes(w)).map((w) => `${relative(REPO, f)}: ${w}`));
     expect(unknown).toEqual([]);
+  });
+
+  it("says why each @slow test is slow", () => {
+    const bare = TESTS.filter((f) => /@slow\b/.test(readFileSync(f, "utf8").split("import")[0]) && !slowReason(f)).map((f) => relative(REPO, f));
+    expect(bare).toEqual([]);
   });
 
   it("leaves out every test that starts namespaces, Chromium, qemu or a Debian root", () => {
