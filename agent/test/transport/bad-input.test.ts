@@ -168,6 +168,17 @@ describe("a session that cannot start", () => {
       await server.close();
     }
   });
+
+  it("says so when the pipeline built for it leaves out the client's input or output", async () => {
+    const server = await startAgentServer({ stages: () => [new ToneBot(1000, 3)] });
+    try {
+      const failed = await ScriptedClient.connect(server.wsUrl);
+      expect(await failed.closed()).toBe(1011);
+      expect(errors(failed)[0]).toMatch(/put context.input first and context.output last/);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 /** Costs 2 ms per microphone frame, as a VAD on a slow CPU would; counts what it handled. */
