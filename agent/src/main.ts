@@ -1,6 +1,7 @@
 /**
  * The voice agent's entry point: one port serving the page, `/health` and the
- * WebSocket; one pipeline per conversation:
+ * WebSocket; one pipeline per conversation, assembled by voicePipeline
+ * (processors/voice-pipeline.ts, which lists an utterance's walk file by file):
  *
  *   client in → VAD → interruption → STT → TwinService → TTS → client out
  *
@@ -12,7 +13,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
-import { voiceStages } from "./processors";
+import type { BotState } from "./pipeline";
+import { voicePipeline } from "./processors";
 import { defaultModelDir, findBundle, ModelError } from "./models/manifest";
 import { LlmClient } from "./services/llm";
 import { createSpeechToText, SpeechToText } from "./services/stt";
@@ -51,7 +53,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
   let memory = await openLongTermMemory(config, log);
   let opening: Promise<void> | undefined;
 
-  const newBrain = () => new TwinService({
+  const newBrain = (bot?: BotState) => new TwinService({
     llm: {
       baseUrl: config.llmUrl, backend: config.llmBackend, toolCalls: config.llmToolCalls, model: config.llmModel, maxTokens: config.llmMaxTokens,
       // SIGHUP rewrites config: open conversations follow the LLM when it moves.
@@ -62,6 +64,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
     memory: memory ? { longTerm: memory.forConversation(randomUUID()) } : undefined,
     benchmark: config.benchmark,
     warmPromptCache: config.warmPromptCache,
+    bot,
     log,
   });
   const tls = config.tlsCert && config.tlsKey ? { cert: fs.readFileSync(config.tlsCert), key: fs.readFileSync(config.tlsKey) } : undefined;
@@ -86,15 +89,15 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       pairingCode,
       // promptCache: whether the LLM holds the fixed prompt prefix yet (a first turn before then waits for it).
       health: async () => ({ llm: await probeLlm(), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
-      stages: async (context) => {
+      stages: async (session) => {
         const reporter = new LatencyReporter({
           benchmark: config.benchmark,
           print: (block) => log(block),
-          onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
+          onReport: (report) => session.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
-        context.onMetrics((f) => reporter.observe(f));
-        const brain = newBrain();
-        return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
+        session.onMetrics((f) => reporter.observe(f));
+        const { turns, bot, input, output } = session;
+        return voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain: newBrain(bot), tts, output }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
           stt: { interimMs: config.sttInterimMs },

@@ -18,7 +18,7 @@ import { fork } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { Direction, Frame, FrameProcessor, frame } from "../../agent/src/pipeline";
-import { voiceStages, TtsProcessor } from "../../agent/src/processors";
+import { voicePipeline } from "../../agent/src/processors";
 import { SileroVad } from "../../agent/src/services/vad";
 import { createSpeechToText, SpeechToText } from "../../agent/src/services/stt";
 import { createTextToSpeech, TextToSpeech } from "../../agent/src/services/tts";
@@ -179,10 +179,12 @@ async function overheadBench(turns: number): Promise<void> {
   let stoppedAt = 0;
   const server = await startAgentServer({
     session: { output: { leadMs: 1e9 } },
-    stages: async ({ turns: counter, onMetrics }) => {
+    stages: async ({ turns: counter, bot, input, output, onMetrics }) => {
       onMetrics((m) => { if (m.mark === "user-stopped-speaking") stoppedAt = m.at; });
-      const brain = timedBrain(new TwinService({ llm: { baseUrl: llama.url, maxTokens: 24, temperature: 0, seed: 1 }, log: () => {} }), clock);
-      return [...voiceStages(counter, { vad: timedVad(await SileroVad.load(), clock), stt, brain, tts }), new LastAudioProbe()];
+      const brain = timedBrain(new TwinService({ llm: { baseUrl: llama.url, maxTokens: 24, temperature: 0, seed: 1 }, bot, log: () => {} }), clock);
+      const stages = voicePipeline({ turns: counter, bot, input, hearing: { vad: timedVad(await SileroVad.load(), clock), stt }, brain, tts, output });
+      // The probe listens just before the client's output.
+      return [...stages.slice(0, -1), new LastAudioProbe(), output];
     },
   });
   const mic = fork(__filename, ["--microphone", server.wsUrl], { execArgv: ["-r", "ts-node/register/transpile-only"], stdio: "inherit" });
@@ -268,7 +270,7 @@ const turnTone: TextToSpeech = {
 
 async function staleBench(bargeIns: number): Promise<void> {
   const server = await startAgentServer({
-    stages: ({ turns }) => [new CountingBrain(), new TtsProcessor(turnTone, turns)],
+    stages: ({ turns, bot, input, output }) => voicePipeline({ turns, bot, input, brain: new CountingBrain(), tts: turnTone, output }),
   });
   try {
     const client = await ScriptedClient.connect(server.wsUrl);

@@ -17,10 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLlamaServer, type RunningProcess } from "../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
-import { FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
-import { InterruptionProcessor, SttProcessor, TtsProcessor, VadProcessor } from "../../agent/src/processors";
-import { createSpeechToText } from "../../agent/src/services/stt";
-import { EspeakVoice, createTextToSpeech, resample } from "../../agent/src/services/tts";
+import { BotState, FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
+import { voicePipeline } from "../../agent/src/processors";
+import { createSpeechToText, type SpeechToText } from "../../agent/src/services/stt";
+import { EspeakVoice, createTextToSpeech, resample, type TextToSpeech } from "../../agent/src/services/tts";
 import { SileroVad, VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
 import { ensureTinySpeechModels } from "../models/tiny-speech";
 import { LINES } from "../lab/lines";
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     const memory = await LongTermMemory.open({ dir: join(scratch, "memory"), embedder: new LlamaServerEmbedder(embedUrl), conversationId: "bench" });
 
     const turns = new TurnCounter();
+    const bot = new BotState();
     const infos: TwinTurnInfo[] = [];
     const reports: TurnLatency[] = [];
     const reporter = new LatencyReporter({ benchmark: true, onReport: (r) => reports.push(r) });
@@ -141,22 +142,24 @@ async function main(): Promise<void> {
       llm: { baseUrl: llmUrl, slotId: 0, maxTokens: 48, temperature: 0, seed: 1 },
       memory: { longTerm: memory },
       onTurn: (info) => infos.push(info),
+      bot,
       log: () => undefined,
     });
     const audioIn = !process.argv.includes("--text");
-    const stages: FrameProcessor[] = [];
+    let hearing: { vad: SileroVad; stt: SpeechToText } | undefined;
     if (audioIn) {
       const modelDir = arg("models-dir") ?? (await ensureTinySpeechModels()).dir;
-      const stt = await createSpeechToText({ modelDir, numThreads: 1 });
-      stages.push(new VadProcessor(await SileroVad.load(), turns), new InterruptionProcessor(300), new SttProcessor(stt, turns));
+      hearing = { vad: await SileroVad.load(), stt: await createSpeechToText({ modelDir, numThreads: 1 }) };
     }
-    stages.push(twin);
+    let tts: TextToSpeech | undefined;
     try {
-      stages.push(new TtsProcessor(await createTextToSpeech({ voice: "espeak" }), turns));
+      tts = await createTextToSpeech({ voice: "espeak" });
     } catch (error) {
       process.stdout.write(`TTS unavailable (${(error as Error).message}): TTS figures will be n/a\n`);
     }
-    stages.push(new BenchSpeaker(turns));
+    // The agent's own assembly, without the client: lines are queued at its start, and
+    // BenchSpeaker stands where the client's output would be.
+    const stages = voicePipeline({ turns, bot, hearing, brain: twin, tts, output: new BenchSpeaker(turns) });
     const pipeline = new Pipeline(stages, { onDownstreamOut: (f) => reporter.observe(f), onUpstreamOut: (f) => reporter.observe(f) });
     pipeline.start();
 

@@ -1,5 +1,6 @@
 // The whole Pulumi program under Pulumi's mocks: which resources a stack creates, in
 // what order, what stays secret, and what a backend switch changes.
+// @slow: the whole Pulumi program under mocks, several stacks (about 13 s alone)
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

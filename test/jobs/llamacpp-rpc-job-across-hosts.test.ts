@@ -2,6 +2,7 @@
 // own addresses): each worker binds only its host's cluster address (the RPC protocol
 // has no authentication), and the head on another host serves a completion through them
 // while the llama-bench job on the head's host runs over the bench workers.
+// @needs netns
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import { llamaCppSplit, LayerPlan } from "../../infra/planner";

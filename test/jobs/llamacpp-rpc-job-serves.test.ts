@@ -2,6 +2,7 @@
 // build and the tiny generated model: two RPC workers and the head serve a completion
 // through the `--rpc` list its template renders from (stand-in) Nomad service discovery,
 // with the layers exactly where the planner's split puts them; and when a worker dies, what the job tells Nomad to do brings the service back.
+// @slow: two RPC workers and a head llama-server (about 13 s alone)
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
 import { LayerPlan, LayerShare, llamaCppSplit, readModelFacts } from "../../infra/planner";

@@ -1,5 +1,6 @@
 // The NomadJob provider's create/diff/update/read/delete, run against a local endpoint
 // that answers with Nomad's documented shapes (test/jobs/support/fake-nomad.ts).
+// @slow: runs the Pulumi engine for each provider operation (about 30 s alone)
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -4,6 +4,7 @@
 // the generated tiny model), and a small Nomad client here that starts, restarts and
 // kills tasks as the job says (KillSignal, then SIGKILL after KillTimeout), behind the
 // fake Nomad API the keeper talks to.
+// @slow: kills and restarts ring ranks and waits out their KillTimeouts (about 50 s alone)
 import { ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import * as net from "node:net";

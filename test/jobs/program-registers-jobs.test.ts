@@ -2,6 +2,7 @@
 // the LLM, the voice agent, its speech services and the benchmark as NomadJob resources
 // once the cluster is ready, from a layer plan for the nodes' facts, and a backend switch
 // changes exactly the LLM's jobs (and stops the embeddings server, which needs llama.cpp).
+// @slow: the Pulumi program under mocks, several stacks (about 13 s alone)
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

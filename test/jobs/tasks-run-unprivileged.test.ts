@@ -3,6 +3,7 @@
 // then dropped to its User) with a probe in place of its command: the probe must find a
 // non-zero uid, write its own directories and its user's state, and be refused
 // everywhere else it tries.
+// @needs root
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,7 @@
 // A node's CPU budget holds everything started through it: three busy processes spawned
 // through the node's wrapper together get the budget (± 10 %), not the machine's two
 // cores — and the same tree without the cap takes far more.
+// @needs root, netns
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLabCluster, LabCluster } from "../../scripts/lab/cluster";

@@ -1,6 +1,7 @@
 // An emulated-cluster run leaves nothing on the machine: no network namespace, no
 // cgroup, no process — whether it tears down normally, is stopped with Ctrl-C, or is
 // SIGKILLed halfway (then the next run with the same prefix removes what it left).
+// @needs root, netns
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

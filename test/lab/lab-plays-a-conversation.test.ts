@@ -4,6 +4,7 @@
 // a describe_scene turn forced by the tap — and the report built from what came back.
 // Tiny generated models keep it to a minute; bench:cluster runs the same code with
 // full-size stand-ins and a calibrated budget.
+// @needs root, netns
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,7 @@
 // A lab's shaped link carries data at its rate, as the real LAN would: 8 MB over TCP
 // between two nodes of a 100mbit lab arrives at no more than 110 % of 100 Mbit/s (and
 // at least half of it), while the same transfer over an unshaped lab is much faster.
+// @needs root, netns
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createLabCluster, LabCluster, LabNode } from "../../scripts/lab/cluster";
 

@@ -3,6 +3,7 @@
 // them), the published parameter count, the real vocabulary and chat template, and the
 // tensor types llama.cpp's own llama-quantize chose. First run generates them (see
 // scripts/models/standins.ts for timings); later runs read the cached files' headers.
+// @slow: reads (first run: generates) the full-size stand-in models (about 25 s alone)
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";

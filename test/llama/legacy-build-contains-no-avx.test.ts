@@ -1,6 +1,7 @@
 // The legacy builds must not contain a single instruction a Core 2 lacks. qemu's
 // core2duo model faults on AVX but runs SSE4.x, so this disassembly scan is the proof
 // for SSE4.1/4.2, POPCNT and BMI; legacy-build-runs-on-core2 proves the code runs.
+// @slow: disassembles every legacy llama.cpp binary (about 35 s of CPU)
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

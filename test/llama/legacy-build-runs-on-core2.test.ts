@@ -1,5 +1,6 @@
 // The legacy binaries do real work on an emulated Core 2 Duo (qemu-user's core2duo CPU
 // model raises SIGILL on AVX). Paired with the instruction scan, which covers SSE4.
+// @needs qemu
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

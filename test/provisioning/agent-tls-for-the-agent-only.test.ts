@@ -1,6 +1,7 @@
 // infra/scripts/agent-tls.sh in a throwaway root: the agent's certificate, key, CA and
 // pairing code arrive byte for byte (shell syntax in them stays data), the key and code
 // readable by the agent's user alone, a second run changes nothing, delete removes them.
+// @needs root
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,5 +1,6 @@
 // The base step for real inside a throwaway Debian 12 root over SSH: apt really installs,
 // systemctl really enables, and delete purges exactly what it installed.
+// @needs netns, debootstrap
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

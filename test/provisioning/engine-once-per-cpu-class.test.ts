@@ -3,6 +3,7 @@
 // (No second compile here: the builder's prefix already holds CI's build of the same
 // bundle, profile and flags, so the script must find it up to date — wrong paths,
 // a wrong bundle or other flags would make it start compiling and fail the test.)
+// @needs netns
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

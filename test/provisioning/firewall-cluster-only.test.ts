@@ -1,5 +1,6 @@
 // The firewall step for real: nftables inside network-namespace hosts. Cluster ports
 // answer cluster addresses only; SSH and the agent page stay open to the LAN.
+// @needs netns
 import { spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

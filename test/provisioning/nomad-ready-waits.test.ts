@@ -1,6 +1,7 @@
 // The readiness step's wait, over SSH. No Nomad binary can run here, so a script that
 // prints Nomad's own table formats (`nomad server members`, `nomad node status`) stands
 // in for it, and changes its answer over time as a cluster forming would.
+// @needs netns
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createSshHosts, SshLab } from "../support/ssh-hosts";

@@ -5,6 +5,7 @@
 // would bring -mpopcnt and a missing -lz (shared/prima/FLAGS.md). The root has ZeroMQ
 // and no fio. What is real: checksum pinning, the apt check, make, install, idempotence,
 // removing an earlier version's HiGHS, and delete.
+// @needs netns, debootstrap
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

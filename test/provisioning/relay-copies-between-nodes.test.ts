@@ -1,5 +1,6 @@
 // relay.sh for real: the control node streams the llama.cpp build from the node that
 // built it to another node of its CPU class, and the model with its checksum checked.
+// @needs netns
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,5 +1,6 @@
 // The provisioning scripts, run for real over SSH on network-namespace hosts: a second
 // run changes nothing, delete undoes create, and bad input stops with a clear message.
+// @needs netns
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,6 +1,7 @@
 // What `pulumi up` then `pulumi destroy` do to one desktop, for real over SSH, inside a
 // throwaway Debian 12 root: every step in the program's order, then every delete in
 // reverse — and the machine is left as it was found.
+// @needs netns, debootstrap
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,5 +1,6 @@
 // Config values that look like shell code travel through the real scripts over SSH and
 // arrive as data: nothing they contain is ever run.
+// @needs netns
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stepProgram } from "../../infra/shell";

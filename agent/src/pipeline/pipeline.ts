@@ -3,6 +3,8 @@
  *
  *   new Pipeline([inputTransport, vad, stt, twin, tts, outputTransport])
  *
+ * A conversation's list is assembled in one place: processors/voice-pipeline.ts.
+ *
  * Frames leaving the last processor downstream, or the first one upstream, are handed
  * to `onDownstreamOut` / `onUpstreamOut` (tests observe them there; errors nobody
  * handled end up there too).

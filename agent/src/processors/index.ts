@@ -3,5 +3,5 @@ export { InterruptionProcessor } from "./interruption";
 export { SttProcessor } from "./stt";
 export type { SttProcessorOptions } from "./stt";
 export { TtsProcessor } from "./tts";
-export { voiceStages } from "./voice-stages";
-export type { VoiceStageParts, VoiceStageOptions } from "./voice-stages";
+export { voicePipeline } from "./voice-pipeline";
+export type { VoicePipelineParts, VoicePipelineOptions } from "./voice-pipeline";

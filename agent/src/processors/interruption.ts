@@ -8,32 +8,31 @@
  * utterance that ends sooner — a cough, a "mm-hm" — is dropped and the bot talks on.
  * When the bot is quiet and owes no answer, speech passes straight through.
  *
- * "Owes an answer" runs from the user's words being known (STT sends each final
- * transcription back upstream) to the bot having spoken its answer (bot-stopped-speaking)
- * or the answer ending without audio (the TTS stage sends `llm-response-end` back
- * upstream). An utterance that transcribes to nothing owes nothing.
+ * Whether the bot speaks or owes an answer is the session's BotState (pipeline/bot-state.ts).
  */
-import { Direction, Frame, FrameProcessor, InputAudioFrame, UserStartedSpeakingFrame, frame } from "../pipeline";
+import { BotState, Direction, Frame, FrameProcessor, InputAudioFrame, UserStartedSpeakingFrame, frame } from "../pipeline";
+
+/** Speech shorter than this does not cut the bot off (a cough, a "mm-hm"). */
+export const DEFAULT_MIN_INTERRUPTION_MS = 300;
 
 export class InterruptionProcessor extends FrameProcessor {
-  private botSpeaking = false;
-  private answerPending = false;
-  private answerSynthesized = false;
   private held: Array<UserStartedSpeakingFrame | InputAudioFrame> | undefined;
   private heldMs = 0;
 
-  constructor(private readonly minDurationMs = 300) {
+  constructor(private readonly minDurationMs = DEFAULT_MIN_INTERRUPTION_MS, private readonly bot = new BotState()) {
     super();
   }
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "upstream") {
-      this.track(f);
+      this.bot.observe(f);
+      // The bot finished on its own: held speech is nothing to interrupt.
+      if ((f.type === "llm-response-end" || f.type === "bot-stopped-speaking") && !this.bot.busy) this.release();
       return this.push(f, direction);
     }
     switch (f.type) {
       case "user-started-speaking": {
-        const busy = this.botSpeaking || this.answerPending;
+        const busy = this.bot.busy;
         if (!busy || this.minDurationMs <= 0) {
           if (busy) this.interrupt();
           return this.push(f);
@@ -62,38 +61,8 @@ export class InterruptionProcessor extends FrameProcessor {
     }
   }
 
-  /**
-   * Follows the bot's state from the frames coming back upstream. A pause between two
-   * clauses (TTS slower than real time on old CPUs) stops the audio but not the answer:
-   * only bot-stopped-speaking after the TTS has finished the answer ends the debt.
-   */
-  private track(f: Frame): void {
-    switch (f.type) {
-      case "transcription":
-        if (f.final) {
-          this.answerPending = true;
-          this.answerSynthesized = false;
-        }
-        return;
-      case "bot-started-speaking":
-        this.botSpeaking = true;
-        return;
-      case "llm-response-end":
-        this.answerSynthesized = true;
-        if (!this.botSpeaking) this.answerPending = false;
-        break;
-      case "bot-stopped-speaking":
-        this.botSpeaking = false;
-        if (this.answerSynthesized) this.answerPending = false;
-        break;
-      default:
-        return;
-    }
-    if (!this.botSpeaking && !this.answerPending) this.release(); // finished on its own: nothing to interrupt
-  }
-
   private interrupt(): void {
-    this.answerPending = false; // the old answer is dropped; the held speech is the next turn
+    this.bot.answerDropped(); // the held speech is the next turn
     this.push(frame("interruption"));
   }
 

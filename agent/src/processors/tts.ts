@@ -68,7 +68,7 @@ export class TtsProcessor extends FrameProcessor {
         }
         this.push(f);
         // Upstream too: an answer that ended without audio owes the user nothing more
-        // (InterruptionProcessor stops treating new speech as a barge-in).
+        // (the session's BotState; new speech is no longer a barge-in).
         return this.push(f, "upstream");
       default:
         return this.push(f, direction);

@@ -3,12 +3,14 @@
  * (mic audio, typed text, RTVI requests) and tells the client about errors that
  * travelled upstream. Bad input gets a clear error to that client; the session lives on.
  */
-import { Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
+import { BotState, Direction, Frame, FrameProcessor, TurnCounter, frame } from "../pipeline";
 import { ClientLink } from "./client-link";
 import { CLIENT_INPUT_SAMPLE_RATE, ClientMessage, RTVI_PROTOCOL_VERSION, RtviMessage, WireError, decodeClientMessage, describeValue } from "./wire";
 
 export interface ClientInputOptions {
   turns: TurnCounter;
+  /** The session's: a typed turn cuts off an answer being spoken or worked out (see receiveText). */
+  bot?: BotState;
   /** Largest message accepted, in bytes; a 512-byte mic chunk is ~530 on the wire. */
   maxMessageBytes?: number;
   /** Called when the client asks to end the session (RTVI `disconnect-bot`). */
@@ -33,9 +35,7 @@ const MAX_BAD_MESSAGES = 500;
 export class ClientInputTransport extends FrameProcessor {
   private readonly maxMessageBytes: number;
   private readonly turns: TurnCounter;
-  private botSpeaking = false;
-  /** A typed turn went out and its answer has not finished yet. */
-  private answerOwed = false;
+  private readonly bot: BotState;
   /** Each distinct complaint is sent once per session, not once per 32 ms chunk. */
   private readonly toldClient = new Set<string>();
   private badMessages = 0;
@@ -48,6 +48,7 @@ export class ClientInputTransport extends FrameProcessor {
   constructor(private readonly client: ClientLink, private readonly options: ClientInputOptions) {
     super();
     this.turns = options.turns;
+    this.bot = options.bot ?? new BotState();
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.audioBurstMs = options.audioBurstMs ?? DEFAULT_AUDIO_BURST_MS;
     this.audioAllowanceMs = this.audioBurstMs;
@@ -88,6 +89,7 @@ export class ClientInputTransport extends FrameProcessor {
 
   protected async process(f: Frame, direction: Direction): Promise<void> {
     if (direction === "downstream") return this.push(f, direction);
+    this.bot.observe(f);
     switch (f.type) {
       case "error":
         this.client.sendError(f.message, f.fatal);
@@ -95,14 +97,7 @@ export class ClientInputTransport extends FrameProcessor {
         return;
       case "metrics": return this.client.onMetrics(f);
       // The brain consumes transcriptions, so STT sends the page its copy upstream.
-      case "transcription":
-        if (f.final) this.answerOwed = true;
-        return this.showTranscript(f.text, f.final);
-      case "bot-started-speaking": this.botSpeaking = true; return;
-      case "bot-stopped-speaking": this.botSpeaking = false; return;
-      // The answer to a typed turn is over once its text has all been synthesized (the
-      // TTS stage sends llm-response-end back upstream); its audio is tracked by botSpeaking.
-      case "llm-response-end": this.answerOwed = false; return;
+      case "transcription": return this.showTranscript(f.text, f.final);
       default: return;
     }
   }
@@ -144,8 +139,8 @@ export class ClientInputTransport extends FrameProcessor {
   private receiveText(text: string): void {
     const trimmed = text.trim();
     if (!trimmed) return this.complain("empty-text", "empty text message ignored");
-    if (this.botSpeaking || this.answerOwed) this.push(frame("interruption"));
-    this.answerOwed = true;
+    if (this.bot.busy) this.push(frame("interruption"));
+    this.bot.answerOwed();
     this.showTranscript(trimmed, true);
     const turnId = this.turns.begin();
     // A typed turn is final the moment it arrives: both marks at once (STT latency 0).

@@ -26,6 +26,7 @@ export interface StaticAsset {
 export interface AgentServerOptions {
   host?: string;
   port?: number;
+  /** Each session's pipeline, from its `input` to its `output` (see Session). */
   stages: StageFactory;
   /** Files served over HTTP by path, e.g. the page at "/". */
   assets?: Record<string, StaticAsset>;

@@ -1,10 +1,10 @@
 /**
  * One client's conversation: its own pipeline, turn counter and metrics, so sessions
- * never hear each other. Assembled in one place:
- *
- *   client input → ...stages (VAD, STT, TwinService, TTS)... → client output
+ * never hear each other. The session owns the pipeline's two ends (the client's input
+ * and output); the factory it is given builds the pipeline between and around them
+ * (processors/voice-pipeline.ts in the agent).
  */
-import { FrameProcessor, MetricsFrame, Pipeline, TurnCounter } from "../pipeline";
+import { BotState, FrameProcessor, MetricsFrame, Pipeline, TurnCounter } from "../pipeline";
 import { ClientInputTransport } from "./client-input";
 import { ClientLink, ClientSocket } from "./client-link";
 import { ClientOutputOptions, ClientOutputTransport } from "./client-output";
@@ -12,13 +12,19 @@ import { ClientOutputOptions, ClientOutputTransport } from "./client-output";
 export interface SessionContext {
   sessionId: string;
   turns: TurnCounter;
+  /** Whether the bot speaks or owes an answer: the stages that decide by it share this one. */
+  bot: BotState;
+  /** The pipeline's first stage: what the client sends comes in here. */
+  input: FrameProcessor;
+  /** The pipeline's last stage: what reaches it is sent to the client. */
+  output: FrameProcessor;
   /** Every metrics mark of this session ends up here (benchmark report, tests). */
   onMetrics(listener: (frame: MetricsFrame) => void): void;
   /** Sends the page an RTVI `server-message` (e.g. a turn's latency figures). */
   sendServerMessage(data: unknown): void;
 }
 
-/** Builds the middle of a session's pipeline; called once per connection. */
+/** Builds a session's pipeline, `input` first and `output` last; called once per connection. */
 export type StageFactory = (context: SessionContext) => FrameProcessor[] | Promise<FrameProcessor[]>;
 
 export interface SessionOptions {
@@ -36,6 +42,7 @@ const EARLY_BYTES = 1024 * 1024;
 
 export class Session {
   readonly turns = new TurnCounter();
+  readonly bot = new BotState();
   readonly input: ClientInputTransport;
   readonly output: ClientOutputTransport;
   readonly link: ClientLink;
@@ -51,6 +58,7 @@ export class Session {
     this.link = new ClientLink(socket, (f) => { for (const l of this.metricsListeners) l(f); }, options.maxBufferedBytes);
     this.input = new ClientInputTransport(this.link, {
       turns: this.turns,
+      bot: this.bot,
       maxMessageBytes: options.maxMessageBytes,
       audioBurstMs: options.audioBurstMs,
       onDisconnectRequested: () => this.link.close(1000, "client asked to disconnect"),
@@ -60,19 +68,26 @@ export class Session {
     this.output = new ClientOutputTransport(this.link, { ...options.output, turns: this.turns });
   }
 
-  /** Builds the stages and starts; messages that arrive meanwhile are kept in order. */
+  /** Builds the pipeline and starts; messages that arrive meanwhile are kept in order. */
   async start(stages: StageFactory): Promise<void> {
-    const middle = await stages({
+    const processors = await stages({
       sessionId: this.id,
       turns: this.turns,
+      bot: this.bot,
+      input: this.input,
+      output: this.output,
       onMetrics: (listener) => this.metricsListeners.push(listener),
       sendServerMessage: (data) => this.link.sendRtvi("server-message", data),
     });
+    if (processors[0] !== this.input || processors[processors.length - 1] !== this.output) {
+      await Promise.allSettled(processors.map((p) => p.cleanup()));
+      throw new Error("a session's pipeline runs from its input to its output: put context.input first and context.output last");
+    }
     if (this.closed) {
-      await Promise.allSettled(middle.map((p) => p.cleanup()));
+      await Promise.allSettled(processors.map((p) => p.cleanup()));
       return;
     }
-    this.pipeline = new Pipeline([this.input, ...middle, this.output]);
+    this.pipeline = new Pipeline(processors);
     this.pipeline.start(this.id);
     for (const m of this.early.splice(0)) this.input.receive(m);
     this.earlyBytes = 0;

@@ -9,7 +9,7 @@
  * statements in long-term memory after the turn, and stamps `llm-first-token`.
  */
 import { isAbort } from "../abort";
-import { FrameProcessor, frame, type Direction, type Frame, type TranscriptionFrame } from "../pipeline";
+import { BotState, FrameProcessor, frame, type Direction, type Frame, type TranscriptionFrame } from "../pipeline";
 import {
   LlmClient,
   LlmRequestError,
@@ -85,6 +85,8 @@ export interface TwinServiceOptions {
    * here; the agent turns it on (AIDE_WARM_PROMPT_CACHE).
    */
   warmPromptCache?: boolean;
+  /** The session's BotState: whether its pipeline plays audio (default: one of its own). */
+  bot?: BotState;
 }
 
 export interface TwinTurnInfo {
@@ -140,8 +142,8 @@ export class TwinService extends FrameProcessor {
   private reply: ReplyState | undefined;
   /** The reply the last interruption cut: the words of its cut clause that were heard belong to it. */
   private cutReply: ReplyState | undefined;
-  /** Seen bot-started-speaking: this pipeline plays audio, so a reply is heard only as reported. */
-  private audioOut = false;
+  /** Its playsAudio: a reply is then heard only as far as reported. */
+  private readonly bot: BotState;
   private readonly log: (line: string) => void;
   private readonly promptCache: PromptCache | undefined;
   /** What was prepared at the user's last pause: reused when the final transcript is the same. */
@@ -159,6 +161,7 @@ export class TwinService extends FrameProcessor {
     this.tools = options.tools ?? new ToolRegistry([describeSceneTool(options.scene), currentTimeTool()]);
     this.systemPrompt = options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.bot = options.bot ?? new BotState();
     if (options.warmPromptCache) {
       this.promptCache = new PromptCache({
         client: () => this.client,
@@ -187,7 +190,7 @@ export class TwinService extends FrameProcessor {
     // A session opens: its first turn must not pay for the system prompt and tool schemas.
     if (f.type === "start") void this.warmPrefix();
     if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
-    if (f.type === "bot-started-speaking") this.audioOut = true;
+    if (direction === "upstream") this.bot.observe(f);
     this.push(f, direction);
   }
 
@@ -196,7 +199,7 @@ export class TwinService extends FrameProcessor {
     if (!state || state.interrupted) return;
     this.cutReply = state;
     // Without audio out (a text-only pipeline) a finished reply was delivered whole.
-    if (state.ended && !this.audioOut) return;
+    if (state.ended && !this.bot.playsAudio) return;
     state.interrupted = true;
     this.settleReply(state);
   }
@@ -316,7 +319,7 @@ export class TwinService extends FrameProcessor {
       this.answering = false;
     }
     // Without audio out nothing reports hearing: the reply as kept is final now.
-    if (answered && !this.audioOut) this.warmNext();
+    if (answered && !this.bot.playsAudio) this.warmNext();
   }
 
   /** Answers one final transcript; true when the LLM answered it. */

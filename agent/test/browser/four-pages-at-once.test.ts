@@ -1,12 +1,14 @@
 /**
  * Four Chromium pages talk to one agent at the same time; each session's brain answers
  * with its own name, so a page showing another session's words would be caught.
+ *
+ * @needs chromium
  */
 import * as path from "node:path";
 import { Browser } from "playwright-core";
 import { launchChromium } from "./chromium";
 import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
-import { voiceStages } from "../../src/processors";
+import { voicePipeline } from "../../src/processors";
 import { SileroVad } from "../../src/services/vad";
 import { createSpeechToText } from "../../src/services/stt";
 import { createTextToSpeech } from "../../src/services/tts";
@@ -43,7 +45,7 @@ describe("four browser sessions at once", () => {
     const tts = await createTextToSpeech({ voice: "espeak" });
     server = await startAgentServer({
       assets: await pageAssets(),
-      stages: async ({ turns }) => voiceStages(turns, { vad: await SileroVad.load(), stt, brain: new NamedBrain(NAMES[sessions++ % NAMES.length]), tts }),
+      stages: async ({ turns, bot, input, output }) => voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain: new NamedBrain(NAMES[sessions++ % NAMES.length]), tts, output }),
     });
     browser = await launchChromium(wav);
   }, 120_000);

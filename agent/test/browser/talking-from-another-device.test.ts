@@ -6,6 +6,8 @@
  * the page is a secure context, so the microphone works and a spoken turn is answered —
  * but only once the page has the pairing code. Plain http from that host shows what a
  * device needs instead, and 19 wrong codes in a minute shut the door on the 20th.
+ *
+ * @needs chromium, netns
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";

@@ -4,13 +4,15 @@
  * microphone plays a WAV made by espeak-ng: a question, then — while the bot answers —
  * a barge-in. Real Silero VAD, real sherpa-onnx STT (generated fixed-phrase model),
  * real espeak-ng TTS; only the brain is a scripted stand-in (the LLM is tested elsewhere).
+ *
+ * @needs chromium
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Browser } from "playwright-core";
 import { launchChromium } from "./chromium";
 import { Direction, Frame, FrameProcessor, frame } from "../../src/pipeline";
-import { voiceStages } from "../../src/processors";
+import { voicePipeline } from "../../src/processors";
 import { SileroVad } from "../../src/services/vad";
 import { createSpeechToText } from "../../src/services/stt";
 import { createTextToSpeech } from "../../src/services/tts";
@@ -70,10 +72,10 @@ describe("the web page in real Chromium, using pipecat's client", () => {
     const tts = await createTextToSpeech({ voice: "espeak" });
     server = await startAgentServer({
       assets: await pageAssets(),
-      stages: async ({ turns }) => {
+      stages: async ({ turns, bot, input, output }) => {
         const brain = new ScriptedBrain();
         brains.push(brain);
-        return voiceStages(turns, { vad: await SileroVad.load(), stt, brain, tts });
+        return voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain, tts, output });
       },
     });
     browser = await launchChromium(wav);

@@ -4,6 +4,8 @@
  * from real Chromium through pipecat's client. The answer is nonsense (tiny model); what
  * is checked is that a spoken question gets a spoken answer and the page shows the
  * turn's latency figures (seed §9.2).
+ *
+ * @needs chromium
  */
 import * as path from "node:path";
 import { Browser } from "playwright-core";

@@ -2,6 +2,8 @@
  * Both embedding paths give the same vectors for the same text, the in-process one also
  * on a Core 2 (qemu core2duo: no SSE4.2, no AVX), the server's follows it when it moves,
  * and a bad model path is named.
+ *
+ * @needs qemu
  */
 import type { RunningProcess } from "../../../scripts/lib/llama";
 import { startLlamaServer } from "../../../scripts/lib/llama";

@@ -1,6 +1,8 @@
 /**
  * The whole agent (startVoiceAgent: the same assembly `npm start` runs) against a real
  * llama-server with the generated tiny model, which the test stops and starts again.
+ *
+ * @slow: the whole agent against a llama-server it stops and starts (about 30 s alone)
  */
 import { defaultConfig } from "../../src/config";
 import { RunningAgent, startVoiceAgent } from "../../src/main";

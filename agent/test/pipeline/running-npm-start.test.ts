@@ -2,6 +2,8 @@
  * `npm start` on this machine: llama-server from the local legacy build plus the agent,
  * run as a user would (a child process), talked to over its WebSocket, then stopped.
  * It runs what `npm start` runs after its `prestart` setup check (scripts/setup.sh).
+ *
+ * @slow: runs npm start twice, llama-server included (about 15 s alone)
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";

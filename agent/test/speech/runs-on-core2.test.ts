@@ -3,6 +3,7 @@
 // emulator refuses AVX). sherpa-onnx's native addon and its ONNX Runtime must pick
 // kernels this CPU has. The services are bundled with esbuild so the emulated node runs
 // plain JS, not ts-node (everything is slow under emulation).
+// @needs qemu
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -14,7 +14,7 @@ describe("bad input from a client", () => {
   const clients: ScriptedClient[] = [];
 
   beforeAll(async () => {
-    server = await startAgentServer({ stages: () => [new ToneBot(1000, 10)] });
+    server = await startAgentServer({ stages: ({ input, output }) => [input, new ToneBot(1000, 10), output] });
   });
   afterEach(() => { for (const c of clients.splice(0)) c.terminate(); });
   afterAll(async () => { await server.close(); });
@@ -150,9 +150,9 @@ describe("a session that cannot start", () => {
   it("tells the client why and closes it, and the server keeps serving", async () => {
     let attempts = 0;
     const server = await startAgentServer({
-      stages: () => {
+      stages: ({ input, output }) => {
         if (attempts++ === 0) throw new Error("missing stt model tiny: run npm run models -- download");
-        return [new ToneBot(1000, 3)];
+        return [input, new ToneBot(1000, 3), output];
       },
     });
     try {
@@ -164,6 +164,17 @@ describe("a session that cannot start", () => {
       next.sendText("hello");
       await next.waitFor(() => next.audio.length > 0, 3000, "an answer");
       next.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("says so when the pipeline built for it leaves out the client's input or output", async () => {
+    const server = await startAgentServer({ stages: () => [new ToneBot(1000, 3)] });
+    try {
+      const failed = await ScriptedClient.connect(server.wsUrl);
+      expect(await failed.closed()).toBe(1011);
+      expect(errors(failed)[0]).toMatch(/put context.input first and context.output last/);
     } finally {
       await server.close();
     }
@@ -197,7 +208,7 @@ class Chatterbox extends FrameProcessor {
 describe("a client that floods or stops reading", () => {
   it("drops microphone audio sent faster than real time, says so, and stops costing anything once the client leaves", async () => {
     const listeners: SlowListener[] = [];
-    const server = await startAgentServer({ stages: () => { const l = new SlowListener(); listeners.push(l); return [l]; } });
+    const server = await startAgentServer({ stages: ({ input, output }) => { const l = new SlowListener(); listeners.push(l); return [input, l, output]; } });
     try {
       const client = await ScriptedClient.connect(server.wsUrl);
       await client.ready();
@@ -225,7 +236,7 @@ describe("a client that floods or stops reading", () => {
   });
 
   it("closes a session whose client stops reading while the server keeps writing", async () => {
-    const server = await startAgentServer({ stages: (context) => [new Chatterbox(800, (data) => context.sendServerMessage(data))] });
+    const server = await startAgentServer({ stages: (session) => [session.input, new Chatterbox(800, (data) => session.sendServerMessage(data)), session.output] });
     try {
       const stuck = await ScriptedClient.connect(server.wsUrl);
       await stuck.ready();

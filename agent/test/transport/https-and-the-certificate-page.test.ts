@@ -27,7 +27,7 @@ describe("the agent over https", () => {
 
   beforeAll(async () => {
     agent = await startAgentServer({
-      stages: () => [new ToneBot(1000, 2)],
+      stages: ({ input, output }) => [input, new ToneBot(1000, 2), output],
       assets: await pageAssets(),
       tls: server,
       plainHttp: { port: 0, assets: (httpsUrl) => caPageAssets(ca.cert, httpsUrl) },

@@ -25,7 +25,7 @@ describe("the pairing code", () => {
 
   beforeAll(async () => {
     lan = lanAddress();
-    server = await startAgentServer({ host: lan, stages: () => [new ToneBot(1000, 3)], pairingCode: CODE, health: () => ({ voice: "espeak-ng en-us", memory: "12 memories" }) });
+    server = await startAgentServer({ host: lan, stages: ({ input, output }) => [input, new ToneBot(1000, 3), output], pairingCode: CODE, health: () => ({ voice: "espeak-ng en-us", memory: "12 memories" }) });
     base = `http://${lan}:${server.port}`;
   });
   afterAll(async () => { await server?.close(); });
@@ -70,7 +70,7 @@ describe("the pairing code", () => {
   });
 
   it("lets this machine itself (loopback) talk without a code", async () => {
-    const local = await startAgentServer({ stages: () => [new ToneBot(1000, 1)], pairingCode: CODE });
+    const local = await startAgentServer({ stages: ({ input, output }) => [input, new ToneBot(1000, 1), output], pairingCode: CODE });
     const client = await ScriptedClient.connect(local.wsUrl);
     try {
       await client.ready();
@@ -100,7 +100,7 @@ describe("wrong pairing codes from one address", () => {
 
   it("refuses the 20th over the wire too, with close code 4029", async () => {
     const lan = lanAddress();
-    const server = await startAgentServer({ host: lan, stages: () => [new ToneBot(1000, 1)], pairingCode: CODE });
+    const server = await startAgentServer({ host: lan, stages: ({ input, output }) => [input, new ToneBot(1000, 1), output], pairingCode: CODE });
     try {
       for (let i = 1; i < WRONG_CODES_PER_MINUTE; i++) {
         const res = await fetch(`http://${lan}:${server.port}/pairing`, { headers: { [PAIRING_HEADER]: `nope${i}xx` } });

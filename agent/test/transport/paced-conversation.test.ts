@@ -9,10 +9,10 @@ describe("talking to the agent over pipecat's WebSocket protocol", () => {
 
   beforeAll(async () => {
     server = await startAgentServer({
-      stages: () => {
+      stages: ({ input, output }) => {
         const recorder = new UpstreamRecorder();
         recorders.push(recorder);
-        return [recorder, new ToneBot(1000, 25)];
+        return [input, recorder, new ToneBot(1000, 25), output];
       },
     });
   });
@@ -89,7 +89,7 @@ describe("typed turns and cut clauses", () => {
       }
     }
     // 50 ms to each word, as an LLM thinking: the whole burst is in before any audio.
-    const server = await startAgentServer({ stages: () => [new CountingBot(1000, 25, 50)] });
+    const server = await startAgentServer({ stages: ({ input, output }) => [input, new CountingBot(1000, 25, 50), output] });
     try {
       const client = await ScriptedClient.connect(server.wsUrl);
       await client.ready();
@@ -108,7 +108,7 @@ describe("typed turns and cut clauses", () => {
 
   it("keeps the heard words of a clause cut partway, on the page and upstream for history", async () => {
     const recorders: UpstreamRecorder[] = [];
-    const server = await startAgentServer({ stages: () => { const r = new UpstreamRecorder(); recorders.push(r); return [r, new ClauseBot(1000)]; } });
+    const server = await startAgentServer({ stages: ({ input, output }) => { const r = new UpstreamRecorder(); recorders.push(r); return [input, r, new ClauseBot(1000), output]; } });
     try {
       const client = await ScriptedClient.connect(server.wsUrl);
       await client.ready();

@@ -11,10 +11,10 @@ describe("several people talking to one agent", () => {
 
   beforeAll(async () => {
     // Each session's bot has its own voice (sample value), so crossed wires would show.
-    server = await startAgentServer({ stages: () => {
+    server = await startAgentServer({ stages: ({ input, output }) => {
       const bot = new ToneBot(1000 * ++voices, 15);
       stagesMade.push(new WeakRef(bot));
-      return [bot];
+      return [input, bot, output];
     }, maxSessions: 8, maxSessionsPerAddress: 8 });
   });
   afterAll(async () => { await server.close(); });
@@ -86,7 +86,7 @@ describe("connections that hold a slot without talking", () => {
   let server: AgentServer;
 
   beforeAll(async () => {
-    server = await startAgentServer({ stages: () => [new ToneBot(1000, 3)], maxSessions: 8, handshakeTimeoutMs: 300, idleTimeoutMs: 400 });
+    server = await startAgentServer({ stages: ({ input, output }) => [input, new ToneBot(1000, 3), output], maxSessions: 8, handshakeTimeoutMs: 300, idleTimeoutMs: 400 });
   });
   afterAll(async () => { await server.close(); });
 

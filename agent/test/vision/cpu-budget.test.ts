@@ -1,5 +1,6 @@
 // The detector keeps to its share of one core, measured from outside (the detector's
 // and its ffmpeg's CPU time in /proc), with a model that costs real CPU per frame.
+// @slow: burns and measures CPU for ~20 s; it needs quiet cores, not a parallel run
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

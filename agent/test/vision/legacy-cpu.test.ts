@@ -1,6 +1,7 @@
 // The detector's model path runs on a Core 2 (no AVX, no SSE4.2): the loader, ONNX
 // Runtime's kernels, the decoder and the observation text, all under
 // `qemu-x86_64 -cpu core2duo`, which stops with SIGILL on any newer instruction.
+// @needs qemu
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,7 @@
 // The detector as its own process, as the agent uses it: describe_scene answers with
 // what the camera sees (or why it cannot see), and changes arrive as events. A camera
 // that is missing, or unplugged and plugged back, and a wrong model are handled.
+// @slow: starts the detector process a dozen times (about 12 s alone)
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";

@@ -1,5 +1,6 @@
 // The detector watches drawn videos and image directories through ffmpeg and the real
 // ONNX Runtime path, and reports the scene only when it really changes.
+// @slow: decodes drawn videos through ffmpeg and ONNX Runtime (about 15 s alone)
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

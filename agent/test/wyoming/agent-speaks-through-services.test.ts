@@ -2,6 +2,8 @@
  * The whole agent (startVoiceAgent, as `npm start` and the Nomad job run it) with
  * AIDE_STT_URL / AIDE_TTS_URL set: it hears and speaks through the Wyoming services, goes
  * on in-process when one dies (saying so once), and back through it when it returns.
+ *
+ * @slow: the whole agent and both Wyoming services, stopped and started again (about 35 s alone)
  */
 import { defaultConfig } from "../../src/config";
 import { RunningAgent, startVoiceAgent } from "../../src/main";
