@@ -99,6 +99,9 @@ export interface DistributionArgs {
   sshPrivateKey: pulumi.Input<string>;
 }
 
+/** Owns what puts the engine, the models and the agent on every node: the relays that
+ * copy them from here or another node, and the steps on the nodes that build, verify and
+ * install them. */
 export class Distribution extends pulumi.ComponentResource {
   readonly plan: pulumi.Output<BuildPlan>;
   /** Per node: the step after which its engine binaries are in place. */
@@ -162,7 +165,7 @@ export class Distribution extends pulumi.ComponentResource {
           AIDE_PRIMA_SHA256: config.primacpp.source.sha256,
         });
       }
-      return n.step(engineScript, vars, [n.base, ...source]);
+      return n.step(engineScript, vars, this, [n.base, ...source]);
     });
     nodes.forEach((n, i) => {
       // Receivers wait for every build (builders are only known once facts are in).
@@ -187,7 +190,7 @@ export class Distribution extends pulumi.ComponentResource {
         AIDE_MODEL_NAME: file.name, AIDE_MODEL_URL: file.url, AIDE_MODEL_SHA256: file.sha256, AIDE_MODEL_DIR: file.dir,
         ...(pinnedIn ? { AIDE_PIN_SOURCE: pinnedIn } : {}),
       };
-      const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, [source.base], step);
+      const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, this, [source.base], step);
       for (const n of nodes) {
         this.modelReady[n.name] ??= [];
         if (n === source) {
@@ -201,7 +204,7 @@ export class Distribution extends pulumi.ComponentResource {
           AIDE_SHA256: file.sha256,
         }, [download, n.base]);
         // The node's own model step verifies the copy and owns its removal on destroy.
-        this.modelReady[n.name].push(n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy], step));
+        this.modelReady[n.name].push(n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, this, [copy], step));
       }
     };
     distributeModel("model", { ...config.model, dir: MODEL_DIR });
@@ -232,9 +235,9 @@ export class Distribution extends pulumi.ComponentResource {
         AIDE_STAMP: speech.stamp,
         AIDE_SKIP_REASON: `no speech models in ${speech.dir} on the control node`,
       }, [n.base]);
-      const speechStep = n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, [speechCopy]);
+      const speechStep = n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, this, [speechCopy]);
       // The stamp covers the runtime too, so a new ts-node version reinstalls.
-      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, [copy, speechStep]);
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, this, [copy, speechStep]);
     }
     this.registerOutputs({ plan: this.plan });
   }
