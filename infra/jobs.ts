@@ -16,7 +16,7 @@ import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
   SideService, SIDE_SERVICES, SideServicePlacement, workerFallbacks,
 } from "./planner";
 
