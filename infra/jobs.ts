@@ -14,9 +14,10 @@ import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
 import { aideCache } from "../scripts/lib/cache";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
+import { readModelFacts } from "./model-facts";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, PlannerNode, placeSideServices, planLayers, PlanOptions,
   SideService, SIDE_SERVICES, SideServicePlacement, workerFallbacks,
 } from "./planner";
 

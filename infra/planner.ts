@@ -1,5 +1,5 @@
 // Decides where the model's layers go, from the nodes' RAM and speed and the model's
-// GGUF metadata. Every decision comes with a sentence that `pulumi preview` prints.
+// GGUF metadata (infra/model-facts.ts reads it). Every decision comes with a sentence that `pulumi preview` prints.
 //
 // The rules, for one conversation at a time on CPU nodes:
 // - One node when the model (weights + KV cache + buffers) fits in a node's free RAM
@@ -11,8 +11,6 @@
 // - Within the chosen nodes, layers go in proportion to speed (each node then takes
 //   about the same time per token, so none idles the pipeline), capped by what each
 //   node can hold.
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import type { WorkerFallback } from "../nomad-jobs";
 
 const GiB = 1024 ** 3;
@@ -416,82 +414,4 @@ export function placeSideServices(nodes: PlannerNode[], plan: LayerPlan | undefi
 /** prima.cpp's `-lw`: one layer count per rank, in ring order. */
 export function primaLayerWindow(plan: LayerPlan): number[] {
   return plan.shares.map((s) => s.layers);
-}
-
-/** Reads layer count, per-layer sizes and KV size from a GGUF file — a local path, or an
- * http(s) URL whose header node-llama-cpp reads with range requests (no full download).
- * node-llama-cpp is ESM-only and this program runs as CommonJS, so the reader runs in a
- * child `node` (about a second; it reads only the header). */
-export function readModelFacts(ggufPathOrUrl: string): ModelFacts {
-  const script = `
-    import { readGgufFileInfo } from "node-llama-cpp";
-    import { statSync } from "node:fs";
-    const where = process.argv[1];
-    // a few quick retries: its default backs off for minutes on an unreachable URL
-    const fetchRetryOptions = { retries: 2, factor: 1, minTimeout: 500, maxTimeout: 1000 };
-    const info = await readGgufFileInfo(where, { readTensorInfo: true, logWarnings: false, fetchRetryOptions });
-    let fileSize;
-    if (/^https?:/.test(where)) {
-      const head = await fetch(where, { method: "HEAD", redirect: "follow" });
-      fileSize = Number(head.headers.get("content-length"));
-      if (!(fileSize > 0)) throw new Error("the server did not say the file's size (Content-Length)");
-    } else fileSize = statSync(where).size;
-    const md = info.metadata;
-    const arch = md.general.architecture;
-    const a = md[arch] ?? {};
-    const n = (v) => (v === undefined ? undefined : Number(v));
-    console.log(JSON.stringify({
-      name: md.general.name ?? null, architecture: arch, fileSize,
-      blockCount: n(a.block_count), embedding: n(a.embedding_length),
-      heads: n(a.attention?.head_count), kvHeads: n(a.attention?.head_count_kv),
-      keyLength: n(a.attention?.key_length), valueLength: n(a.attention?.value_length),
-      tensors: info.fullTensorInfo.map((t) => [t.name, Number(t.fileOffset)]),
-    }));`;
-  const repo = join(__dirname, "..");
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, ggufPathOrUrl], { cwd: repo, encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) {
-    const why = (r.stderr || r.error?.message || "").trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? "no output";
-    throw new Error(`model ${ggufPathOrUrl}: cannot read its GGUF header (${why.trim()}) — is it a complete .gguf file${/^https?:/.test(ggufPathOrUrl) ? " at a reachable URL" : ""}?`);
-  }
-  const raw = JSON.parse(r.stdout) as {
-    name: string | null; architecture: string; fileSize: number; blockCount?: number; embedding?: number; heads?: number; kvHeads?: number;
-    keyLength?: number; valueLength?: number; tensors: Array<[string, number]>;
-  };
-  if (!raw.blockCount || !raw.embedding || !raw.heads) {
-    throw new Error(`model ${ggufPathOrUrl}: its GGUF metadata lacks ${raw.architecture}.block_count/embedding_length/attention.head_count — not a transformer Aide can plan for`);
-  }
-  const fileSize = raw.fileSize;
-  const sorted = [...raw.tensors].sort((a, b) => a[1] - b[1]);
-  const layerBytes = new Array<number>(raw.blockCount).fill(0);
-  let otherBytes = 0;
-  let outputBytes = 0;
-  let embeddingBytes = 0;
-  let tiedOutput = true;
-  sorted.forEach(([name, offset], i) => {
-    const size = (i + 1 < sorted.length ? sorted[i + 1][1] : fileSize) - offset;
-    const m = /^blk\.(\d+)\./.exec(name);
-    if (m && Number(m[1]) < raw.blockCount!) layerBytes[Number(m[1])] += size;
-    else if (name === "output.weight" || name === "output_norm.weight") {
-      outputBytes += size;
-      if (name === "output.weight") tiedOutput = false;
-    } else {
-      otherBytes += size;
-      if (name === "token_embd.weight") embeddingBytes = size;
-    }
-  });
-  // A model without output.weight reuses its embeddings as the output head, and llama.cpp
-  // loads a second copy of them wherever the output head runs.
-  if (tiedOutput) outputBytes += embeddingBytes;
-  const headDim = raw.embedding / raw.heads;
-  const kvHeads = raw.kvHeads ?? raw.heads;
-  const kvPerTokenPerLayer = 2 /* f16 */ * kvHeads * ((raw.keyLength ?? headDim) + (raw.valueLength ?? headDim));
-  return {
-    name: raw.name ?? ggufPathOrUrl.split("/").pop()!,
-    architecture: raw.architecture,
-    layerCount: raw.blockCount,
-    layerBytes,
-    otherBytes,
-    outputBytes,
-    kvBytesPerToken: kvPerTokenPerLayer * raw.blockCount,
-  };
 }

@@ -4,7 +4,8 @@
 // with the layers exactly where the planner's split puts them; and when a worker dies, what the job tells Nomad to do brings the service back.
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
-import { LayerPlan, LayerShare, llamaCppSplit, readModelFacts } from "../../infra/planner";
+import { readModelFacts } from "../../infra/model-facts";
+import { LayerPlan, LayerShare, llamaCppSplit } from "../../infra/planner";
 import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
 import { llamaBinary } from "../../scripts/lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";

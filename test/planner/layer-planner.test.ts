@@ -4,8 +4,9 @@ import { ChildProcess, spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readModelFacts } from "../../infra/model-facts";
 import {
-  llamaCppSplit, ModelDoesNotFitError, ModelFacts, PlannerNode, placeSideServices, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, PlannerNode, placeSideServices, planLayers, primaLayerWindow, workerFallbacks,
 } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
