@@ -9,7 +9,7 @@ import { local, remote } from "@pulumi/command";
 import { AideConfig, NodeFacts } from "./config";
 import { LegacyNode, StepVars } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
-import { aideCache } from "../scripts/lib/cache";
+import { aideCache } from "../lib/cache";
 import { CATALOG } from "../scripts/models/catalog";
 
 export type LlamaProfile = "core2" | "sse2" | "native";

@@ -11,7 +11,7 @@ import {
   EMBEDDINGS_SERVICE, LLM_JOB_ID, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type AgentRuntimeArgs, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
-import { aideCache } from "../scripts/lib/cache";
+import { aideCache } from "../lib/cache";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
 import { readModelFacts } from "./model-facts";

@@ -1,6 +1,6 @@
 // Where the lab puts Aide's parts, one line a placement, and how it starts them: with the
 // command lines of Aide's own Nomad jobs (nomad-jobs/), run as a Nomad client would
-// (scripts/lib/nomad-runtime.ts) inside each emulated node's namespace and CPU budget.
+// (lib/nomad-runtime.ts) inside each emulated node's namespace and CPU budget.
 //
 // Every placement also runs, on the agent's node, an embeddings llama-server for long-term
 // memory (as the deployment measured in placement b ran it; the cluster now runs it as
@@ -10,8 +10,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
 import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type PlannerNode } from "../../infra/planner";
-import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../lib/llama";
-import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../lib/nomad-runtime";
+import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../../lib/llama";
+import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../../lib/nomad-runtime";
 import { labThreads } from "./calibration";
 import type { LabCluster, LabNode } from "./cluster";
 

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { readModelFacts } from "../../infra/model-facts";
 import { LayerPlan, LayerShare, llamaCppSplit } from "../../infra/planner";
 import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
 import { mainTask, rpcArgs } from "./support/fixtures";

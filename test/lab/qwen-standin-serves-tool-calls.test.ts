@@ -2,7 +2,7 @@
 // the real Qwen2.5 template (tools, <tool_call>), answers a chat completion, and a
 // grammar-forced describe_scene call comes back parsed as a tool call — what the agent
 // relies on. Slow on purpose-small settings: -c 1024, 2 threads, few tokens.
-import { startLlamaServer, RunningProcess } from "../../scripts/lib/llama";
+import { startLlamaServer, RunningProcess } from "../../lib/llama";
 import { readGgufHeader } from "../../scripts/models/gguf/reader";
 import { ensureStandIn, whitespaceTokenIds } from "../../scripts/models/standins";
 import { postJson } from "../support/chat";

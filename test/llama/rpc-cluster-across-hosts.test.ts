@@ -2,7 +2,7 @@
 // on their own 10.x address, and the head runs llama-server in a fourth. Traffic
 // crosses veth links and a bridge, as it would cross a LAN.
 import { execFileSync } from "node:child_process";
-import { RunningProcess, startLlamaServer, startRpcWorker } from "../../scripts/lib/llama";
+import { RunningProcess, startLlamaServer, startRpcWorker } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { createNetnsHosts, NetnsLab } from "../support/netns";
 

@@ -3,8 +3,8 @@
  * on a Core 2 (qemu core2duo: no SSE4.2, no AVX), the server's follows it when it moves,
  * and a bad model path is named.
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
-import { startLlamaServer } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
+import { startLlamaServer } from "../../../lib/llama";
 import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
 import { LlamaServerEmbedder, NodeLlamaCppEmbedder } from "../../src/twin/memory/embedder";
 

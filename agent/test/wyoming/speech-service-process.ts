@@ -2,7 +2,7 @@
 // from AIDE_MODELS_DIR, ready when it prints `wyoming <kind> listening on tcp://H:P`.
 import { ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { watchProcess } from "../../../scripts/lib/llama";
+import { watchProcess } from "../../../lib/llama";
 
 const ROOT = join(__dirname, "..", "..", "..");
 
