@@ -1,15 +1,15 @@
 // What is built or downloaded once and copied to the other nodes: the LLM engine (once
-// per CPU class — a 20-minute build is not repeated on every desktop), the model file
-// (once per cluster) and the agent package (from this control node).
+// per CPU class — a 20-minute build is not repeated on every desktop), the model files
+// (once per cluster), and the speech models and agent package (from this control node).
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { local } from "@pulumi/command";
+import { local, remote } from "@pulumi/command";
 import { AideConfig, NodeFacts } from "./config";
-import { LegacyNode } from "./node";
+import { LegacyNode, StepVars } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
-import { aideCache } from "../scripts/lib/cache";
+import { aideCache } from "../lib/cache";
 import { CATALOG } from "../scripts/models/catalog";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
@@ -99,6 +99,9 @@ export interface DistributionArgs {
   sshPrivateKey: pulumi.Input<string>;
 }
 
+/** Owns what puts the engine, the models and the agent on every node: the relays that
+ * copy them from here or another node, and the steps on the nodes that build, verify and
+ * install them. Each of the four is one method below. */
 export class Distribution extends pulumi.ComponentResource {
   readonly plan: pulumi.Output<BuildPlan>;
   /** Per node: the step after which its engine binaries are in place. */
@@ -107,28 +110,39 @@ export class Distribution extends pulumi.ComponentResource {
   readonly modelReady: Record<string, pulumi.Resource[]> = {};
   /** Per node: the agent package, its runtime and the speech models are in place. */
   readonly agentReady: Record<string, pulumi.Resource> = {};
+  private readonly sshPrivateKey: pulumi.Input<string>;
 
   constructor(name: string, args: DistributionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aide:infra:Distribution", name, {}, opts);
     const { nodes, config } = args;
+    this.sshPrivateKey = args.sshPrivateKey;
     this.plan = pulumi.all(nodes.map((n) => n.facts)).apply((facts) => planBuilds(nodes.map((n, i) => ({ name: n.name, facts: facts[i] }))));
+    this.distributeEngine(nodes, config);
+    this.distributeModels(nodes, config);
+    const speechReady = this.distributeSpeechModels(nodes);
+    this.distributeAgent(nodes, speechReady);
+    this.registerOutputs({ plan: this.plan });
+  }
+
+  /** relay.sh run here: streams a tree from this machine or another node to a node. */
+  private relay(resource: string, env: StepVars, dependsOn: pulumi.Resource[]): local.Command {
+    return new local.Command(
+      resource,
+      {
+        create: `bash ${shq(path.join(SCRIPTS_DIR, "relay.sh"))}`,
+        environment: { ...env, AIDE_SSH_KEY: this.sshPrivateKey },
+        // Runs again when what it copies changes, and never logs the key.
+        triggers: [env.AIDE_FROM, env.AIDE_SHA256 ?? "", env.AIDE_STAMP ?? ""],
+      },
+      { parent: this, dependsOn },
+    );
+  }
+
+  /** 1. The engine, built once per CPU class. Its source goes only to builders: llama.cpp's
+   * bundle and the same build script CI uses; prima.cpp is fetched by the node from its
+   * pinned tarball. Receivers copy the build from their class's builder. */
+  private distributeEngine(nodes: LegacyNode[], config: AideConfig): void {
     const isBuilder = (n: LegacyNode) => this.plan.apply((p) => p.builderOf[n.name] === n.name);
-
-    /** relay.sh run here: streams a tree from this machine or another node to `to`. */
-    const relay = (resource: string, to: LegacyNode, env: Record<string, pulumi.Input<string>>, dependsOn: pulumi.Resource[]) =>
-      new local.Command(
-        resource,
-        {
-          create: `bash ${shq(path.join(SCRIPTS_DIR, "relay.sh"))}`,
-          environment: { ...env, AIDE_SSH_KEY: args.sshPrivateKey },
-          // Runs again when what it copies changes, and never logs the key.
-          triggers: [env.AIDE_FROM, env.AIDE_SHA256 ?? "", env.AIDE_STAMP ?? ""],
-        },
-        { parent: this, dependsOn },
-      );
-
-    // 1. The engine source goes only to builders: llama.cpp's bundle and the same build
-    //    script CI uses; prima.cpp is fetched by the node from its pinned tarball.
     const engineScript = config.backend === "primacpp" ? "primacpp" : "llama";
     // What the engine is built from: a new source rebuilds on builders and re-copies to
     // the rest (llama.cpp's bundle changes only with node-llama-cpp's version).
@@ -139,7 +153,7 @@ export class Distribution extends pulumi.ComponentResource {
       const source =
         config.backend === "llamacpp-rpc"
           ? [
-              relay(`${n.name}-llama-source`, n, {
+              this.relay(`${n.name}-llama-source`, {
                 AIDE_FROM: isBuilder(n).apply((b) => (b ? `local:${REPO}` : "")),
                 AIDE_INCLUDE: "node_modules/node-llama-cpp/llama/gitRelease.bundle\nscripts/build-llama.sh",
                 AIDE_TO: sshTarget(n, NODE_SRC),
@@ -148,7 +162,7 @@ export class Distribution extends pulumi.ComponentResource {
               }, [n.base]),
             ]
           : [];
-      const vars: Record<string, pulumi.Input<string>> = {
+      const vars: StepVars = {
         AIDE_ROLE: isBuilder(n).apply((b) => (b ? "build" : "receive")),
         AIDE_CPU_CLASS: this.plan.apply((p) => p.classOf[n.name]),
         AIDE_PREFIX: ENGINE_PREFIX,
@@ -162,11 +176,11 @@ export class Distribution extends pulumi.ComponentResource {
           AIDE_PRIMA_SHA256: config.primacpp.source.sha256,
         });
       }
-      return n.step(engineScript, vars, [n.base, ...source]);
+      return n.step(engineScript, vars, this, [n.base, ...source]);
     });
     nodes.forEach((n, i) => {
       // Receivers wait for every build (builders are only known once facts are in).
-      const copy = relay(`${n.name}-engine-copy`, n, {
+      const copy = this.relay(`${n.name}-engine-copy`, {
         AIDE_FROM: this.plan.apply((p) => {
           const b = nodes.find((x) => x.name === p.builderOf[n.name])!;
           return b === n ? "" : sshTarget(b, ENGINE_PREFIX);
@@ -177,66 +191,75 @@ export class Distribution extends pulumi.ComponentResource {
       }, builds);
       this.engineReady[n.name] = [builds[i], copy];
     });
+  }
 
-    // 2. The models: the LLM's and long-term memory's embedder, each downloaded once by
-    //    the first Nomad server, copied to the rest, and its sha256 checked on every node
-    //    (every node holds both, so Nomad may move the LLM or the embeddings server anywhere).
+  /** 2. The models: the LLM's and long-term memory's embedder, each downloaded once by the
+   * first Nomad server, copied to the rest, and its sha256 checked on every node (every
+   * node holds both, so Nomad may move the LLM or the embeddings server anywhere). */
+  private distributeModels(nodes: LegacyNode[], config: AideConfig): void {
     const source = nodes.find((n) => n.node.roles.includes("server")) ?? nodes[0];
     const distributeModel = (step: string, file: PinnedModel, pinnedIn?: string) => {
       const modelVars = {
         AIDE_MODEL_NAME: file.name, AIDE_MODEL_URL: file.url, AIDE_MODEL_SHA256: file.sha256, AIDE_MODEL_DIR: file.dir,
         ...(pinnedIn ? { AIDE_PIN_SOURCE: pinnedIn } : {}),
       };
-      const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, [source.base], step);
+      const download = source.step("model", { ...modelVars, AIDE_ROLE: "download" }, this, [source.base], step);
       for (const n of nodes) {
         this.modelReady[n.name] ??= [];
         if (n === source) {
           this.modelReady[n.name].push(download);
           continue;
         }
-        const copy = relay(`${n.name}-${step}-copy`, n, {
+        const copy = this.relay(`${n.name}-${step}-copy`, {
           AIDE_FROM: sshTarget(source, file.dir),
           AIDE_INCLUDE: file.name,
           AIDE_TO: sshTarget(n, file.dir),
           AIDE_SHA256: file.sha256,
         }, [download, n.base]);
         // The node's own model step verifies the copy and owns its removal on destroy.
-        this.modelReady[n.name].push(n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, [copy], step));
+        this.modelReady[n.name].push(n.step("model", { ...modelVars, AIDE_ROLE: "verify" }, this, [copy], step));
       }
     };
     distributeModel("model", { ...config.model, dir: MODEL_DIR });
     distributeModel("embedding-model", EMBEDDING_MODEL, "scripts/models/catalog.ts (role embedding)");
+  }
 
-    // 3. The agent package, from this checkout, installed with the node's Node.js, plus
-    //    the runtime the voice-agent job starts it with (ts-node, at the versions CI uses).
-    const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
-    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
-    const agentRuntime = ["ts-node", "typescript"].map((p) => `${p}@${rootPackage.devDependencies[p]}`).join(" ");
-    // 4. The speech models (STT, TTS, VAD, and YOLO for vision) from this machine's
-    //    models directory (`npm run models -- download`), beside the LLM's file.
+  /** 3. The speech models (STT, TTS, VAD, and YOLO for vision) from this machine's models
+   * directory (`npm run models -- download`), beside the LLM's file. Per node: the step
+   * after which they are in place. */
+  private distributeSpeechModels(nodes: LegacyNode[]): Record<string, remote.Command> {
     const speech = speechModels();
     if (!speech.include) {
       pulumi.log.warn(`no speech models in ${speech.dir} (no manifest.json): the voice agent cannot start on the nodes until you run 'npm run models -- download --only stt,tts,vad' and 'pulumi up' again`, this);
     }
-    for (const n of nodes) {
-      const copy = relay(`${n.name}-agent-copy`, n, {
-        AIDE_FROM: `local:${path.join(REPO, "agent")}`,
-        AIDE_INCLUDE: "package.json\nsrc",
-        AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
-        AIDE_STAMP: agentStamp,
-      }, [n.nodejs]);
-      const speechCopy = relay(`${n.name}-speech-copy`, n, {
+    return Object.fromEntries(nodes.map((n) => {
+      const speechCopy = this.relay(`${n.name}-speech-copy`, {
         AIDE_FROM: speech.include ? `local:${speech.dir}` : "",
         AIDE_INCLUDE: speech.include,
         AIDE_TO: sshTarget(n, MODEL_DIR),
         AIDE_STAMP: speech.stamp,
         AIDE_SKIP_REASON: `no speech models in ${speech.dir} on the control node`,
       }, [n.base]);
-      const speechStep = n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, [speechCopy]);
+      return [n.name, n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, this, [speechCopy])];
+    }));
+  }
+
+  /** 4. The agent package, from this checkout, installed with the node's Node.js, plus the
+   * runtime the voice-agent job starts it with (ts-node, at the versions CI uses); ready
+   * once the node's speech models are in place too. */
+  private distributeAgent(nodes: LegacyNode[], speechReady: Record<string, remote.Command>): void {
+    const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
+    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+    const agentRuntime = ["ts-node", "typescript"].map((p) => `${p}@${rootPackage.devDependencies[p]}`).join(" ");
+    for (const n of nodes) {
+      const copy = this.relay(`${n.name}-agent-copy`, {
+        AIDE_FROM: `local:${path.join(REPO, "agent")}`,
+        AIDE_INCLUDE: "package.json\nsrc",
+        AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
+        AIDE_STAMP: agentStamp,
+      }, [n.nodejs]);
       // The stamp covers the runtime too, so a new ts-node version reinstalls.
-      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, [copy, speechStep]);
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, this, [copy, speechReady[n.name]]);
     }
-    this.registerOutputs({ plan: this.plan });
   }
 }
-

@@ -6,7 +6,7 @@ import { LegacyNode } from "./node";
 import { Distribution } from "./distribution";
 import { NomadCluster } from "./nomad-cluster";
 import { Household } from "./household";
-import { agentNode, AGENT_TLS_DIR, registerJobs } from "./jobs";
+import { agentNode, AGENT_TLS_DIR, Jobs } from "./jobs";
 import { LLM_SERVICE } from "../nomad-jobs";
 
 const { config, secrets } = loadAideConfig();
@@ -38,12 +38,12 @@ const agentTls = agentHost.step("agent-tls", {
   AIDE_TLS_KEY: household.agentKey,
   AIDE_TLS_CA: household.caCertificate,
   AIDE_PAIRING_CODE: household.pairingCode,
-}, [agentHost.base]);
+}, agentHost, [agentHost.base]);
 
 // Jobs: the LLM backend (its layers placed by the planner), the voice agent, its speech
 // services (placed away from the LLM) and the benchmark, registered through Nomad's API
 // once the cluster is ready.
-const jobs = registerJobs({ config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready, agentTls] });
+const jobs = new Jobs("aide", { config, nodes, nomadAddress: cluster.address, dependsOn: [cluster.ready, agentTls] });
 
 export const nomadAddress = cluster.address;
 export const nomadUi = pulumi.interpolate`${cluster.address}/ui`;

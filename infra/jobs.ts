@@ -1,8 +1,9 @@
-// The jobs the cluster runs, registered through NomadJob once Nomad is ready: the LLM
-// backend the stack chose (its layers placed by the planner), the voice agent, the speech
-// services beside it (STT, TTS and long-term memory's embeddings, placed away from the
-// LLM by the planner), and the llama-bench benchmark. Switching `backend` changes only the
-// LLM's jobs: the agent finds every service through Nomad, whichever node or backend serves it.
+// The jobs the cluster runs, NomadJobs that the Jobs component registers once Nomad is
+// ready: the LLM backend the stack chose (its layers placed by the planner), the voice
+// agent, the speech services beside it (STT, TTS and long-term memory's embeddings, placed
+// away from the LLM by the planner), and the llama-bench benchmark. Switching `backend`
+// changes only the LLM's jobs: the agent finds every service through Nomad, whichever node
+// or backend serves it.
 import { existsSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
@@ -10,12 +11,13 @@ import {
   EMBEDDINGS_SERVICE, LLM_JOB_ID, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type AgentRuntimeArgs, type WorkerFallback,
 } from "../nomad-jobs";
 import { benchRpcServiceName } from "../nomad-jobs/llamacpp-rpc";
-import { aideCache } from "../scripts/lib/cache";
+import { aideCache } from "../lib/cache";
 import { AideConfig, NodeConfig, NodeFacts } from "./config";
 import { AGENT_DIR, EMBEDDING_MODEL, ENGINE_PREFIX, MODEL_DIR } from "./distribution";
+import { readModelFacts } from "./model-facts";
 import { NomadConnection, NomadJob } from "./nomad-job";
 import {
-  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, NodeFacts as PlannerNode, placeSideServices, planLayers, PlanOptions, readModelFacts,
+  LayerPlan, LayerShare, llamaCppSplit, ModelFacts, PlannerNode, placeSideServices, planLayers, PlanOptions,
   SideService, SIDE_SERVICES, SideServicePlacement, workerFallbacks,
 } from "./planner";
 
@@ -53,21 +55,6 @@ export interface JobsArgs {
 
 /** The job specs the program registers, by what they are. */
 export type JobName = "llm" | "agent" | "bench" | SideService;
-
-export interface Jobs {
-  llm: NomadJob;
-  agent: NomadJob;
-  /** STT, TTS and the embeddings server, each a job of its own. */
-  services: Record<SideService, NomadJob>;
-  /** Stopped with prima.cpp (its build has no llama-bench). */
-  bench: NomadJob;
-  /** Undefined when no plan could be made (the error is logged). */
-  plan: pulumi.Output<LayerPlan | undefined>;
-  /** Where the speech services run, and why. */
-  servicePlacement: pulumi.Output<SideServicePlacement>;
-  /** The job JSON as registered, for `nomad job run -json` by hand. */
-  specs: pulumi.Output<Record<JobName, NomadJobSpec | undefined>>;
-}
 
 /** The model's header from a local copy ($AIDE_CACHE/models/<name>) or, without one, from
  * its download URL with range requests. */
@@ -226,77 +213,112 @@ export function sideServiceSpecs(config: AideConfig, placement: SideServicePlace
   };
 }
 
-export function registerJobs(args: JobsArgs, opts: pulumi.CustomResourceOptions = {}): Jobs {
-  const { config } = args;
-  const token = args.nomadToken ?? new pulumi.Config().getSecret("nomadToken");
-  const connection: pulumi.Input<NomadConnection> = pulumi.output({ address: args.nomadAddress, token })
-    .apply((c) => (c.token ? { address: c.address, token: c.token } : { address: c.address }));
-  const jobOpts = { ...opts, dependsOn: args.dependsOn };
+/** The specs a layer plan and the service placement give, for the nodes' facts. */
+interface PlannedSpecs {
+  plan: LayerPlan | undefined;
+  llm: NomadJobSpec | undefined;
+  bench: NomadJobSpec | undefined;
+  placement: SideServicePlacement;
+  services: Record<SideService, NomadJobSpec>;
+}
+
+/** The layer plan, where the speech services go, and the specs that follow, each decision
+ * logged for `pulumi preview`. A plan that cannot be made (the model fits nowhere, its
+ * header cannot be read) is a Pulumi error with the reason — `pulumi preview`/`up` fail
+ * with it — while the rest of the program still registers, so every problem shows in one run. */
+function planSpecs(config: AideConfig, f: Record<string, NodeFacts>, modelFacts?: ModelFacts): PlannedSpecs {
   const agentAt = agentNode(config);
   const hasCamera = config.nodes.some((n) => n.webcam);
+  const nodes: PlannerNode[] = config.nodes.map((n) => ({
+    name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
+  }));
+  let layers: { plan: LayerPlan; llm: NomadJobSpec; bench: NomadJobSpec } | undefined;
+  let placement: SideServicePlacement | undefined;
+  try {
+    const model = modelFacts ?? modelFactsFor(config);
+    const planOptions = {
+      backend: config.backend,
+      contextSize: LLM_CONTEXT,
+      parallel: LLM_PARALLEL,
+      headroomBytes: NODE_HEADROOM,
+      reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
+      avoid: [agentAt.name],
+    };
+    const planned = planWithSpeechServices(model, nodes, planOptions, agentAt.name);
+    const plan = planned.plan;
+    placement = planned.placement;
+    // The head's plan for each worker that stays gone, made now by the same rules.
+    const fallbacks = workerFallbacks(model, nodes, planned.options, plan);
+    const bench = benchJobSpec(config, plan, f);
+    const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
+    pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
+    layers = { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
+  } catch (e) {
+    pulumi.log.error(`layer plan: ${(e as Error).message}`);
+  }
+  // Placed even without a layer plan: the agent's memory and speech do not wait for the LLM.
+  placement ??= placeSideServices(nodes, undefined, agentAt.name);
+  const side = sideServiceSpecs(config, placement, f);
+  pulumi.log.info(`service placement:\n  ${[...placement.explanation, ...(side.why ? [side.why] : [])].join("\n  ")}`);
+  return { plan: layers?.plan, llm: layers?.llm, bench: layers?.bench, placement, services: side.specs };
+}
 
-  const facts = pulumi.all(Object.fromEntries(args.nodes.map((n) => [n.name, n.facts]))) as pulumi.Output<Record<string, NodeFacts>>;
-  // A plan that cannot be made (the model fits nowhere, its header cannot be read) is a
-  // Pulumi error with the reason — `pulumi preview`/`up` fail with it — while the rest of
-  // the program still registers, so every problem shows in one run.
-  const planned = facts.apply((f) => {
-    const nodes: PlannerNode[] = config.nodes.map((n) => ({
-      name: n.name, address: n.address, memoryBytes: f[n.name].ramMb * MiB, cores: f[n.name].cores, cpuMHz: cpuMHz(f[n.name]),
-    }));
-    let layers: { plan: LayerPlan; llm: NomadJobSpec; bench: NomadJobSpec } | undefined;
-    let placement: SideServicePlacement | undefined;
-    try {
-      const model = args.modelFacts ?? modelFactsFor(config);
-      const planOptions = {
-        backend: config.backend,
-        contextSize: LLM_CONTEXT,
-        parallel: LLM_PARALLEL,
-        headroomBytes: NODE_HEADROOM,
-        reservedBytes: { [agentAt.name]: (AGENT_MEMORY_MB + (hasCamera ? VISION_MEMORY_MB : 0)) * MiB },
-        avoid: [agentAt.name],
-      };
-      const planned = planWithSpeechServices(model, nodes, planOptions, agentAt.name);
-      const plan = planned.plan;
-      placement = planned.placement;
-      // The head's plan for each worker that stays gone, made now by the same rules.
-      const fallbacks = workerFallbacks(model, nodes, planned.options, plan);
-      const bench = benchJobSpec(config, plan, f);
-      const ifGone = fallbacks.map((fb) => `if ${fb.missing} stays gone: ${"why" in fb ? fb.why : fb.offloadedLayers === 0 ? "the head serves alone" : `the head re-plans: -ngl ${fb.offloadedLayers} --tensor-split ${fb.tensorSplit.join(",")}`}`);
-      pulumi.log.info(`layer plan (${config.backend}):\n  ${[...plan.explanation, ...ifGone, bench.why].join("\n  ")}`);
-      layers = { plan, llm: llmJobSpec(config, plan, f, fallbacks), bench: bench.spec };
-    } catch (e) {
-      pulumi.log.error(`layer plan: ${(e as Error).message}`);
-    }
-    // Placed even without a layer plan: the agent's memory and speech do not wait for the LLM.
-    placement ??= placeSideServices(nodes, undefined, agentAt.name);
-    const side = sideServiceSpecs(config, placement, f);
-    pulumi.log.info(`service placement:\n  ${[...placement.explanation, ...(side.why ? [side.why] : [])].join("\n  ")}`);
-    return { plan: layers?.plan, llm: layers?.llm, bench: layers?.bench, placement, services: side.specs };
-  });
+/** The cluster's jobs: owns the NomadJob resources it registers. */
+export class Jobs extends pulumi.ComponentResource {
+  readonly llm: NomadJob;
+  readonly agent: NomadJob;
+  /** STT, TTS and the embeddings server, each a job of its own. */
+  readonly services: Record<SideService, NomadJob>;
+  /** Stopped with prima.cpp (its build has no llama-bench). */
+  readonly bench: NomadJob;
+  /** Undefined when no plan could be made (the error is logged). */
+  readonly plan: pulumi.Output<LayerPlan | undefined>;
+  /** Where the speech services run, and why. */
+  readonly servicePlacement: pulumi.Output<SideServicePlacement>;
+  /** The job JSON as registered, for `nomad job run -json` by hand. */
+  readonly specs: pulumi.Output<Record<JobName, NomadJobSpec | undefined>>;
 
-  // Without a plan the spec stays empty and NomadJob's check refuses it, pointing here.
-  const llm = new NomadJob(LLM_JOB_ID, { connection, spec: planned.llm as pulumi.Output<NomadJobSpec> }, jobOpts);
-  const agentSpec = voiceAgentJob({
-    ...agentRuntimeArgs(config),
-    datacenters: [config.nomad.datacenter],
-    port: config.agent.port,
-    benchmarkMode: config.agent.benchmark,
-    vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
-    memoryMB: AGENT_MEMORY_MB,
-    tls: { dir: AGENT_TLS_DIR, httpPort: config.agent.httpPort },
-    ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
-  });
-  const agent = new NomadJob(AGENT_JOB_ID, { connection, spec: agentSpec }, jobOpts);
-  const services = Object.fromEntries(SIDE_SERVICE_JOBS.map(([service, id]) => [service, new NomadJob(id, {
-    connection,
-    spec: planned.services[service],
-    // a stopped job (sideServiceSpecs says when) has nothing to become healthy
-    wait: service === "embeddings" && embeddingsStopped(config) ? "registered" : "healthy",
-  }, jobOpts)])) as Record<SideService, NomadJob>;
-  // Registered only (a batch job that may wait for room), never waited on.
-  const bench = new NomadJob(BENCH_JOB_ID, { connection, spec: planned.bench as pulumi.Output<NomadJobSpec>, wait: "registered" }, jobOpts);
-  const specs = pulumi.output({
-    llm: planned.llm, agent: agentSpec, bench: planned.bench, stt: planned.services.stt, tts: planned.services.tts, embeddings: planned.services.embeddings,
-  }) as Jobs["specs"];
-  return { llm, agent, services, bench, plan: planned.plan, servicePlacement: planned.placement, specs };
+  constructor(name: string, args: JobsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("aide:infra:Jobs", name, {}, opts);
+    const { config } = args;
+    const token = args.nomadToken ?? new pulumi.Config().getSecret("nomadToken");
+    const connection: pulumi.Input<NomadConnection> = pulumi.output({ address: args.nomadAddress, token })
+      .apply((c) => (c.token ? { address: c.address, token: c.token } : { address: c.address }));
+    // The jobs once sat at the top of the stack: the alias names them as they were, so a
+    // stack made then keeps them (Pulumi would otherwise deregister and register each).
+    const jobOpts = { parent: this, dependsOn: args.dependsOn, aliases: [{ parent: pulumi.rootStackResource }] };
+    const agentAt = agentNode(config);
+    const hasCamera = config.nodes.some((n) => n.webcam);
+
+    const facts = pulumi.all(Object.fromEntries(args.nodes.map((n) => [n.name, n.facts]))) as pulumi.Output<Record<string, NodeFacts>>;
+    const planned = facts.apply((f) => planSpecs(config, f, args.modelFacts));
+
+    // Without a plan the spec stays empty and NomadJob's check refuses it, pointing here.
+    this.llm = new NomadJob(LLM_JOB_ID, { connection, spec: planned.llm as pulumi.Output<NomadJobSpec> }, jobOpts);
+    const agentSpec = voiceAgentJob({
+      ...agentRuntimeArgs(config),
+      datacenters: [config.nomad.datacenter],
+      port: config.agent.port,
+      benchmarkMode: config.agent.benchmark,
+      vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
+      memoryMB: AGENT_MEMORY_MB,
+      tls: { dir: AGENT_TLS_DIR, httpPort: config.agent.httpPort },
+      ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),
+    });
+    this.agent = new NomadJob(AGENT_JOB_ID, { connection, spec: agentSpec }, jobOpts);
+    this.services = Object.fromEntries(SIDE_SERVICE_JOBS.map(([service, id]) => [service, new NomadJob(id, {
+      connection,
+      spec: planned.services[service],
+      // a stopped job (sideServiceSpecs says when) has nothing to become healthy
+      wait: service === "embeddings" && embeddingsStopped(config) ? "registered" : "healthy",
+    }, jobOpts)])) as Record<SideService, NomadJob>;
+    // Registered only (a batch job that may wait for room), never waited on.
+    this.bench = new NomadJob(BENCH_JOB_ID, { connection, spec: planned.bench as pulumi.Output<NomadJobSpec>, wait: "registered" }, jobOpts);
+    this.specs = pulumi.output({
+      llm: planned.llm, agent: agentSpec, bench: planned.bench, stt: planned.services.stt, tts: planned.services.tts, embeddings: planned.services.embeddings,
+    }) as Jobs["specs"];
+    this.plan = planned.plan;
+    this.servicePlacement = planned.placement;
+    this.registerOutputs({ plan: this.plan, servicePlacement: this.servicePlacement });
+  }
 }

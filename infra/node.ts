@@ -75,23 +75,26 @@ export class LegacyNode extends pulumi.ComponentResource {
       dialErrorLimit: 20,
     };
 
-    this.factsStep = this.step("facts", { AIDE_MIN_DISK_MB: String(config.minDiskFreeMb), AIDE_NODE: node.name });
+    this.factsStep = this.step("facts", { AIDE_MIN_DISK_MB: String(config.minDiskFreeMb), AIDE_NODE: node.name }, this);
     this.facts = this.factsStep.stdout.apply((out) => parseFacts(node.name, out));
 
     const clusterAddresses = config.nodes.map((n) => n.address).join(" ");
     this.base = this.step(
       "base",
       { AIDE_NODE: node.name, AIDE_PACKAGES: basePackages(config).join(" "), AIDE_SWAP_MB: this.facts.apply((f) => String(swapMb(f.ramMb))) },
+      this,
       [this.factsStep],
     );
     this.firewall = this.step(
       "firewall",
       { AIDE_CLUSTER_ADDRESSES: clusterAddresses, AIDE_CLUSTER_TCP_PORTS: CLUSTER_TCP_PORTS.join(", ") },
+      this,
       [this.base],
     );
     this.nodejs = this.step(
       "nodejs",
       { AIDE_NODEJS_VERSION: config.nodejs.version, AIDE_NODEJS_URL: config.nodejs.url, AIDE_NODEJS_SHA256: config.nodejs.sha256 },
+      this,
       [this.base],
     );
     this.registerOutputs({ facts: this.facts });
@@ -100,9 +103,14 @@ export class LegacyNode extends pulumi.ComponentResource {
   /**
    * One provisioning step: `infra/scripts/<script>.sh` sent on stdin with its values
    * quoted. A changed value makes Pulumi run the script's update; destroy runs delete.
+   * The step belongs to `owner`: the node for its own steps, else the component that
+   * makes it (the Nomad cluster, the distribution).
    */
-  step(script: string, vars: StepVars, dependsOn: pulumi.Input<pulumi.Resource>[] = [], name = script): remote.Command {
+  step(script: string, vars: StepVars, owner: pulumi.Resource, dependsOn: pulumi.Input<pulumi.Resource>[] = [], name = script): remote.Command {
     const program = pulumi.all(vars).apply((v) => stepProgram(script, v as Record<string, string>));
+    // Every step once sat under its node: the alias names it as it was, so a stack made
+    // then keeps the step (Pulumi would otherwise replace it, running delete and create).
+    const aliases = owner === this ? [] : [{ parent: this }];
     return new remote.Command(
       `${this.name}-${name}`,
       {
@@ -114,7 +122,7 @@ export class LegacyNode extends pulumi.ComponentResource {
         // The previous run's output is not needed by any script and may be large.
         addPreviousOutputInEnv: false,
       },
-      { parent: this, dependsOn },
+      { parent: owner, dependsOn, aliases },
     );
   }
 }

@@ -15,6 +15,7 @@ export interface NomadClusterArgs {
 
 export const NOMAD_HTTP_PORT = 4646;
 
+/** Owns each node's Nomad agent and the readiness check (steps run on the nodes). */
 export class NomadCluster extends pulumi.ComponentResource {
   readonly agents: remote.Command[];
   /** Succeeds once 3 servers are alive with a leader and every client is ready. */
@@ -51,6 +52,7 @@ export class NomadCluster extends pulumi.ComponentResource {
           AIDE_META_RAM_MB: n.facts.apply((f) => String(f.ramMb)),
           AIDE_META_CORES: n.facts.apply((f) => String(f.cores)),
         },
+        this,
         [n.base, n.firewall, ...(args.before?.[n.name] ?? [])],
       ),
     );
@@ -59,6 +61,7 @@ export class NomadCluster extends pulumi.ComponentResource {
     this.ready = first.step(
       "nomad-ready",
       { AIDE_EXPECT_SERVERS: String(servers.length), AIDE_EXPECT_CLIENTS: String(nodes.length), AIDE_TIMEOUT_S: "300" },
+      this,
       this.agents,
     );
     this.address = pulumi.output(`http://${first.node.address}:${NOMAD_HTTP_PORT}`);

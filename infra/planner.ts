@@ -1,5 +1,5 @@
 // Decides where the model's layers go, from the nodes' RAM and speed and the model's
-// GGUF metadata. Every decision comes with a sentence that `pulumi preview` prints.
+// GGUF metadata (infra/model-facts.ts reads it). Every decision comes with a sentence that `pulumi preview` prints.
 //
 // The rules, for one conversation at a time on CPU nodes:
 // - One node when the model (weights + KV cache + buffers) fits in a node's free RAM
@@ -11,8 +11,6 @@
 // - Within the chosen nodes, layers go in proportion to speed (each node then takes
 //   about the same time per token, so none idles the pipeline), capped by what each
 //   node can hold.
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import type { WorkerFallback } from "../nomad-jobs";
 
 const GiB = 1024 ** 3;
@@ -38,7 +36,9 @@ const LAB_SAYS =
   `vs ${LAB_SPLIT_VS_ONE_NODE.voiceToVoiceP50S.oneNode} s on one node, ${LAB_SPLIT_VS_ONE_NODE.splitGenerationTokS} tok/s generating split; ` +
   `${LAB_SPLIT_VS_ONE_NODE.pipelined.voiceToVoiceP50S} s vs ${LAB_SPLIT_VS_ONE_NODE.pipelined.oneNode} s with prompt evaluation pipelined over both)`;
 
-export interface NodeFacts {
+/** A node as the planner weighs it: its RAM and speed (infra/jobs.ts derives it from the
+ * node's NodeFacts, the lab from its emulated desktops). */
+export interface PlannerNode {
   name: string;
   address: string;
   /** Total RAM. */
@@ -126,11 +126,11 @@ const positive = (v: number | undefined): v is number => typeof v === "number" &
  * Each node's speed. A node whose facts give no usable speed (0 or NaN cores or clock)
  * counts as the slowest node that has one, so it never skews the split (NaN layers).
  */
-function speedOf(nodes: NodeFacts[]): { speed: (n: NodeFacts) => number; basis: string; unknown: string[] } {
+function speedOf(nodes: PlannerNode[]): { speed: (n: PlannerNode) => number; basis: string; unknown: string[] } {
   if (nodes.every((n) => positive(n.memoryBandwidthGBps))) {
     return { speed: (n) => n.memoryBandwidthGBps!, basis: "measured memory bandwidth (GB/s)", unknown: [] };
   }
-  const raw = (n: NodeFacts) => n.cores * (n.cpuMHz ?? 2000) / 1000;
+  const raw = (n: PlannerNode) => n.cores * (n.cpuMHz ?? 2000) / 1000;
   const known = nodes.map(raw).filter(positive);
   const slowest = known.length ? Math.min(...known) : 1;
   const unknown = nodes.filter((n) => !positive(raw(n))).map((n) => `${n.name} (cores ${n.cores}, ${n.cpuMHz ?? "?"} MHz)`);
@@ -138,11 +138,11 @@ function speedOf(nodes: NodeFacts[]): { speed: (n: NodeFacts) => number; basis: 
 }
 
 /** RAM a node has for Aide before headroom: what was available, else its total; 0 when neither is known. */
-function knownMemory(n: NodeFacts): number {
+function knownMemory(n: PlannerNode): number {
   return [n.availableMemoryBytes, n.memoryBytes].find(positive) ?? 0;
 }
 
-export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions): LayerPlan {
+export function planLayers(model: ModelFacts, nodes: PlannerNode[], options: PlanOptions): LayerPlan {
   if (!nodes.length) throw new Error("planner: the stack has no nodes");
   if (model.layerCount < 1 || model.layerBytes.length !== model.layerCount) {
     throw new Error(`planner: model ${model.name} reports ${model.layerCount} layers but ${model.layerBytes.length} layer sizes — is the GGUF complete?`);
@@ -160,9 +160,9 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   const needSingle = weights + kv + HEAD_BUFFER_BYTES;
   const { speed, basis, unknown } = speedOf(nodes);
   const fastest = Math.max(...nodes.map(speed));
-  const free = (n: NodeFacts) => Math.max(0, knownMemory(n) - headroom - (options.reservedBytes?.[n.name] ?? 0));
-  const cores = (n: NodeFacts) => (Number.isInteger(n.cores) && n.cores > 0 ? n.cores : 1);
-  const threads = (n: NodeFacts) => (avoid.has(n.name) && cores(n) > 1 ? cores(n) - 1 : cores(n));
+  const free = (n: PlannerNode) => Math.max(0, knownMemory(n) - headroom - (options.reservedBytes?.[n.name] ?? 0));
+  const cores = (n: PlannerNode) => (Number.isInteger(n.cores) && n.cores > 0 ? n.cores : 1);
+  const threads = (n: PlannerNode) => (avoid.has(n.name) && cores(n) > 1 ? cores(n) - 1 : cores(n));
   const stackOrder = new Map(nodes.map((n, i) => [n.name, i]));
   // fast first; the avoided nodes last; between equals the one with more room, then the stack's order
   const ranked = [...nodes].sort((a, b) =>
@@ -202,25 +202,25 @@ export function planLayers(model: ModelFacts, nodes: NodeFacts[], options: PlanO
   }
 
   // How many layers each node can hold; the head also holds the non-layer tensors.
-  const headOf = (chosen: NodeFacts[]) =>
+  const headOf = (chosen: PlannerNode[]) =>
     options.backend === "primacpp" ? [...chosen].sort((a, b) => stackOrder.get(a.name)! - stackOrder.get(b.name)!)[0] : chosen[0];
   // What a node holds besides its layers: the head its embeddings (and, for prima.cpp or
   // alone, the output head); llama.cpp's last RPC worker the output head.
-  const fixedBytes = (n: NodeFacts, chosen: NodeFacts[]) => {
+  const fixedBytes = (n: PlannerNode, chosen: PlannerNode[]) => {
     const head = headOf(chosen);
     if (n === head) return model.otherBytes + HEAD_BUFFER_BYTES + (options.backend === "primacpp" || chosen.length === 1 ? outputBytes : 0);
     const lastWorker = options.backend === "llamacpp-rpc" && n === chosen[chosen.length - 1];
     return WORKER_BUFFER_BYTES + (lastWorker ? outputBytes : 0);
   };
-  const capacity = (n: NodeFacts, chosen: NodeFacts[]) => Math.max(0, Math.floor((free(n) - fixedBytes(n, chosen)) / perLayer));
-  const holdable = (chosen: NodeFacts[]) => chosen.reduce((s, c) => s + capacity(c, chosen), 0);
-  const chosen: NodeFacts[] = [];
+  const capacity = (n: PlannerNode, chosen: PlannerNode[]) => Math.max(0, Math.floor((free(n) - fixedBytes(n, chosen)) / perLayer));
+  const holdable = (chosen: PlannerNode[]) => chosen.reduce((s, c) => s + capacity(c, chosen), 0);
+  const chosen: PlannerNode[] = [];
   const dropped: string[] = [];
   /** Nodes that cannot hold one layer beside what their place needs (as head: the embeddings). */
   const noRoom = new Map<string, string>();
   // Every chosen node holds at least one layer: a node without room must not get one
   // (nor become the head) just because it is fast.
-  const join = (n: NodeFacts): boolean => {
+  const join = (n: PlannerNode): boolean => {
     const next = [...chosen, n];
     const short = next.find((c) => capacity(c, next) < 1);
     if (short) {
@@ -339,7 +339,7 @@ export function llamaCppSplit(plan: LayerPlan): { head: LayerShare; workers: Lay
  * other worker keeps its place (its ggml-rpc-server is the one already running) — or why
  * the model cannot run without it. Computed when the plan is, run by the head as it starts.
  */
-export function workerFallbacks(model: ModelFacts, nodes: NodeFacts[], options: PlanOptions, plan: LayerPlan): WorkerFallback[] {
+export function workerFallbacks(model: ModelFacts, nodes: PlannerNode[], options: PlanOptions, plan: LayerPlan): WorkerFallback[] {
   if (plan.mode !== "split" || options.backend !== "llamacpp-rpc") return [];
   const { workers } = llamaCppSplit(plan);
   return workers.map((gone): WorkerFallback => {
@@ -388,7 +388,7 @@ export interface SideServicePlacement {
  * has one to itself and with fewer they share; each may move to the others when its own
  * node goes down. `plan` undefined (no layer plan could be made): no node counts as the LLM's.
  */
-export function placeSideServices(nodes: NodeFacts[], plan: LayerPlan | undefined, agentNode: string): SideServicePlacement {
+export function placeSideServices(nodes: PlannerNode[], plan: LayerPlan | undefined, agentNode: string): SideServicePlacement {
   if (!nodes.some((n) => n.name === agentNode)) throw new Error(`placing the speech services: the agent's node ${agentNode} is not one of the stack's nodes`);
   const llm = new Set(plan?.shares.map((s) => s.node) ?? []);
   const { speed } = speedOf(nodes);
@@ -414,82 +414,4 @@ export function placeSideServices(nodes: NodeFacts[], plan: LayerPlan | undefine
 /** prima.cpp's `-lw`: one layer count per rank, in ring order. */
 export function primaLayerWindow(plan: LayerPlan): number[] {
   return plan.shares.map((s) => s.layers);
-}
-
-/** Reads layer count, per-layer sizes and KV size from a GGUF file — a local path, or an
- * http(s) URL whose header node-llama-cpp reads with range requests (no full download).
- * node-llama-cpp is ESM-only and this program runs as CommonJS, so the reader runs in a
- * child `node` (about a second; it reads only the header). */
-export function readModelFacts(ggufPathOrUrl: string): ModelFacts {
-  const script = `
-    import { readGgufFileInfo } from "node-llama-cpp";
-    import { statSync } from "node:fs";
-    const where = process.argv[1];
-    // a few quick retries: its default backs off for minutes on an unreachable URL
-    const fetchRetryOptions = { retries: 2, factor: 1, minTimeout: 500, maxTimeout: 1000 };
-    const info = await readGgufFileInfo(where, { readTensorInfo: true, logWarnings: false, fetchRetryOptions });
-    let fileSize;
-    if (/^https?:/.test(where)) {
-      const head = await fetch(where, { method: "HEAD", redirect: "follow" });
-      fileSize = Number(head.headers.get("content-length"));
-      if (!(fileSize > 0)) throw new Error("the server did not say the file's size (Content-Length)");
-    } else fileSize = statSync(where).size;
-    const md = info.metadata;
-    const arch = md.general.architecture;
-    const a = md[arch] ?? {};
-    const n = (v) => (v === undefined ? undefined : Number(v));
-    console.log(JSON.stringify({
-      name: md.general.name ?? null, architecture: arch, fileSize,
-      blockCount: n(a.block_count), embedding: n(a.embedding_length),
-      heads: n(a.attention?.head_count), kvHeads: n(a.attention?.head_count_kv),
-      keyLength: n(a.attention?.key_length), valueLength: n(a.attention?.value_length),
-      tensors: info.fullTensorInfo.map((t) => [t.name, Number(t.fileOffset)]),
-    }));`;
-  const repo = join(__dirname, "..");
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, ggufPathOrUrl], { cwd: repo, encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) {
-    const why = (r.stderr || r.error?.message || "").trim().split("\n").filter((l) => /error/i.test(l)).pop() ?? "no output";
-    throw new Error(`model ${ggufPathOrUrl}: cannot read its GGUF header (${why.trim()}) — is it a complete .gguf file${/^https?:/.test(ggufPathOrUrl) ? " at a reachable URL" : ""}?`);
-  }
-  const raw = JSON.parse(r.stdout) as {
-    name: string | null; architecture: string; fileSize: number; blockCount?: number; embedding?: number; heads?: number; kvHeads?: number;
-    keyLength?: number; valueLength?: number; tensors: Array<[string, number]>;
-  };
-  if (!raw.blockCount || !raw.embedding || !raw.heads) {
-    throw new Error(`model ${ggufPathOrUrl}: its GGUF metadata lacks ${raw.architecture}.block_count/embedding_length/attention.head_count — not a transformer Aide can plan for`);
-  }
-  const fileSize = raw.fileSize;
-  const sorted = [...raw.tensors].sort((a, b) => a[1] - b[1]);
-  const layerBytes = new Array<number>(raw.blockCount).fill(0);
-  let otherBytes = 0;
-  let outputBytes = 0;
-  let embeddingBytes = 0;
-  let tiedOutput = true;
-  sorted.forEach(([name, offset], i) => {
-    const size = (i + 1 < sorted.length ? sorted[i + 1][1] : fileSize) - offset;
-    const m = /^blk\.(\d+)\./.exec(name);
-    if (m && Number(m[1]) < raw.blockCount!) layerBytes[Number(m[1])] += size;
-    else if (name === "output.weight" || name === "output_norm.weight") {
-      outputBytes += size;
-      if (name === "output.weight") tiedOutput = false;
-    } else {
-      otherBytes += size;
-      if (name === "token_embd.weight") embeddingBytes = size;
-    }
-  });
-  // A model without output.weight reuses its embeddings as the output head, and llama.cpp
-  // loads a second copy of them wherever the output head runs.
-  if (tiedOutput) outputBytes += embeddingBytes;
-  const headDim = raw.embedding / raw.heads;
-  const kvHeads = raw.kvHeads ?? raw.heads;
-  const kvPerTokenPerLayer = 2 /* f16 */ * kvHeads * ((raw.keyLength ?? headDim) + (raw.valueLength ?? headDim));
-  return {
-    name: raw.name ?? ggufPathOrUrl.split("/").pop()!,
-    architecture: raw.architecture,
-    layerCount: raw.blockCount,
-    layerBytes,
-    otherBytes,
-    outputBytes,
-    kvBytesPerToken: kvPerTokenPerLayer * raw.blockCount,
-  };
 }

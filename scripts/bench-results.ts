@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { nomadRequest, NomadConnection } from "../infra/nomad-job";
 import { BENCH_JOB_ID, BENCH_TASK, llamaBenchJob, LlamaBenchJobArgs } from "../nomad-jobs";
-import { llamaBinary, startRpcWorker } from "./lib/llama";
+import { llamaBinary, startRpcWorker } from "../lib/llama";
 import { ensureBenchModel } from "./models/tiny";
 
 export interface BenchResult {

@@ -37,10 +37,10 @@ import { startVoiceAgent } from "../agent/src/main";
 import { EMBEDDINGS_SERVER } from "../nomad-jobs";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
 import { newPairingCode } from "../agent/src/transport";
-import { aideCache } from "./lib/cache";
-import { ServerNames, ensureLocalTls, writePrivate } from "./lib/certificates";
-import { LlamaServerSupervisor, freePort } from "./lib/llama";
-import { SpeechServiceSupervisor } from "./lib/speech-services";
+import { aideCache } from "../lib/cache";
+import { ServerNames, ensureLocalTls, writePrivate } from "../lib/certificates";
+import { LlamaServerSupervisor, freePort } from "../lib/llama";
+import { SpeechServiceSupervisor } from "../lib/speech-services";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "./models/tiny";
 import { ensureTinySpeechModels } from "./models/tiny-speech";
 

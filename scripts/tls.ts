@@ -9,7 +9,7 @@
  *                                 → {"cert", "key"}
  */
 import { newPairingCode } from "../agent/src/transport/pairing";
-import { issueServerCertificate, makeCertificateAuthority } from "./lib/certificates";
+import { issueServerCertificate, makeCertificateAuthority } from "../lib/certificates";
 
 function required(name: string): string {
   const value = process.env[name];

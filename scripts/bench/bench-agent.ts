@@ -25,7 +25,7 @@ import { createTextToSpeech, TextToSpeech } from "../../agent/src/services/tts";
 import { ScriptedClient, startAgentServer } from "../../agent/src/transport";
 import { TwinService } from "../../agent/src/twin";
 import { makeSpeech } from "../../agent/test/vad/espeak-speech";
-import { freePort, startLlamaServer } from "../lib/llama";
+import { freePort, startLlamaServer } from "../../lib/llama";
 import { ensureTinyChatModel } from "../models/tiny";
 import { ensureTinySpeechModels } from "../models/tiny-speech";
 

@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { LlamaProfile, llamaBinary, llamaPrefix, RunningProcess, startLlamaServer, startRpcWorker } from "../lib/llama";
+import { LlamaProfile, llamaBinary, llamaPrefix, RunningProcess, startLlamaServer, startRpcWorker } from "../../lib/llama";
 import { ensureBenchModel } from "../models/tiny";
 
 const arg = (name: string, def: number) => {

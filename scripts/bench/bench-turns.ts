@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLlamaServer, type RunningProcess } from "../lib/llama";
+import { startLlamaServer, type RunningProcess } from "../../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../models/tiny";
 import { BotState, FrameProcessor, Pipeline, TurnCounter, concatPcm, frame, type Direction, type Frame } from "../../agent/src/pipeline";
 import { voicePipeline } from "../../agent/src/processors";

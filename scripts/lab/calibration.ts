@@ -30,7 +30,7 @@
 // the emulation artefact (labThreads).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { llamaBinary, type LlamaProfile } from "../lib/llama";
+import { llamaBinary, type LlamaProfile } from "../../lib/llama";
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 // An emulated cluster of Core 2 desktops on this machine, for `npm run bench:cluster`:
-// each node is a network-namespace host (scripts/lib/netns.ts; optionally a shaped
+// each node is a network-namespace host (lib/netns.ts; optionally a shaped
 // link, e.g. 1gbit as on the real LAN) plus a cgroup v1 CPU group whose CFS quota holds
 // everything the node runs to its CPU budget (0.35 = 35 % of one of this machine's
 // cores, the speed ratio of a Core 2 Duo core to one here).
@@ -11,8 +11,8 @@
 import { ChildProcess, execFileSync, spawn as spawnChild } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmdirSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { watchProcess } from "../lib/llama";
-import { alive, createNetnsHosts, NetnsLab } from "../lib/netns";
+import { watchProcess } from "../../lib/llama";
+import { alive, createNetnsHosts, NetnsLab } from "../../lib/netns";
 
 export interface LabNodeSpec {
   name: string;

@@ -1,6 +1,6 @@
 // Where the lab puts Aide's parts, one line a placement, and how it starts them: with the
 // command lines of Aide's own Nomad jobs (nomad-jobs/), run as a Nomad client would
-// (scripts/lib/nomad-runtime.ts) inside each emulated node's namespace and CPU budget.
+// (lib/nomad-runtime.ts) inside each emulated node's namespace and CPU budget.
 //
 // Every placement also runs, on the agent's node, an embeddings llama-server for long-term
 // memory (as the deployment measured in placement b ran it; the cluster now runs it as
@@ -9,9 +9,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
-import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type NodeFacts } from "../../infra/planner";
-import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../lib/llama";
-import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../lib/nomad-runtime";
+import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type PlannerNode } from "../../infra/planner";
+import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../../lib/llama";
+import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../../lib/nomad-runtime";
 import { labThreads } from "./calibration";
 import type { LabCluster, LabNode } from "./cluster";
 
@@ -56,7 +56,7 @@ export const PLACEMENTS: Placement[] = [
 const EMULATED_FREE_BYTES = 7 * 1024 ** 3;
 
 /** An emulated node as the planner sees it: 2 cores at 2.66 GHz, 8 GB. */
-export function emulatedFacts(node: LabNode): NodeFacts {
+export function emulatedFacts(node: LabNode): PlannerNode {
   return { name: node.name, address: node.address, memoryBytes: 8 * 1024 ** 3, cores: 2, cpuMHz: 2660 };
 }
 

@@ -9,7 +9,7 @@ import { concatPcm } from "../../agent/src/pipeline";
 import { EspeakVoice, resample } from "../../agent/src/services/tts";
 import { VAD_SAMPLE_RATE } from "../../agent/src/services/vad";
 import { readManifest, writeManifest } from "../../agent/src/models/manifest";
-import { readModelFacts } from "../../infra/planner";
+import { readModelFacts } from "../../infra/model-facts";
 import { ensureStandIn, whitespaceTokenIds } from "../models/standins";
 import { ensureFullCostSpeechModels } from "../models/standin-speech";
 import { ensurePiperMediumCostVoice } from "../models/standin-voice";

@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { loadYoloModel } from "../../agent/src/vision/yolo-model";
-import { llamaBinary } from "../lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { MOONSHINE_TINY_PUBLISHED_CPU } from "../models/onnx/moonshine-cost";
 import { PIPER_MEDIUM_PUBLISHED_RTF } from "../models/onnx/piper-cost";
 import { standInRealTimeFactor } from "../models/standin-speech";

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 
 const BUNDLE = resolve(__dirname, "..", "..", "node_modules", "node-llama-cpp", "llama", "gitRelease.bundle");
 

@@ -9,7 +9,7 @@
 //     prints the directory, the MACs of stand-in vs real model, and optionally the RTF here
 import { createHash } from "node:crypto";
 import { cpus } from "node:os";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 import { writeManifest } from "../../agent/src/models/manifest";
 import { createSpeechToText } from "../../agent/src/services/stt";
 import { MacCount, moonshineCostModel, moonshineTinyMacs, MOONSHINE_TINY_PUBLISHED_CPU, standInMacs } from "./onnx/moonshine-cost";

@@ -5,7 +5,7 @@
 //
 //   npx ts-node --transpile-only scripts/models/standin-voice.ts   # directory, MACs, RTF here
 import { cpus } from "node:os";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 import { MacsPerSecond, piperMacs, piperMediumCostMacs, piperMediumCostVoice, PIPER_MEDIUM_PUBLISHED_RTF } from "./onnx/piper-cost";
 import { ensureGeneratedDir, generatedEntry } from "./tiny-speech";
 import { writeManifest } from "../../agent/src/models/manifest";

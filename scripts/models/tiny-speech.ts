@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 import { fixedPhraseMoonshine, fixedPhraseRecognizer, toneVoice } from "./onnx/sherpa";
 import { ManifestEntry, MANIFEST_NAME, ModelFormat, ModelRole, writeManifest } from "../../agent/src/models/manifest";
 

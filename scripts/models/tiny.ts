@@ -5,7 +5,7 @@
 //   npx ts-node --transpile-only scripts/models/tiny.ts [chat|embedding|bench]...
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 import { LlamaShape, writeLlamaModel } from "./gguf/llama";
 import { GgmlType } from "./gguf/writer";
 

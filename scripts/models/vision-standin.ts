@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { aideCache } from "../lib/cache";
+import { aideCache } from "../../lib/cache";
 import { demoScene, writeYoloModel } from "./onnx/yolo";
 
 /** YOLOv8n's published cost: 8.7 GFLOPs at 640x640, scaling with the pixel count. */

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { coreTwoFacts, ProgramRun, Registered, runProgram } from "./program";
+import URNS_BEFORE from "./fixtures/three-node-stack-urns-before-components-owned-steps.json";
 import { GOSSIP, validStack } from "./stack-fixture";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-KEY-MATERIAL\n-----END OPENSSH PRIVATE KEY-----";
@@ -160,6 +161,36 @@ describe("the cluster graph under Pulumi mocks", () => {
     });
     expect(job.Networks[0].ReservedPorts).toEqual([{ Label: "http", Value: 8443 }, { Label: "plain", Value: 8080 }]);
     expect(job.Tasks[0].Services[0].Checks[0]).toMatchObject({ Protocol: "https", TLSSkipVerify: true, Path: "/health" });
+  });
+
+  it("gives each component what it makes: Nomad's steps to the cluster, distribution steps to the distribution, the jobs to Jobs", () => {
+    const parentOf = (name: string) => {
+      const found = three.urns.filter((u) => u.urn.endsWith(`::${name}`));
+      expect(found).toHaveLength(1);
+      return found[0].urn.split("::")[2].split("$").slice(0, -1).join("$");
+    };
+    for (const node of ["aide-01", "aide-02", "aide-03"]) {
+      for (const step of ["facts", "base", "firewall", "nodejs"]) expect(parentOf(`${node}-${step}`)).toBe("aide:infra:LegacyNode");
+      expect(parentOf(`${node}-nomad`)).toBe("aide:infra:NomadCluster");
+      for (const step of ["llama", "engine-copy", "llama-source", "model", "embedding-model", "speech-copy", "speech-models", "agent-copy", "agent"]) {
+        expect(parentOf(`${node}-${step}`)).toBe("aide:infra:Distribution");
+      }
+    }
+    expect(parentOf("aide-01-nomad-ready")).toBe("aide:infra:NomadCluster");
+    for (const job of ["aide-llm", "aide-voice-agent", "aide-llama-bench", "aide-stt", "aide-tts", "aide-embeddings"]) expect(parentOf(job)).toBe("aide:infra:Jobs");
+  });
+
+  it("keeps every resource a stack made before the components owned their steps: each old URN is a URN or an alias now", async () => {
+    const prima = await runProgram(validStack(3, { backend: "primacpp", primacpp: { source: { sha256: "b".repeat(64) } } }), secrets);
+    for (const [run, before] of [[three, URNS_BEFORE["llamacpp-rpc"]], [prima, URNS_BEFORE.primacpp]] as const) {
+      // Each old URN names exactly one resource of the program now, so nothing is replaced or deleted.
+      const claimedBy = (urn: string) => run.urns.filter((u) => u.urn === urn || u.aliases.includes(urn)).length;
+      expect(before.filter((urn) => claimedBy(urn) !== 1)).toEqual([]);
+      // And what is new is only the Jobs component.
+      expect(run.urns.filter((u) => !before.includes(u.urn) && !u.aliases.some((a) => before.includes(a))).map((u) => u.urn)).toEqual([
+        "urn:pulumi:dev::aide::aide:infra:Jobs::aide",
+      ]);
+    }
   });
 
   it("configures exactly three Nomad servers that all join the same three addresses", () => {

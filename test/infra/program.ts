@@ -10,8 +10,16 @@ export interface Registered {
   inputs: Record<string, any>;
 }
 
+/** A resource as the engine names it: its URN, and the URNs its aliases stand for. */
+export interface Named {
+  urn: string;
+  aliases: string[];
+}
+
 export interface ProgramRun {
   resources: Registered[];
+  /** Every registration's URN and alias URNs, resolved as the engine resolves them. */
+  urns: Named[];
   /** Resource name → names of the resources it depends on (dependsOn, as the engine sees it). */
   dependsOn: Map<string, string[]>;
   /** What requiring the program threw (a config error), if anything. */
@@ -54,6 +62,25 @@ function unwrap<T>(pulumi: typeof pulumiType, name: string, o: unknown): Promise
       return v;
     });
   });
+}
+
+/** The engine's URN: the parent's type chain, then the type and the name (a resource at
+ * the top of the program has no parent here; the engine leaves the stack out of the chain). */
+function urnOf(parent: string, type: string, name: string, stack = "dev", project = "aide"): string {
+  const chain = parent ? `${parent.split("::")[2]}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${chain}::${name}`;
+}
+
+/** A registration's URN and its aliases' URNs: an alias spec leaves out what stays the same. */
+function named(req: any): Named {
+  const [type, name, parent] = [req.getType() as string, req.getName() as string, req.getParent() as string];
+  const aliases = (req.getAliasesList() as any[]).map((a) => {
+    if (a.hasUrn()) return a.getUrn() as string;
+    const spec = a.getSpec();
+    const aliasParent = spec.getNoparent() ? "" : spec.getParenturn() || parent;
+    return urnOf(aliasParent, spec.getType() || type, spec.getName() || name, spec.getStack() || undefined, spec.getProject() || undefined);
+  });
+  return { urn: urnOf(parent, type, name), aliases };
 }
 
 export async function runProgram(
@@ -101,9 +128,11 @@ export async function runProgram(
   const dependsOn = new Map<string, string[]>();
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: any): unknown };
   const register = monitor.registerResource.bind(monitor);
+  const urns: Named[] = [];
   monitor.registerResource = (req, cb) => {
     const names = (req.getDependenciesList() as string[]).map((urn) => urn.split("::").pop()!);
     dependsOn.set(req.getName(), names);
+    urns.push(named(req));
     return register(req, cb);
   };
   let exports: Record<string, unknown>;
@@ -111,7 +140,7 @@ export async function runProgram(
     exports = require("../../infra/index");
   } catch (error) {
     await new Promise((r) => setTimeout(r, 100));
-    return { resources, dependsOn, error: error as Error, outputs: {}, exports: {}, pulumi };
+    return { resources, urns, dependsOn, error: error as Error, outputs: {}, exports: {}, pulumi };
   }
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(exports)) outputs[k] = await unwrap(pulumi, k, v);
@@ -119,5 +148,5 @@ export async function runProgram(
   // the SDK, but the one `pulumi up` itself waits on before it disconnects).
   const settings: { waitForRPCs(): Promise<void> } = require("@pulumi/pulumi/runtime/settings");
   await settings.waitForRPCs();
-  return { resources, dependsOn, outputs, exports, pulumi };
+  return { resources, urns, dependsOn, outputs, exports, pulumi };
 }

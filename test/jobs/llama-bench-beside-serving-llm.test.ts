@@ -11,7 +11,7 @@ import { LayerPlan, LayerShare, llamaCppSplit } from "../../infra/planner";
 import { Job, llamaBenchJob, LlamaBenchJobArgs, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
 import { BENCH_RPC_PORT, benchRpcServiceName } from "../../nomad-jobs/llamacpp-rpc";
 import { parseBenchOutput } from "../../scripts/bench-results";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
 import { mainTask, rpcArgs } from "./support/fixtures";

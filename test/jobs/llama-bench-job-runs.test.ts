@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { llamaBenchJob, LlamaBenchJobArgs } from "../../nomad-jobs";
 import { benchRpcServiceName } from "../../nomad-jobs/llamacpp-rpc";
 import { parseBenchOutput } from "../../scripts/bench-results";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
 import { mainTask } from "./support/fixtures";

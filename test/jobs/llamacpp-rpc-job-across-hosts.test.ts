@@ -9,7 +9,7 @@ import { llamaCppSplit, LayerPlan } from "../../infra/planner";
 import { llamaBenchJob, llamaCppRpcJob } from "../../nomad-jobs";
 import { BENCH_RPC_PORT } from "../../nomad-jobs/llamacpp-rpc";
 import { parseBenchOutput } from "../../scripts/bench-results";
-import { canConnectIn, llamaBinary } from "../../scripts/lib/llama";
+import { canConnectIn, llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { createNetnsHosts, NetnsLab } from "../support/netns";
 import { mainTask, rpcArgs } from "./support/fixtures";

@@ -5,9 +5,10 @@
 // @slow: two RPC workers and a head llama-server (about 13 s alone)
 import { tmpdir } from "node:os";
 import { dirname } from "node:path";
-import { LayerPlan, LayerShare, llamaCppSplit, readModelFacts } from "../../infra/planner";
+import { readModelFacts } from "../../infra/model-facts";
+import { LayerPlan, LayerShare, llamaCppSplit } from "../../infra/planner";
 import { Job, llamaCppRpcJob, rpcServiceName, TaskGroup } from "../../nomad-jobs";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { canConnect, freePort } from "../support/ports";
 import { mainTask, rpcArgs } from "./support/fixtures";

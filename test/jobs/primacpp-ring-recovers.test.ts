@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LLM_JOB_ID, primaCppJob, Task } from "../../nomad-jobs";
-import { RunningProcess, freePort, startLlamaServer } from "../../scripts/lib/llama";
+import { RunningProcess, freePort, startLlamaServer } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { FakeNomad } from "./support/fake-nomad";
 import { primaArgs } from "./support/fixtures";

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { embeddingsJob, voiceAgentJob, wyomingServiceJob, EMBEDDINGS_SERVICE, STT_SERVICE, TTS_SERVICE } from "../../nomad-jobs";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyEmbeddingModel } from "../../scripts/models/tiny";
 import { freePort } from "../support/ports";
 import { agentArgs, embeddingsArgs, wyomingArgs } from "./support/fixtures";

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { embeddingsJob, llamaCppRpcJob, voiceAgentJob, VoiceAgentJobArgs, EMBEDDINGS_SERVICE, STT_SERVICE, TTS_SERVICE } from "../../nomad-jobs";
-import { llamaBinary } from "../../scripts/lib/llama";
+import { llamaBinary } from "../../lib/llama";
 import { ensureTinyChatModel, ensureTinyEmbeddingModel } from "../../scripts/models/tiny";
 import { ensureTinySpeechModels } from "../../scripts/models/tiny-speech";
 import { freePort } from "../support/ports";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readModelFacts } from "../../infra/planner";
+import { readModelFacts } from "../../infra/model-facts";
 import { createLabCluster, type LabCluster } from "../../scripts/lab/cluster";
 import { CONVERSATION } from "../../scripts/lab/lines";
 import type { TapRecord } from "../../scripts/lab/llm-tap";

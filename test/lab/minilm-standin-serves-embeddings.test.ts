@@ -1,7 +1,7 @@
 // The all-MiniLM-L6-v2 stand-in serves long-term memory's embeddings the way the real one
 // does: llama-server --embeddings --pooling mean (the flags npm start uses), 384 values
 // per input, a different vector for different text.
-import { startLlamaServer, RunningProcess } from "../../scripts/lib/llama";
+import { startLlamaServer, RunningProcess } from "../../lib/llama";
 import { ensureStandIn } from "../../scripts/models/standins";
 import { postJson } from "../support/chat";
 

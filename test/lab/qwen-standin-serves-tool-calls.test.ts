@@ -3,7 +3,7 @@
 // grammar-forced describe_scene call comes back parsed as a tool call — what the agent
 // relies on. Slow on purpose-small settings: -c 1024, 2 threads, few tokens.
 // @slow: loads the 1.5B-parameter stand-in into llama-server (about 15 s alone)
-import { startLlamaServer, RunningProcess } from "../../scripts/lib/llama";
+import { startLlamaServer, RunningProcess } from "../../lib/llama";
 import { readGgufHeader } from "../../scripts/models/gguf/reader";
 import { ensureStandIn, whitespaceTokenIds } from "../../scripts/models/standins";
 import { postJson } from "../support/chat";

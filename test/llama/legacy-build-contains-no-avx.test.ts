@@ -6,8 +6,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { llamaPrefix } from "../../scripts/lib/llama";
-import { classify, scanBinary, summarize } from "../../scripts/lib/isa-scan";
+import { llamaPrefix } from "../../lib/llama";
+import { classify, scanBinary, summarize } from "../../lib/isa-scan";
 
 const BINARIES = ["llama-server", "ggml-rpc-server", "llama-bench", "llama-cli", "llama-quantize"];
 

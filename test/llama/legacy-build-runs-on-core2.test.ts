@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { llamaBinary, startLlamaServer, RunningProcess } from "../../scripts/lib/llama";
+import { llamaBinary, startLlamaServer, RunningProcess } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
 const CORE2 = ["qemu-x86_64", "-cpu", "core2duo"];

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   explainFailure, freePort, llamaBinary, LlamaServerSupervisor, RunningProcess, startLlamaServer, startRpcWorker,
-} from "../../scripts/lib/llama";
+} from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { postJson } from "../support/chat";
 

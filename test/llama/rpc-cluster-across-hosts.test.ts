@@ -3,7 +3,7 @@
 // crosses veth links and a bridge, as it would cross a LAN.
 // @needs netns
 import { execFileSync } from "node:child_process";
-import { RunningProcess, startLlamaServer, startRpcWorker } from "../../scripts/lib/llama";
+import { RunningProcess, startLlamaServer, startRpcWorker } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { createNetnsHosts, NetnsLab } from "../support/netns";
 

@@ -1,6 +1,6 @@
 // Distributed inference for real: two ggml-rpc-server workers and llama-server --rpc,
 // the legacy build and the tiny generated model, all on loopback.
-import { RunningProcess, startLlamaServer, startRpcWorker } from "../../scripts/lib/llama";
+import { RunningProcess, startLlamaServer, startRpcWorker } from "../../lib/llama";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 import { postJson, streamChat } from "../support/chat";
 

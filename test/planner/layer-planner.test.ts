@@ -4,8 +4,9 @@ import { ChildProcess, spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readModelFacts } from "../../infra/model-facts";
 import {
-  llamaCppSplit, ModelDoesNotFitError, ModelFacts, NodeFacts, placeSideServices, planLayers, primaLayerWindow, readModelFacts, workerFallbacks,
+  llamaCppSplit, ModelDoesNotFitError, ModelFacts, PlannerNode, placeSideServices, planLayers, primaLayerWindow, workerFallbacks,
 } from "../../infra/planner";
 import { ensureTinyChatModel } from "../../scripts/models/tiny";
 
@@ -24,14 +25,14 @@ function model(name: string, fileBytes: number, layers: number, kvHeads: number,
 }
 
 // Seed §1: three Core 2 Duo desktops (2 cores, ~3 GHz, 8 GB; ~7.3 GiB available).
-const SEED: NodeFacts[] = [1, 2, 3].map((i) => ({
+const SEED: PlannerNode[] = [1, 2, 3].map((i) => ({
   name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: 7.3 * GiB, cores: 2, cpuMHz: 3000,
 }));
 
 // prima.cpp's paper / README, "Table 1: Home cluster configurations" (D1–D4): RAM is the
 // table's "RAM (available)". The table gives no clock or bandwidth, so speed here is
 // cores × the planner's default 2 GHz, and GPUs are ignored (Aide's nodes are CPU-only).
-const PAPER: NodeFacts[] = [
+const PAPER: PlannerNode[] = [
   { name: "d1-mac-m1", address: "10.0.0.1", memoryBytes: 8 * GiB, availableMemoryBytes: 2.4 * GiB, cores: 8 },
   { name: "d2-laptop-i9", address: "10.0.0.2", memoryBytes: 16 * GiB, availableMemoryBytes: 4.1 * GiB, cores: 8 },
   { name: "d3-desktop-i9", address: "10.0.0.3", memoryBytes: 32 * GiB, availableMemoryBytes: 9.7 * GiB, cores: 16 },
@@ -46,7 +47,7 @@ const LLAMA3_8B = model("llama-3-8b-q4_k_m", 4.92 * GB, 32, 8, 128, 0.1);
 const QWEN25_14B = model("qwen2.5-14b-q4_k_m", 8.99 * GB, 48, 8, 128, 0.08);
 const LLAMA3_70B = model("llama-3-70b-q4_k_m", 42.5 * GB, 80, 8, 128, 0.03);
 
-function freeOf(n: NodeFacts, headroom = GiB): number {
+function freeOf(n: PlannerNode, headroom = GiB): number {
   return (n.availableMemoryBytes ?? n.memoryBytes) - headroom;
 }
 
@@ -127,7 +128,7 @@ describe("layer planner on the seed's 3-node cluster", () => {
 
 describe("layer planner: the model on one node whenever one node holds it", () => {
   const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, avoid: ["aide-01"], reservedBytes: { "aide-01": 1.5 * GiB } };
-  const node = (i: number, cores: number, cpuMHz: number, availableGiB: number): NodeFacts => ({
+  const node = (i: number, cores: number, cpuMHz: number, availableGiB: number): PlannerNode => ({
     name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: availableGiB * GiB, cores, cpuMHz,
   });
 
@@ -172,7 +173,7 @@ describe("layer planner: the model on one node whenever one node holds it", () =
 
 describe("where STT, TTS and the embeddings server run: away from the LLM", () => {
   const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, avoid: ["aide-01"], reservedBytes: { "aide-01": 1.5 * GiB } };
-  const seedNode = (i: number, extra: Partial<NodeFacts> = {}): NodeFacts => ({
+  const seedNode = (i: number, extra: Partial<PlannerNode> = {}): PlannerNode => ({
     name: `aide-0${i}`, address: `192.168.1.10${i}`, memoryBytes: 8 * GB, availableMemoryBytes: 7.3 * GiB, cores: 2, cpuMHz: 3000, ...extra,
   });
   const cluster = (n: number) => Array.from({ length: n }, (_, i) => seedNode(i + 1));
@@ -259,7 +260,7 @@ describe("layer planner on the prima.cpp paper's 4-device cluster", () => {
 });
 
 describe("layer planner with a slow node", () => {
-  const nodes: NodeFacts[] = [
+  const nodes: PlannerNode[] = [
     { name: "fast-1", address: "10.1.0.1", memoryBytes: 8 * GiB, cores: 4, cpuMHz: 3000, memoryBandwidthGBps: 12 },
     { name: "fast-2", address: "10.1.0.2", memoryBytes: 8 * GiB, cores: 4, cpuMHz: 3000, memoryBandwidthGBps: 10 },
     { name: "old-p4", address: "10.1.0.3", memoryBytes: 8 * GiB, cores: 1, cpuMHz: 2400, memoryBandwidthGBps: 2 },
@@ -283,7 +284,7 @@ describe("layer planner with a slow node", () => {
 
 describe("layer planner on facts that are odd or missing", () => {
   const opts = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1 };
-  const seedNode = (i: number, facts: Partial<NodeFacts> = {}): NodeFacts => ({ ...SEED[0], name: `aide-0${i}`, address: `192.168.1.10${i}`, ...facts });
+  const seedNode = (i: number, facts: Partial<PlannerNode> = {}): PlannerNode => ({ ...SEED[0], name: `aide-0${i}`, address: `192.168.1.10${i}`, ...facts });
 
   it("never plans NaN layers or threads for a node that reports 0 or NaN speed", () => {
     const nodes = [seedNode(1, { cores: NaN }), seedNode(2, { cpuMHz: 0 }), seedNode(3)];

@@ -1,4 +1,4 @@
-// The network-namespace hosts themselves (scripts/lib/netns.ts, which tests import from
+// The network-namespace hosts themselves (lib/netns.ts, which tests import from
 // ./netns): teardown leaves nothing behind, and two runs on one machine keep apart.
 // @needs netns
 import { execFileSync } from "node:child_process";

@@ -1,3 +1,3 @@
-// Test hosts on this machine: the network-namespace hosts live in scripts/lib/netns.ts
+// Test hosts on this machine: the network-namespace hosts live in lib/netns.ts
 // (the benchmarks' emulated cluster uses them too); tests import them from here.
-export * from "../../scripts/lib/netns";
+export * from "../../lib/netns";

@@ -1,1 +1,1 @@
-export { freePort, canConnect } from "../../scripts/lib/llama";
+export { freePort, canConnect } from "../../lib/llama";

@@ -1,5 +1,5 @@
 /**
- * The household's certificate authority and the agent's certificate (scripts/lib/certificates.ts):
+ * The household's certificate authority and the agent's certificate (lib/certificates.ts):
  * what `npm start -- --https` keeps in its cache directory and `pulumi up` makes for the cluster.
  */
 import { execFileSync } from "node:child_process";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import {
   certificateFits, ensureLocalTls, issueServerCertificate, makeCertificateAuthority, spkiSha256,
-} from "../../scripts/lib/certificates";
+} from "../../lib/certificates";
 
 const names = { hostnames: ["aide-01", "localhost"], addresses: ["192.168.1.101", "127.0.0.1"] };
 

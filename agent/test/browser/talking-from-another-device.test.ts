@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { Browser, Page } from "playwright-core";
 import { launchChromium } from "./chromium";
 import { createNetnsHosts, NetnsLab } from "../../../test/support/netns";
-import { spkiSha256 } from "../../../scripts/lib/certificates";
+import { spkiSha256 } from "../../../lib/certificates";
 import { pageAssets } from "../../src/web";
 import { WRONG_CODES_PER_MINUTE } from "../../src/transport";
 import { makeSpeech, testOutputDir, writeWav } from "../vad/espeak-speech";

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { Browser } from "playwright-core";
 import { defaultConfig } from "../../src/config";
 import { RunningAgent, startVoiceAgent } from "../../src/main";
-import { RunningProcess, freePort, startLlamaServer } from "../../../scripts/lib/llama";
+import { RunningProcess, freePort, startLlamaServer } from "../../../lib/llama";
 import { ensureTinyChatModel } from "../../../scripts/models/tiny";
 import { ensureTinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { makeSpeech, testOutputDir, writeWav } from "../vad/espeak-speech";

@@ -5,7 +5,7 @@
  */
 import * as http from "node:http";
 import * as net from "node:net";
-import { freePort, startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { freePort, startLlamaServer, type RunningProcess } from "../../../lib/llama";
 import { ensureTinyChatModel } from "../../../scripts/models/tiny";
 import { LlmClient, LlmRequestError, LlmUnavailableError, type ChatRequest, type LlmEvent } from "../../src/services/llm";
 import { SseParser } from "../../src/services/llm/sse";

@@ -3,7 +3,7 @@
  * runs it (explicit -t, -np, --jinja, prompt-cache flags), for the brain's tests.
  */
 import { join } from "node:path";
-import { startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { startLlamaServer, type RunningProcess } from "../../../lib/llama";
 import { ensureTinyChatModel } from "../../../scripts/models/tiny";
 
 /**

@@ -5,8 +5,8 @@
  *
  * @needs qemu
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
-import { startLlamaServer } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
+import { startLlamaServer } from "../../../lib/llama";
 import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
 import { LlamaServerEmbedder, NodeLlamaCppEmbedder } from "../../src/twin/memory/embedder";
 

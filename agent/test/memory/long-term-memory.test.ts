@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startLlamaServer, type RunningProcess } from "../../../scripts/lib/llama";
+import { freePort, startLlamaServer, type RunningProcess } from "../../../lib/llama";
 import { ensureTinyEmbeddingModel } from "../../../scripts/models/tiny";
 import { LlamaServerEmbedder } from "../../src/twin/memory/embedder";
 import { atomicFileStorageClass } from "../../src/twin/memory/atomic-file-storage";

@@ -8,7 +8,7 @@ import { defaultConfig } from "../../src/config";
 import { RunningAgent, startVoiceAgent } from "../../src/main";
 import { ScriptedClient, RtviMessage } from "../../src/transport";
 import { APOLOGY_BACKEND_DOWN } from "../../src/twin";
-import { RunningProcess, freePort, startLlamaServer } from "../../../scripts/lib/llama";
+import { RunningProcess, freePort, startLlamaServer } from "../../../lib/llama";
 import { ensureTinyChatModel } from "../../../scripts/models/tiny";
 import { ensureTinySpeechModels } from "../../../scripts/models/tiny-speech";
 

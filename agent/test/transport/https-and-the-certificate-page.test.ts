@@ -6,7 +6,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { AgentServer, ScriptedClient, startAgentServer } from "../../src/transport";
 import { caPageAssets, pageAssets } from "../../src/web";
-import { issueServerCertificate, makeCertificateAuthority } from "../../../scripts/lib/certificates";
+import { issueServerCertificate, makeCertificateAuthority } from "../../../lib/certificates";
 import { ToneBot } from "./tone-bot";
 
 function get(url: string, options: { ca?: string; host?: string } = {}): Promise<{ status: number; body: string; type?: string }> {

@@ -4,7 +4,7 @@
  * and remembers only the heard words, keeps 10 turns, and shrugs off bad transcripts.
  */
 import { frame, type Frame } from "../../src/pipeline";
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { PartialSpeaker, Speaker, startHarness, type Harness } from "./harness";
 

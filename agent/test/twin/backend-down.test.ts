@@ -3,7 +3,7 @@
  * when the backend returns, the next turn is answered normally and the failed exchange
  * has not polluted the history.
  */
-import { freePort } from "../../../scripts/lib/llama";
+import { freePort } from "../../../lib/llama";
 import { APOLOGY_BACKEND_DOWN } from "../../src/twin";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { startHarness } from "./harness";

@@ -5,7 +5,7 @@
 import { Pipeline, frame, type Frame, type MetricsMark } from "../../src/pipeline";
 import { LatencyReporter, formatTurnLatency, type TurnLatency } from "../../src/metrics";
 import { TwinService } from "../../src/twin";
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
 
 const mark = (turnId: number, m: MetricsMark, at: number): Frame => frame("metrics", { turnId, mark: m, at });

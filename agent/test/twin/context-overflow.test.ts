@@ -3,7 +3,7 @@
  * its oldest turns and asks again instead of failing every turn from then on; only a
  * single utterance too long for the context on its own gets the short apology.
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { APOLOGY_REFUSED } from "../../src/twin";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { Speaker, startHarness } from "./harness";

@@ -4,7 +4,7 @@
  * opens a call), TwinService answers it from the SceneSource and the completion goes on
  * with the observation in the prompt. A missing, failing or hanging camera is said so.
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { frame } from "../../src/pipeline";
 import { ToolRegistry, describeSceneTool, type SceneSource } from "../../src/twin";
 import { TOOL_FORCING, startTinyLlm } from "../llm/tiny-llm";

@@ -6,7 +6,7 @@
  * (the text of a reply tokenizes back to the tokens generated), as a real model's does
  * in the common case.
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import type { ChatMessage } from "../../src/services/llm";
 import type { MemoryStore } from "../../src/twin";
 import { startTinyLlm } from "../llm/tiny-llm";

@@ -5,7 +5,7 @@
  * holds the model to it — with no `tools` in any request. A bias on `{` makes the
  * random-weight model open a call; the grammar writes the rest of it.
  */
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { ToolRegistry, describeSceneTool } from "../../src/twin";
 import { PromptedReply, promptedCallGrammar } from "../../src/twin/tools/prompted-calls";
 import { startTinyLlm } from "../llm/tiny-llm";

@@ -6,7 +6,7 @@
  */
 import { frame } from "../../src/pipeline";
 import type { MemoryStore } from "../../src/twin";
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { startHarness } from "./harness";
 

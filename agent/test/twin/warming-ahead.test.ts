@@ -12,7 +12,7 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunningProcess } from "../../../scripts/lib/llama";
+import type { RunningProcess } from "../../../lib/llama";
 import { frame } from "../../src/pipeline";
 import { heardReply } from "../../src/twin/short-term-memory";
 import { startTinyLlm } from "../llm/tiny-llm";

@@ -4,7 +4,7 @@
 import { ensureTinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { spokenPcm } from "../speech/audio";
 import { rawEvent, RawPeer } from "./raw-wyoming";
-import { SpeechServiceProcess, startServeProcess } from "../../../scripts/lib/speech-services";
+import { SpeechServiceProcess, startServeProcess } from "../../../lib/speech-services";
 
 let service: SpeechServiceProcess;
 let phrase: string;

@@ -4,7 +4,7 @@ import { createSpeechToText, SpeechToText } from "../../src/services/stt";
 import { ensureTinySpeechModels, TinySpeechModels } from "../../../scripts/models/tiny-speech";
 import { peakOf, spokenPcm } from "../speech/audio";
 import { RawEvent, RawPeer } from "./raw-wyoming";
-import { SpeechServiceProcess, startServeProcess } from "../../../scripts/lib/speech-services";
+import { SpeechServiceProcess, startServeProcess } from "../../../lib/speech-services";
 
 let models: TinySpeechModels;
 let sttService: SpeechServiceProcess;

@@ -11,7 +11,7 @@ import { EventEmitter } from "node:events";
 export type LlamaProfile = "core2" | "sse2" | "native";
 export type LlamaBinaryName = "llama-server" | "ggml-rpc-server" | "llama-bench" | "llama-cli" | "llama-quantize";
 
-const REPO = resolve(__dirname, "..", "..");
+const REPO = resolve(__dirname, "..");
 const prefixes = new Map<LlamaProfile, string>();
 
 /** The install prefix build-llama.sh uses for a profile (the script is the one source

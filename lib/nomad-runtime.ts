@@ -10,7 +10,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Task, Template } from "../../nomad-jobs";
+import type { Task, Template } from "../nomad-jobs";
 
 export interface ServiceInstance { Address: string; Port: number; Tags: string[] }
 export type ServiceRegistry = Record<string, ServiceInstance[]>;
@@ -44,7 +44,7 @@ function parseTemplate(src: string): Node[] {
       } else if (action === ".Address" || action === ".Port") {
         nodes.push({ kind: "field", name: action.slice(1) as "Address" | "Port" });
       } else {
-        throw new Error(`template action {{ ${action} }} is not one this Nomad stand-in renders — teach scripts/lib/nomad-runtime.ts, or keep the job's template to the known forms`);
+        throw new Error(`template action {{ ${action} }} is not one this Nomad stand-in renders — teach lib/nomad-runtime.ts, or keep the job's template to the known forms`);
       }
     }
     if (terminators.length) throw new Error(`template ends inside a block: missing {{ ${terminators[0]} }}`);

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import { watchProcess, type RunningProcess } from "./llama";
 
-const ROOT = join(__dirname, "..", "..");
+const ROOT = join(__dirname, "..");
 
 export type SpeechKind = "stt" | "tts";
 
