@@ -98,11 +98,10 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       AIDE_MEMORY_DIR: checkPath("memory directory", args.memoryDir ?? `${NODE_STATE_DIR}/memory`),
       // https with the household's certificate, the CA offered on the plain-http port, and the pairing code.
       ...(tls ? { ...agentTlsEnv(tls.dir), AIDE_HTTP_PORT: "${NOMAD_PORT_plain}" } : {}),
-      // the stop threshold must not exceed the start one (the agent refuses to start
-      // otherwise): keep its default ratio, 0.35 for 0.5
+      // No VAD_STOP_THRESHOLD: the agent derives it from the start threshold by its own
+      // rule (agent/src/config.ts), so the two can never disagree.
       ...(args.vad ? {
         VAD_START_THRESHOLD: String(args.vad.startThreshold),
-        VAD_STOP_THRESHOLD: (args.vad.startThreshold * 0.7).toFixed(2),
         VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs),
       } : {}),
     },
