@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
 import { parseTcpUrl } from "./wyoming/address";
 import { pairingCodeProblem } from "./transport/pairing";
+import { DEFAULT_MAX_SESSIONS, defaultSessionsPerAddress } from "./transport/limits";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -176,8 +177,8 @@ const SETTINGS: Setting[] = [
     env: "BENCHMARK_MODE", flag: "--benchmark", help: "true: print each turn's latency report",
     apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
   },
-  { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: "simultaneous conversations (default 8)", apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
-  { env: "AIDE_MAX_SESSIONS_PER_ADDRESS", flag: "--max-sessions-per-address", help: "conversations one address may hold (default 4); through an SSH tunnel everyone is 127.0.0.1", apply: numberIn(1, 256, (c, v) => { c.maxSessionsPerAddress = v; }) },
+  { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: `simultaneous conversations (default ${DEFAULT_MAX_SESSIONS})`, apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
+  { env: "AIDE_MAX_SESSIONS_PER_ADDRESS", flag: "--max-sessions-per-address", help: `conversations one address may hold (default ${defaultSessionsPerAddress(DEFAULT_MAX_SESSIONS)}); through an SSH tunnel everyone is 127.0.0.1`, apply: numberIn(1, 256, (c, v) => { c.maxSessionsPerAddress = v; }) },
   { env: "STT_THREADS", flag: "--stt-threads", help: "threads for speech recognition (default 2)", apply: numberIn(1, 64, (c, v) => { c.sttThreads = v; }) },
   { env: "AIDE_MEMORY_DIR", flag: "--memory-dir", help: "long-term memory's folder (default $AIDE_CACHE/memory; off: no long-term memory)", apply: (c, v) => { c.memoryDir = v || undefined; return undefined; } },
   {
@@ -221,8 +222,8 @@ export function defaultConfig(): AgentConfig {
     minInterruptionMs: 300,
     outputLeadMs: 80,
     benchmark: false,
-    maxSessions: 8,
-    maxSessionsPerAddress: 4,
+    maxSessions: DEFAULT_MAX_SESSIONS,
+    maxSessionsPerAddress: defaultSessionsPerAddress(DEFAULT_MAX_SESSIONS),
     sttThreads: 2,
     sttInterimMs: 700,
     warmPromptCache: true,
