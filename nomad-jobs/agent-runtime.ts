@@ -17,6 +17,8 @@ export interface AgentRuntimeArgs {
   ttsVoice?: "auto" | "piper" | "espeak";
   /** Threads for speech recognition (default 1: the node keeps its other core for other work). */
   sttThreads?: number;
+  /** Which speech recognizer of the models directory (default: the first its manifest lists). */
+  sttModel?: string;
 }
 
 export interface AgentRuntime {
@@ -43,7 +45,14 @@ export function agentRuntime(args: AgentRuntimeArgs): AgentRuntime {
     speechEnv: {
       AIDE_MODELS_DIR: modelsDir,
       STT_THREADS: String(sttThreads),
+      ...(args.sttModel ? { AIDE_STT_MODEL: checkModelName(args.sttModel) } : {}),
       ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
     },
   };
+}
+
+/** A model's name in the manifest, as the agent's AIDE_STT_MODEL takes it. */
+function checkModelName(name: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`speech recognizer '${name}' is not a model name like moonshine-tiny (letters, digits, '.', '_', '-')`);
+  return name;
 }

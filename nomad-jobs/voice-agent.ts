@@ -18,7 +18,8 @@ export interface VoiceAgentJobArgs extends AgentRuntimeArgs {
   port: number;
   /** Print the per-turn benchmark report (seed §9.2). */
   benchmarkMode: boolean;
-  vad?: { startThreshold: number; minSilenceMs: number };
+  /** The agent's VAD settings (VAD_START_THRESHOLD, VAD_MIN_SILENCE_MS, VAD_SPEECH_PAD_MS). */
+  vad?: { startThreshold: number; minSilenceMs: number; speechPadMs?: number };
   /** Long-term memory's folder on the node (default /var/lib/aide/memory): outside the task
    * directory, which Nomad discards with the allocation. */
   memoryDir?: string;
@@ -103,6 +104,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       ...(args.vad ? {
         VAD_START_THRESHOLD: String(args.vad.startThreshold),
         VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs),
+        ...(args.vad.speechPadMs !== undefined ? { VAD_SPEECH_PAD_MS: String(args.vad.speechPadMs) } : {}),
       } : {}),
     },
     templates: [serviceEndpointsTemplate()],

@@ -95,7 +95,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         return voiceStages(context.turns, { vad: await SileroVad.load(), stt, brain, tts }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
-          stt: { interimMs: config.sttInterimMs },
+          stt: { interimMs: config.sttInterimMs, preRollMs: config.speechPadMs },
           tts: { firstWordsWhenSlow: config.ttsFirstWords },
         });
       },
@@ -147,7 +147,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
  * down, and only when the models for it are here (checked now, so the log says at start).
  */
 async function openSpeech(config: AgentConfig, log: (line: string) => void): Promise<{ stt: SpeechToText; tts: TextToSpeech; close(): void }> {
-  const localStt = () => createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads });
+  const localStt = () => createSpeechToText({ modelDir: config.modelsDir, name: config.sttModel, numThreads: config.sttThreads });
   const localTts = () => createTextToSpeech({ voice: config.ttsVoice, piper: { modelDir: config.modelsDir }, onFallback: (reason) => log(`voice: ${reason}`) });
   const remotes: Array<RemoteSpeechToText | RemoteTextToSpeech> = [];
   let stt: SpeechToText;
@@ -173,7 +173,7 @@ async function openSpeech(config: AgentConfig, log: (line: string) => void): Pro
 /** Why the model directory has no `role` model, or undefined when it has one. */
 function missingModel(config: AgentConfig, role: "stt" | "tts"): string | undefined {
   try {
-    findBundle(config.modelsDir ?? defaultModelDir(), role);
+    findBundle(config.modelsDir ?? defaultModelDir(), role, role === "stt" ? config.sttModel : undefined);
     return undefined;
   } catch (error) {
     if (error instanceof ModelError) return error.message;

@@ -37,6 +37,13 @@ describe("the agent's settings", () => {
     expect(loadConfig([], { VAD_START_THRESHOLD: "0.3" }).vad).toMatchObject({ startThreshold: 0.3, stopThreshold: 0.21 });
   });
 
+  it("picks the recognizer by name and keeps the audio from before speech was heard (the stack's sttModel and speechPadMs)", () => {
+    expect(defaultConfig().sttModel).toBeUndefined();
+    expect(defaultConfig().speechPadMs).toBe(300);
+    expect(loadConfig(["--vad-speech-pad-ms", "120"], { AIDE_STT_MODEL: "moonshine-tiny" })).toMatchObject({ sttModel: "moonshine-tiny", speechPadMs: 120 });
+    expect(() => loadConfig([], { AIDE_STT_MODEL: "../x" })).toThrow(/AIDE_STT_MODEL="..\/x" must be a model name like moonshine-tiny/);
+  });
+
   it("refuses a stop threshold above the start threshold", () => {
     expect(() => loadConfig([], { VAD_START_THRESHOLD: "0.3", VAD_STOP_THRESHOLD: "0.5" })).toThrow(/set VAD_STOP_THRESHOLD at or below VAD_START_THRESHOLD/);
   });
