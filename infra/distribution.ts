@@ -9,7 +9,7 @@ import { local } from "@pulumi/command";
 import { AideConfig, NodeFacts } from "./config";
 import { LegacyNode } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
-import { aideCache } from "../scripts/lib/cache";
+import { defaultModelDir } from "../agent/src/models/manifest";
 import { CATALOG } from "../scripts/models/catalog";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
@@ -50,7 +50,7 @@ const SPEECH_ROLES = ["stt", "tts", "vad", "yolo"];
 
 /** The control node's speech models: manifest.json and the role folders present. */
 function speechModels(): { dir: string; include: string; stamp: string } {
-  const dir = process.env.AIDE_MODELS_DIR || aideCache("models");
+  const dir = defaultModelDir(); // where `npm run models -- download` put them
   if (!fs.existsSync(path.join(dir, "manifest.json"))) return { dir, include: "", stamp: "" };
   const parts = ["manifest.json", ...SPEECH_ROLES.filter((r) => fs.existsSync(path.join(dir, r)))];
   return { dir, include: parts.join("\n"), stamp: treeHash(dir, parts) };

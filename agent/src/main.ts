@@ -8,8 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { aideCache } from "./cache-dir";
 import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import { voiceStages } from "./processors";
@@ -195,7 +194,7 @@ async function openLongTermMemory(config: AgentConfig, log: (line: string) => vo
     log("memory: long-term memory off — no embeddings server; set EMBED_URL to a llama-server started with --embeddings --pooling mean (npm start does this)");
     return undefined;
   }
-  const dir = config.memoryDir ?? join(process.env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "memory");
+  const dir = config.memoryDir ?? aideCache("memory");
   // Asked on every request: when the embeddings server moves, memory follows it (SIGHUP).
   const embedder = new LlamaServerEmbedder(() => config.embedUrl!);
   const memory = await LongTermMemory.open({ dir, embedder, conversationId: "agent", log });
