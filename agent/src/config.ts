@@ -11,6 +11,7 @@ import { DEFAULT_PRE_ROLL_MS } from "./processors/stt";
 import { parseTcpUrl } from "./wyoming/address";
 import { pairingCodeProblem } from "./transport/pairing";
 import { DEFAULT_MAX_SESSIONS, defaultSessionsPerAddress } from "./transport/limits";
+import { VISION_AGENT_ENV, VISION_ENV_FLAGS } from "./vision/env";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -68,6 +69,8 @@ export interface AgentConfig {
   pairingCodeFile?: string;
   /** Generated stand-in models: the page says the answers are nonsense. */
   demo: boolean;
+  /** KEY=value file of the endpoints, re-read on SIGHUP (the cluster's job renders it). */
+  endpointsFile?: string;
 }
 
 interface Setting {
@@ -222,6 +225,22 @@ const SETTINGS: Setting[] = [
     env: "AIDE_PAIRING_CODE_FILE", flag: "--pairing-code-file", help: "file holding the pairing code a device must give to talk (localhost needs none; default: no pairing)",
     apply: readableFile((c, v) => { c.pairingCodeFile = v; }),
   },
+  {
+    env: "AIDE_ENDPOINTS_FILE", flag: "--endpoints-file",
+    help: "KEY=value file of LLM_BASE_URL, AIDE_LLM_BACKEND, AIDE_STT_URL, AIDE_TTS_URL, EMBED_URL, re-read on SIGHUP (the cluster's agent job renders it from Nomad's services)",
+    apply: (c, v) => { c.endpointsFile = v || undefined; return undefined; },
+  },
+];
+
+/**
+ * Settings read from the environment where they are used (each has no flag of the
+ * agent's own): listed in --help beside the table, so no setting is hidden.
+ */
+const ENVIRONMENT_ONLY: Array<{ env: string; help: string }> = [
+  { env: "AIDE_CACHE", help: "folder for downloaded and generated models, long-term memory, certificates (default ~/.cache/aide)" },
+  { env: "AIDE_ESPEAK_DATA", help: "espeak-ng's data folder (default: where Debian's espeak-ng-data puts it)" },
+  ...Object.entries(VISION_AGENT_ENV).map(([env, help]) => ({ env, help })),
+  ...Object.entries(VISION_ENV_FLAGS).filter(([env]) => !(env in VISION_AGENT_ENV)).map(([env, { flag, help }]) => ({ env, help: `with AIDE_VISION_SOURCE: the detector's ${flag}, ${help}` })),
 ];
 
 export function defaultConfig(): AgentConfig {
@@ -357,7 +376,7 @@ export function endpointSettingsFromEnvFile(text: string, base: AgentConfig): Pa
 }
 
 export function configHelp(): string {
-  return helpLines(SETTINGS);
+  return `${helpLines(SETTINGS)}\n  read from the environment only:\n${ENVIRONMENT_ONLY.map((s) => `  ${"".padEnd(24)} ${s.env.padEnd(22)} ${s.help}`).join("\n")}`;
 }
 
 /** Which of Aide's Wyoming speech services `agent/src/wyoming/serve.ts` runs. */

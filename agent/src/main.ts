@@ -236,7 +236,7 @@ async function main(): Promise<void> {
   // Nomad rewrites this file and sends SIGHUP when a service of the turn moves (a dead
   // desktop, a backend switch): every conversation's next turn goes to the new endpoints,
   // without a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
-  const envFile = process.env.AIDE_ENDPOINTS_FILE;
+  const envFile = config.endpointsFile;
   process.on("SIGHUP", () => {
     if (!envFile) return;
     try {
