@@ -85,8 +85,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       health: async () => ({ llm: await probeLlm(config.llmUrl), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
       stages: async (context) => {
         const reporter = new LatencyReporter({
+          // printed as the seed's block on stdout, never through `log` (npm start prefixes its lines)
           benchmark: config.benchmark,
-          print: (block) => log(block),
           onReport: (report) => context.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
         context.onMetrics((f) => reporter.observe(f));
