@@ -11,6 +11,7 @@ import { LegacyNode } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
 import { defaultModelDir } from "../agent/src/models/manifest";
 import { CATALOG } from "../scripts/models/catalog";
+import { agentSourceHash } from "../scripts/build-agent";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
 
@@ -105,7 +106,7 @@ export class Distribution extends pulumi.ComponentResource {
   readonly engineReady: Record<string, pulumi.Resource[]> = {};
   /** Per node: the LLM's model and the embeddings model are in place and verified. */
   readonly modelReady: Record<string, pulumi.Resource[]> = {};
-  /** Per node: the agent package, its runtime and the speech models are in place. */
+  /** Per node: the agent package (compiled) and the speech models are in place. */
   readonly agentReady: Record<string, pulumi.Resource> = {};
 
   constructor(name: string, args: DistributionArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -207,11 +208,14 @@ export class Distribution extends pulumi.ComponentResource {
     distributeModel("model", { ...config.model, dir: MODEL_DIR });
     distributeModel("embedding-model", EMBEDDING_MODEL, "scripts/models/catalog.ts (role embedding)");
 
-    // 3. The agent package, from this checkout, installed with the node's Node.js, plus
-    //    the runtime the voice-agent job starts it with (ts-node, at the versions CI uses).
-    const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
-    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
-    const agentRuntime = ["ts-node", "typescript"].map((p) => `${p}@${rootPackage.devDependencies[p]}`).join(" ");
+    // 3. The agent package, compiled here (npm run build:agent: agent/dist, JavaScript;
+    //    the nodes have no compiler) and installed with the node's Node.js.
+    const agentStamp = agentSourceHash();
+    const agentBuild = new local.Command("agent-build", {
+      create: "npm run --silent build:agent",
+      dir: REPO,
+      triggers: [agentStamp],
+    }, { parent: this });
     // 4. The speech models (STT, TTS, VAD, and YOLO for vision) from this machine's
     //    models directory (`npm run models -- download`), beside the LLM's file.
     const speech = speechModels();
@@ -221,10 +225,10 @@ export class Distribution extends pulumi.ComponentResource {
     for (const n of nodes) {
       const copy = relay(`${n.name}-agent-copy`, n, {
         AIDE_FROM: `local:${path.join(REPO, "agent")}`,
-        AIDE_INCLUDE: "package.json\nsrc",
+        AIDE_INCLUDE: "package.json\ndist",
         AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
         AIDE_STAMP: agentStamp,
-      }, [n.nodejs]);
+      }, [n.nodejs, agentBuild]);
       const speechCopy = relay(`${n.name}-speech-copy`, n, {
         AIDE_FROM: speech.include ? `local:${speech.dir}` : "",
         AIDE_INCLUDE: speech.include,
@@ -233,8 +237,7 @@ export class Distribution extends pulumi.ComponentResource {
         AIDE_SKIP_REASON: `no speech models in ${speech.dir} on the control node`,
       }, [n.base]);
       const speechStep = n.step("speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: speech.include, AIDE_STAMP: speech.stamp }, [speechCopy]);
-      // The stamp covers the runtime too, so a new ts-node version reinstalls.
-      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, [copy, speechStep]);
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: agentStamp }, [copy, speechStep]);
     }
     this.registerOutputs({ plan: this.plan });
   }

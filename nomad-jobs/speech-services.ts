@@ -98,7 +98,7 @@ export function wyomingServiceJob(args: WyomingServiceJobArgs): NomadJobSpec {
   return placedServiceJob(name, args, "wyoming", rawExecTask({
     name: args.kind,
     // The node's cluster address, never 0.0.0.0: Wyoming has no authentication.
-    ...runtime.run("src/wyoming/serve.ts", args.kind, "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"),
+    ...runtime.run("wyoming/serve", args.kind, "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"),
     env: { ...runtime.tsNodeEnv, ...runtime.speechEnv },
     services: [service],
     cpuMHz: args.cpuMHz ?? 1000,

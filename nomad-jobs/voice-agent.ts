@@ -86,7 +86,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   const tls = args.tls && { dir: checkPath("TLS directory", args.tls.dir), httpPort: checkCount("agent plain-http port", args.tls.httpPort, 1024) };
   const agent = rawExecTask({
     name: "agent",
-    ...runtime.run("src/main.ts"),
+    ...runtime.run("main"),
     // The names agent/src/config.ts reads. The speech settings are the Wyoming services'
     // too: the agent's in-process engines stand in while a service is down.
     env: {
@@ -122,7 +122,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   if (args.vision) {
     tasks.push(rawExecTask({
       name: "vision",
-      ...runtime.run("src/vision/detector-process.ts"),
+      ...runtime.run("vision/detector-process"),
       // The names agent/src/vision/detector-process.ts reads; loopback only: the agent asks it.
       env: {
         ...runtime.tsNodeEnv,
