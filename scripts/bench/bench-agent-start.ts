@@ -51,7 +51,11 @@ function timeStart(nodeArgs: string[], env: NodeJS.ProcessEnv, emulated: boolean
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 async function main(): Promise<void> {
   const runs = Number(arg("runs") ?? 3);
