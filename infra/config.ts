@@ -1,6 +1,8 @@
 // The stack config, parsed once at the edge into typed values. Every problem is collected
 // before any resource exists, and each carries the `pulumi config set` that fixes it.
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_VAD_PARAMS } from "../agent/src/services/vad/turn-detector";
+import { DEFAULT_PRE_ROLL_MS } from "../agent/src/processors/stt";
 
 export type Backend = "llamacpp-rpc" | "primacpp";
 export const BACKENDS: readonly Backend[] = ["llamacpp-rpc", "primacpp"];
@@ -48,8 +50,10 @@ export interface AgentConfig {
   port: number;
   /** Plain http: only the household CA certificate and how to install it. */
   httpPort: number;
+  /** The speech recognizer, by its name in the models directory's manifest (AIDE_STT_MODEL). */
   sttModel: string;
   ttsModel: string;
+  /** VAD_START_THRESHOLD, VAD_MIN_SILENCE_MS and VAD_SPEECH_PAD_MS of the agent. */
   vad: { threshold: number; minSilenceMs: number; speechPadMs: number };
   benchmark: boolean;
 }
@@ -395,9 +399,10 @@ export function parseAideConfig(raw: RawConfig, secretsSet: { sshPrivateKey: boo
     sttModel: a.string("sttModel", MODEL_ID, "a speech-to-text model id", "moonshine-tiny", "moonshine-tiny"),
     ttsModel: a.string("ttsModel", MODEL_ID, "a text-to-speech voice id", "espeak-ng", "espeak-ng"),
     vad: {
-      threshold: vad.number("threshold", 0.05, 0.95, 0.5, false),
-      minSilenceMs: vad.number("minSilenceMs", 100, 3000, 500),
-      speechPadMs: vad.number("speechPadMs", 0, 1000, 100),
+      // The agent's own defaults (what npm start uses), so a stack that sets nothing gets the same turn-taking.
+      threshold: vad.number("threshold", 0.05, 0.95, DEFAULT_VAD_PARAMS.startThreshold, false),
+      minSilenceMs: vad.number("minSilenceMs", 100, 3000, DEFAULT_VAD_PARAMS.minSilenceMs),
+      speechPadMs: vad.number("speechPadMs", 0, 1000, DEFAULT_PRE_ROLL_MS),
     },
     benchmark: a.boolean("benchmark", false),
   };

@@ -9,8 +9,9 @@ import { local, remote } from "@pulumi/command";
 import { AideConfig, NodeFacts } from "./config";
 import { LegacyNode, StepVars } from "./node";
 import { SCRIPTS_DIR, shq } from "./shell";
-import { aideCache } from "../lib/cache";
+import { defaultModelDir } from "../agent/src/models/manifest";
 import { CATALOG } from "../scripts/models/catalog";
+import { agentSourceHash } from "../scripts/build-agent";
 
 export type LlamaProfile = "core2" | "sse2" | "native";
 
@@ -50,7 +51,7 @@ const SPEECH_ROLES = ["stt", "tts", "vad", "yolo"];
 
 /** The control node's speech models: manifest.json and the role folders present. */
 function speechModels(): { dir: string; include: string; stamp: string } {
-  const dir = process.env.AIDE_MODELS_DIR || aideCache("models");
+  const dir = defaultModelDir(); // where `npm run models -- download` put them
   if (!fs.existsSync(path.join(dir, "manifest.json"))) return { dir, include: "", stamp: "" };
   const parts = ["manifest.json", ...SPEECH_ROLES.filter((r) => fs.existsSync(path.join(dir, r)))];
   return { dir, include: parts.join("\n"), stamp: treeHash(dir, parts) };
@@ -108,7 +109,7 @@ export class Distribution extends pulumi.ComponentResource {
   readonly engineReady: Record<string, pulumi.Resource[]> = {};
   /** Per node: the LLM's model and the embeddings model are in place and verified. */
   readonly modelReady: Record<string, pulumi.Resource[]> = {};
-  /** Per node: the agent package, its runtime and the speech models are in place. */
+  /** Per node: the agent package (compiled) and the speech models are in place. */
   readonly agentReady: Record<string, pulumi.Resource> = {};
   private readonly sshPrivateKey: pulumi.Input<string>;
 
@@ -244,22 +245,24 @@ export class Distribution extends pulumi.ComponentResource {
     }));
   }
 
-  /** 4. The agent package, from this checkout, installed with the node's Node.js, plus the
-   * runtime the voice-agent job starts it with (ts-node, at the versions CI uses); ready
-   * once the node's speech models are in place too. */
+  /** 4. The agent package, compiled here (npm run build:agent: agent/dist, JavaScript; the
+   * nodes have no compiler) and installed with the node's Node.js; ready once the node's
+   * speech models are in place too. */
   private distributeAgent(nodes: LegacyNode[], speechReady: Record<string, remote.Command>): void {
-    const agentStamp = treeHash(path.join(REPO, "agent"), ["package.json", "src"]);
-    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
-    const agentRuntime = ["ts-node", "typescript"].map((p) => `${p}@${rootPackage.devDependencies[p]}`).join(" ");
+    const agentStamp = agentSourceHash();
+    const agentBuild = new local.Command("agent-build", {
+      create: "npm run --silent build:agent",
+      dir: REPO,
+      triggers: [agentStamp],
+    }, { parent: this });
     for (const n of nodes) {
       const copy = this.relay(`${n.name}-agent-copy`, {
         AIDE_FROM: `local:${path.join(REPO, "agent")}`,
-        AIDE_INCLUDE: "package.json\nsrc",
+        AIDE_INCLUDE: "package.json\ndist",
         AIDE_TO: sshTarget(n, `${AGENT_DIR}.incoming`),
         AIDE_STAMP: agentStamp,
-      }, [n.nodejs]);
-      // The stamp covers the runtime too, so a new ts-node version reinstalls.
-      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: `${agentStamp} ${agentRuntime}`, AIDE_AGENT_RUNTIME: agentRuntime }, this, [copy, speechReady[n.name]]);
+      }, [n.nodejs, agentBuild]);
+      this.agentReady[n.name] = n.step("agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: agentStamp }, this, [copy, speechReady[n.name]]);
     }
   }
 }

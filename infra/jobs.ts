@@ -184,6 +184,7 @@ function agentRuntimeArgs(config: AideConfig): AgentRuntimeArgs {
     // the stack names a voice model; the agent picks Piper or espeak-ng ("auto" prefers Piper)
     ttsVoice: /espeak/i.test(config.agent.ttsModel) ? "espeak" : "auto",
     sttThreads: 1,
+    sttModel: config.agent.sttModel,
   };
 }
 
@@ -300,7 +301,7 @@ export class Jobs extends pulumi.ComponentResource {
       datacenters: [config.nomad.datacenter],
       port: config.agent.port,
       benchmarkMode: config.agent.benchmark,
-      vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs },
+      vad: { startThreshold: config.agent.vad.threshold, minSilenceMs: config.agent.vad.minSilenceMs, speechPadMs: config.agent.vad.speechPadMs },
       memoryMB: AGENT_MEMORY_MB,
       tls: { dir: AGENT_TLS_DIR, httpPort: config.agent.httpPort },
       ...(hasCamera ? { vision: { source: "camera:/dev/video0", memoryMB: VISION_MEMORY_MB, cpuMHz: 1000 } } : { node: agentAt.name }),

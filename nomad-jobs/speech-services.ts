@@ -18,7 +18,7 @@ export const WYOMING_SERVICES: Record<WyomingKind, string> = { stt: STT_SERVICE,
 
 /** RAM each service's job reserves by default (MB): what the planner keeps free for it. */
 export const SPEECH_SERVICE_MEMORY_MB = {
-  /** Node + ts-node + sherpa-onnx with one model (Moonshine tiny, or a Piper medium voice). */
+  /** Node + sherpa-onnx with one model (Moonshine tiny, or a Piper medium voice). */
   stt: 640,
   tts: 640,
   /** a 21 MB model with a 512-token context */
@@ -98,7 +98,7 @@ export function wyomingServiceJob(args: WyomingServiceJobArgs): NomadJobSpec {
   return placedServiceJob(name, args, "wyoming", rawExecTask({
     name: args.kind,
     // The node's cluster address, never 0.0.0.0: Wyoming has no authentication.
-    ...runtime.run("src/wyoming/serve.ts", args.kind, "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"),
+    ...runtime.run("wyoming/serve", args.kind, "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"),
     env: { ...runtime.tsNodeEnv, ...runtime.speechEnv },
     services: [service],
     cpuMHz: args.cpuMHz ?? 1000,

@@ -18,7 +18,8 @@ export interface VoiceAgentJobArgs extends AgentRuntimeArgs {
   port: number;
   /** Print the per-turn benchmark report (seed §9.2). */
   benchmarkMode: boolean;
-  vad?: { startThreshold: number; minSilenceMs: number };
+  /** The agent's VAD settings (VAD_START_THRESHOLD, VAD_MIN_SILENCE_MS, VAD_SPEECH_PAD_MS). */
+  vad?: { startThreshold: number; minSilenceMs: number; speechPadMs?: number };
   /** Long-term memory's folder on the node (default /var/lib/aide/memory): outside the task
    * directory, which Nomad discards with the allocation. */
   memoryDir?: string;
@@ -85,7 +86,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   const tls = args.tls && { dir: checkPath("TLS directory", args.tls.dir), httpPort: checkCount("agent plain-http port", args.tls.httpPort, 1024) };
   const agent = rawExecTask({
     name: "agent",
-    ...runtime.run("src/main.ts"),
+    ...runtime.run("main"),
     // The names agent/src/config.ts reads. The speech settings are the Wyoming services'
     // too: the agent's in-process engines stand in while a service is down.
     env: {
@@ -98,12 +99,12 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
       AIDE_MEMORY_DIR: checkPath("memory directory", args.memoryDir ?? `${NODE_STATE_DIR}/memory`),
       // https with the household's certificate, the CA offered on the plain-http port, and the pairing code.
       ...(tls ? { ...agentTlsEnv(tls.dir), AIDE_HTTP_PORT: "${NOMAD_PORT_plain}" } : {}),
-      // the stop threshold must not exceed the start one (the agent refuses to start
-      // otherwise): keep its default ratio, 0.35 for 0.5
+      // No VAD_STOP_THRESHOLD: the agent derives it from the start threshold by its own
+      // rule (agent/src/config.ts), so the two can never disagree.
       ...(args.vad ? {
         VAD_START_THRESHOLD: String(args.vad.startThreshold),
-        VAD_STOP_THRESHOLD: (args.vad.startThreshold * 0.7).toFixed(2),
         VAD_MIN_SILENCE_MS: String(args.vad.minSilenceMs),
+        ...(args.vad.speechPadMs !== undefined ? { VAD_SPEECH_PAD_MS: String(args.vad.speechPadMs) } : {}),
       } : {}),
     },
     templates: [serviceEndpointsTemplate()],
@@ -121,7 +122,7 @@ export function voiceAgentJob(args: VoiceAgentJobArgs): NomadJobSpec {
   if (args.vision) {
     tasks.push(rawExecTask({
       name: "vision",
-      ...runtime.run("src/vision/detector-process.ts"),
+      ...runtime.run("vision/detector-process"),
       // The names agent/src/vision/detector-process.ts reads; loopback only: the agent asks it.
       env: {
         ...runtime.tsNodeEnv,

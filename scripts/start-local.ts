@@ -48,10 +48,10 @@ function say(line: string): void {
   process.stdout.write(`start: ${line}\n`);
 }
 
-/** The path of the model directory's bundle for `role`, or why there is none. */
-function realModel(dir: string, role: "llm" | "stt" | "tts" | "embedding"): { path?: string; why?: string } {
+/** The path of the model directory's bundle for `role` (the one named `name`, else the first), or why there is none. */
+function realModel(dir: string, role: "llm" | "stt" | "tts" | "embedding", name?: string): { path?: string; why?: string } {
   try {
-    const bundle = findBundle(dir, role);
+    const bundle = findBundle(dir, role, name);
     return { path: bundle.files.model ?? Object.values(bundle.files)[0] };
   } catch (error) {
     if (error instanceof ModelError) return { why: error.message };
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
 
   const dir = config.modelsDir ?? defaultModelDir();
   const llm = realModel(dir, "llm");
-  const stt = realModel(dir, "stt");
+  const stt = realModel(dir, "stt", config.sttModel);
   const tts = realModel(dir, "tts");
   let llmModel = llm.path;
   if (!llmModel || !stt.path) {

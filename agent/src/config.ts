@@ -7,8 +7,11 @@
  */
 import * as fs from "node:fs";
 import { DEFAULT_VAD_PARAMS, VadParams } from "./services/vad";
+import { DEFAULT_PRE_ROLL_MS } from "./processors/stt";
 import { parseTcpUrl } from "./wyoming/address";
 import { pairingCodeProblem } from "./transport/pairing";
+import { DEFAULT_MAX_SESSIONS, defaultSessionsPerAddress } from "./transport/limits";
+import { VISION_AGENT_ENV, VISION_ENV_FLAGS } from "./vision/env";
 
 export interface AgentConfig {
   /** Interface the page and WebSocket listen on (0.0.0.0 = the LAN). */
@@ -26,7 +29,11 @@ export interface AgentConfig {
   /** Model directory with manifest.json (undefined: $AIDE_MODELS_DIR or $AIDE_CACHE/models). */
   modelsDir?: string;
   ttsVoice: "auto" | "piper" | "espeak";
+  /** Which speech recognizer of the model directory (undefined: the first its manifest lists). */
+  sttModel?: string;
   vad: VadParams;
+  /** Audio kept from before the VAD heard speech begin, so the recognizer hears the first syllable. */
+  speechPadMs: number;
   /** User speech must last this long to cut the bot off. */
   minInterruptionMs: number;
   /** Bot audio queued ahead at the client: the longest the bot talks on after a barge-in. */
@@ -62,6 +69,8 @@ export interface AgentConfig {
   pairingCodeFile?: string;
   /** Generated stand-in models: the page says the answers are nonsense. */
   demo: boolean;
+  /** KEY=value file of the endpoints, re-read on SIGHUP (the cluster's job renders it). */
+  endpointsFile?: string;
 }
 
 interface Setting {
@@ -151,10 +160,19 @@ const SETTINGS: Setting[] = [
     env: "AIDE_TTS_VOICE", flag: "--voice", help: "auto | piper | espeak (default auto: Piper when downloaded)",
     apply: (c, v) => { if (v !== "auto" && v !== "piper" && v !== "espeak") return "must be auto, piper or espeak"; c.ttsVoice = v; return undefined; },
   },
+  {
+    env: "AIDE_STT_MODEL", flag: "--stt-model", help: "which speech recognizer of the model directory, by name (default: the first one listed; npm run models -- list shows them)",
+    apply: (c, v) => { if (!/^[A-Za-z0-9._-]+$/.test(v)) return "must be a model name like moonshine-tiny"; c.sttModel = v; return undefined; },
+  },
   { env: "VAD_START_THRESHOLD", flag: "--vad-start-threshold", help: "speech probability that starts speech (default 0.5)", apply: numberIn(0.01, 0.99, (c, v) => { c.vad.startThreshold = v; }, false) },
   { env: "VAD_STOP_THRESHOLD", flag: "--vad-stop-threshold", help: "probability below which speech counts as ended (default 0.35)", apply: numberIn(0.01, 0.99, (c, v) => { c.vad.stopThreshold = v; }, false) },
   { env: "VAD_MIN_SPEECH_MS", flag: "--vad-min-speech-ms", help: "speech shorter than this is not a turn (default 96)", apply: numberIn(0, 2000, (c, v) => { c.vad.minSpeechMs = v; }) },
   { env: "VAD_MIN_SILENCE_MS", flag: "--vad-min-silence-ms", help: "silence that ends the user's turn (default 600)", apply: numberIn(100, 5000, (c, v) => { c.vad.minSilenceMs = v; }) },
+  {
+    env: "VAD_SPEECH_PAD_MS", flag: "--vad-speech-pad-ms",
+    help: `audio kept from before speech was detected, so the recognizer hears the first syllable (default ${DEFAULT_PRE_ROLL_MS})`,
+    apply: numberIn(0, 2000, (c, v) => { c.speechPadMs = v; }),
+  },
   {
     env: "VAD_PAUSE_MS", flag: "--vad-pause-ms",
     help: "silence after which the answer is prepared, not spoken; shorter than --vad-min-silence-ms (default 250, 0: off)",
@@ -176,8 +194,8 @@ const SETTINGS: Setting[] = [
     env: "BENCHMARK_MODE", flag: "--benchmark", help: "true: print each turn's latency report",
     apply: (c, v) => { if (v !== "true" && v !== "false") return "must be true or false"; c.benchmark = v === "true"; return undefined; },
   },
-  { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: "simultaneous conversations (default 8)", apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
-  { env: "AIDE_MAX_SESSIONS_PER_ADDRESS", flag: "--max-sessions-per-address", help: "conversations one address may hold (default 4); through an SSH tunnel everyone is 127.0.0.1", apply: numberIn(1, 256, (c, v) => { c.maxSessionsPerAddress = v; }) },
+  { env: "AIDE_MAX_SESSIONS", flag: "--max-sessions", help: `simultaneous conversations (default ${DEFAULT_MAX_SESSIONS})`, apply: numberIn(1, 256, (c, v) => { c.maxSessions = v; }) },
+  { env: "AIDE_MAX_SESSIONS_PER_ADDRESS", flag: "--max-sessions-per-address", help: `conversations one address may hold (default ${defaultSessionsPerAddress(DEFAULT_MAX_SESSIONS)}); through an SSH tunnel everyone is 127.0.0.1`, apply: numberIn(1, 256, (c, v) => { c.maxSessionsPerAddress = v; }) },
   { env: "STT_THREADS", flag: "--stt-threads", help: "threads for speech recognition (default 2)", apply: numberIn(1, 64, (c, v) => { c.sttThreads = v; }) },
   { env: "AIDE_MEMORY_DIR", flag: "--memory-dir", help: "long-term memory's folder (default $AIDE_CACHE/memory; off: no long-term memory)", apply: (c, v) => { c.memoryDir = v || undefined; return undefined; } },
   {
@@ -207,6 +225,22 @@ const SETTINGS: Setting[] = [
     env: "AIDE_PAIRING_CODE_FILE", flag: "--pairing-code-file", help: "file holding the pairing code a device must give to talk (localhost needs none; default: no pairing)",
     apply: readableFile((c, v) => { c.pairingCodeFile = v; }),
   },
+  {
+    env: "AIDE_ENDPOINTS_FILE", flag: "--endpoints-file",
+    help: "KEY=value file of LLM_BASE_URL, AIDE_LLM_BACKEND, AIDE_STT_URL, AIDE_TTS_URL, EMBED_URL, re-read on SIGHUP (the cluster's agent job renders it from Nomad's services)",
+    apply: (c, v) => { c.endpointsFile = v || undefined; return undefined; },
+  },
+];
+
+/**
+ * Settings read from the environment where they are used (each has no flag of the
+ * agent's own): listed in --help beside the table, so no setting is hidden.
+ */
+const ENVIRONMENT_ONLY: Array<{ env: string; help: string }> = [
+  { env: "AIDE_CACHE", help: "folder for downloaded and generated models, long-term memory, certificates (default ~/.cache/aide)" },
+  { env: "AIDE_ESPEAK_DATA", help: "espeak-ng's data folder (default: where Debian's espeak-ng-data puts it)" },
+  ...Object.entries(VISION_AGENT_ENV).map(([env, help]) => ({ env, help })),
+  ...Object.entries(VISION_ENV_FLAGS).filter(([env]) => !(env in VISION_AGENT_ENV)).map(([env, { flag, help }]) => ({ env, help: `with AIDE_VISION_SOURCE: the detector's ${flag}, ${help}` })),
 ];
 
 export function defaultConfig(): AgentConfig {
@@ -218,11 +252,12 @@ export function defaultConfig(): AgentConfig {
     llmMaxTokens: 200,
     ttsVoice: "auto",
     vad: { ...DEFAULT_VAD_PARAMS },
+    speechPadMs: DEFAULT_PRE_ROLL_MS,
     minInterruptionMs: 300,
     outputLeadMs: 80,
     benchmark: false,
-    maxSessions: 8,
-    maxSessionsPerAddress: 4,
+    maxSessions: DEFAULT_MAX_SESSIONS,
+    maxSessionsPerAddress: defaultSessionsPerAddress(DEFAULT_MAX_SESSIONS),
     sttThreads: 2,
     sttInterimMs: 700,
     warmPromptCache: true,
@@ -341,7 +376,7 @@ export function endpointSettingsFromEnvFile(text: string, base: AgentConfig): Pa
 }
 
 export function configHelp(): string {
-  return helpLines(SETTINGS);
+  return `${helpLines(SETTINGS)}\n  read from the environment only:\n${ENVIRONMENT_ONLY.map((s) => `  ${"".padEnd(24)} ${s.env.padEnd(22)} ${s.help}`).join("\n")}`;
 }
 
 /** Which of Aide's Wyoming speech services `agent/src/wyoming/serve.ts` runs. */
@@ -350,11 +385,11 @@ export type SpeechServiceKind = "stt" | "tts";
 /** Home Assistant's Wyoming add-ons listen here (whisper 10300, piper 10200): its users expect them. */
 export const WYOMING_DEFAULT_PORTS: Record<SpeechServiceKind, number> = { stt: 10300, tts: 10200 };
 
-export type SpeechServiceConfig = Pick<AgentConfig, "host" | "port" | "modelsDir" | "ttsVoice" | "sttThreads">;
+export type SpeechServiceConfig = Pick<AgentConfig, "host" | "port" | "modelsDir" | "ttsVoice" | "sttThreads" | "sttModel">;
 
 /** The service's own address, then the agent's settings for the models it serves (read the same way). */
 function speechServiceSettings(kind: SpeechServiceKind): Setting[] {
-  const shared = kind === "stt" ? ["AIDE_MODELS_DIR", "STT_THREADS"] : ["AIDE_MODELS_DIR", "AIDE_TTS_VOICE"];
+  const shared = kind === "stt" ? ["AIDE_MODELS_DIR", "AIDE_STT_MODEL", "STT_THREADS"] : ["AIDE_MODELS_DIR", "AIDE_TTS_VOICE"];
   return [
     { env: "AIDE_WYOMING_HOST", flag: "--host", help: "interface to listen on (default 127.0.0.1; 0.0.0.0 for Home Assistant or the cluster)", apply: hostName((c, v) => { c.host = v; }) },
     { env: "AIDE_WYOMING_PORT", flag: "--port", help: `TCP port (default ${WYOMING_DEFAULT_PORTS[kind]}, as Home Assistant's Wyoming ${kind} add-on)`, apply: numberIn(0, 65535, (c, v) => { c.port = v; }) },
@@ -366,7 +401,7 @@ export function loadSpeechServiceConfig(kind: SpeechServiceKind, argv: string[],
   const config = { ...defaultConfig(), host: "127.0.0.1", port: WYOMING_DEFAULT_PORTS[kind] };
   const problems = readSettings(speechServiceSettings(kind), config, argv, env);
   if (problems.length) throw new ConfigError(problems, `the Wyoming ${kind} service`);
-  return { host: config.host, port: config.port, modelsDir: config.modelsDir, ttsVoice: config.ttsVoice, sttThreads: config.sttThreads };
+  return { host: config.host, port: config.port, modelsDir: config.modelsDir, ttsVoice: config.ttsVoice, sttThreads: config.sttThreads, sttModel: config.sttModel };
 }
 
 function helpLines(settings: Setting[]): string {

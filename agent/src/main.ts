@@ -9,8 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { aideCache } from "./cache-dir";
 import { AgentConfig, ConfigError, configHelp, endpointSettingsFromEnvFile, loadConfig, readPairingCode } from "./config";
 import { LatencyReporter, formatTurnLatency } from "./metrics";
 import type { BotState } from "./pipeline";
@@ -91,8 +90,8 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
       health: async () => ({ llm: await probeLlm(), voice: tts.name, vision: vision?.describe ?? "no camera", promptCache: prefix }),
       stages: async (session) => {
         const reporter = new LatencyReporter({
+          // printed as the seed's block on stdout, never through `log` (npm start prefixes its lines)
           benchmark: config.benchmark,
-          print: (block) => log(block),
           onReport: (report) => session.sendServerMessage({ type: "latency-report", ...report, text: formatTurnLatency(report) }),
         });
         session.onMetrics((f) => reporter.observe(f));
@@ -100,7 +99,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
         return voicePipeline({ turns, bot, input, hearing: { vad: await SileroVad.load(), stt }, brain: newBrain(bot), tts, output }, {
           vad: config.vad,
           minInterruptionMs: config.minInterruptionMs,
-          stt: { interimMs: config.sttInterimMs },
+          stt: { interimMs: config.sttInterimMs, preRollMs: config.speechPadMs },
           tts: { firstWordsWhenSlow: config.ttsFirstWords },
         });
       },
@@ -152,7 +151,7 @@ export async function startVoiceAgent(config: AgentConfig, log: (line: string) =
  * down, and only when the models for it are here (checked now, so the log says at start).
  */
 async function openSpeech(config: AgentConfig, log: (line: string) => void): Promise<{ stt: SpeechToText; tts: TextToSpeech; close(): void }> {
-  const localStt = () => createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads });
+  const localStt = () => createSpeechToText({ modelDir: config.modelsDir, name: config.sttModel, numThreads: config.sttThreads });
   const localTts = () => createTextToSpeech({ voice: config.ttsVoice, piper: { modelDir: config.modelsDir }, onFallback: (reason) => log(`voice: ${reason}`) });
   const remotes: Array<RemoteSpeechToText | RemoteTextToSpeech> = [];
   let stt: SpeechToText;
@@ -178,7 +177,7 @@ async function openSpeech(config: AgentConfig, log: (line: string) => void): Pro
 /** Why the model directory has no `role` model, or undefined when it has one. */
 function missingModel(config: AgentConfig, role: "stt" | "tts"): string | undefined {
   try {
-    findBundle(config.modelsDir ?? defaultModelDir(), role);
+    findBundle(config.modelsDir ?? defaultModelDir(), role, role === "stt" ? config.sttModel : undefined);
     return undefined;
   } catch (error) {
     if (error instanceof ModelError) return error.message;
@@ -200,7 +199,7 @@ async function openLongTermMemory(config: AgentConfig, log: (line: string) => vo
     log("memory: long-term memory off — no embeddings server; set EMBED_URL to a llama-server started with --embeddings --pooling mean (npm start does this)");
     return undefined;
   }
-  const dir = config.memoryDir ?? join(process.env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "memory");
+  const dir = config.memoryDir ?? aideCache("memory");
   // Asked on every request: when the embeddings server moves, memory follows it (SIGHUP).
   const embedder = new LlamaServerEmbedder(() => config.embedUrl!);
   const memory = await LongTermMemory.open({ dir, embedder, conversationId: "agent", log });
@@ -243,7 +242,7 @@ async function main(): Promise<void> {
   // Nomad rewrites this file and sends SIGHUP when a service of the turn moves (a dead
   // desktop, a backend switch): every conversation's next turn goes to the new endpoints,
   // without a restart that would drop them; meanwhile a turn is answered "I'm reconnecting".
-  const envFile = process.env.AIDE_ENDPOINTS_FILE;
+  const envFile = config.endpointsFile;
   process.on("SIGHUP", () => {
     if (!envFile) return;
     try {

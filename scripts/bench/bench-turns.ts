@@ -7,7 +7,7 @@
 //
 //   npm run bench:turns                         generated models, llama-server started here
 //   npm run bench:turns -- --text               text in where the transcript would be (no VAD/STT)
-//   LLM_URL=http://10.0.0.5:8080 npm run bench:turns          against a running backend
+//   LLM_BASE_URL=http://10.0.0.5:8080 npm run bench:turns     against a running backend
 //   npm run bench:turns -- --model m.gguf --models-dir ~/.cache/aide/models --turns 20 --threads 1
 //
 // With the generated speech models the recognizer hears "what can you see" in every line
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const started: RunningProcess[] = [];
   const scratch = mkdtempSync(join(tmpdir(), "aide-bench-turns-"));
   try {
-    let llmUrl = process.env.LLM_URL;
+    let llmUrl = process.env.LLM_BASE_URL; // the agent's name for it
     if (!llmUrl) {
       const model = arg("model") ?? (await ensureTinyChatModel());
       const llm = await startLlamaServer({ model, threads, parallel: 1, ctxSize: 4096, extraArgs: ["--cache-reuse", "16", "--cache-ram", "512"] });

@@ -99,7 +99,11 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     const agentEnv = j["aide-voice-agent"].inputs.spec.Job.TaskGroups[0].Tasks[0].Env;
     const sttTask = j["aide-stt"].inputs.spec.Job.TaskGroups[0].Tasks[0];
     for (const key of ["AIDE_MODELS_DIR", "STT_THREADS", "AIDE_TTS_VOICE", "TS_NODE_COMPILER_OPTIONS"]) expect(sttTask.Env[key]).toBe(agentEnv[key]);
-    expect(sttTask.Config.args).toEqual(["--require", "/opt/aide/agent/node_modules/ts-node/register/transpile-only", "/opt/aide/agent/src/wyoming/serve.ts", "stt", "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"]);
+    // the stack's recognizer and VAD settings reach the agent (and the recognizer its service), with the agent's defaults
+    expect(sttTask.Env.AIDE_STT_MODEL).toBe("moonshine-tiny");
+    expect(agentEnv).toMatchObject({ AIDE_STT_MODEL: "moonshine-tiny", VAD_START_THRESHOLD: "0.5", VAD_MIN_SILENCE_MS: "600", VAD_SPEECH_PAD_MS: "300" });
+    expect(agentEnv.VAD_STOP_THRESHOLD).toBeUndefined();
+    expect(sttTask.Config.args).toEqual(["/opt/aide/agent/dist/wyoming/serve.js", "stt", "--host", "${NOMAD_IP_wyoming}", "--port", "${NOMAD_PORT_wyoming}"]);
     // the embeddings server reads the model the distribution put on every node
     const embedArgs: string[] = j["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Tasks[0].Config.args;
     expect(embedArgs[embedArgs.indexOf("-m") + 1]).toBe("/var/lib/aide/models/embedding/all-minilm-l6-v2-q4_k_m.gguf");

@@ -1,13 +1,14 @@
-// The agent step's install, for real: the agent package as relay.sh delivers it, npm
-// install from the registry (nodes have internet; the netns test hosts do not, so this
-// runs the same step program here, into a root directory), then the agent starts the way
-// the voice-agent job starts it: node --require ts-node/register/transpile-only.
+// The agent step's install, for real: the agent package as relay.sh delivers it (package.json
+// and dist/, compiled here by npm run build:agent), npm install from the registry (nodes have
+// internet; the netns test hosts do not, so this runs the same step program here, into a root
+// directory), then the agent starts the way the voice-agent job starts it: node dist/main.js.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stepCommand, stepProgram } from "../../infra/shell";
 import { summary } from "./steps";
+import { buildAgent } from "../../scripts/build-agent";
 
 const REPO = path.join(__dirname, "../..");
 let root: string;
@@ -23,20 +24,22 @@ function step(op: "create" | "delete", vars: Record<string, string>) {
   return r.stdout;
 }
 
-it("installs the agent with its pinned runtime, and the installed agent starts on its own", () => {
+it("installs the compiled agent with no compiler, and the installed agent starts on its own", async () => {
+  await buildAgent();
   const incoming = path.join(root, "opt/aide/agent.incoming");
   fs.mkdirSync(incoming, { recursive: true });
   fs.copyFileSync(path.join(REPO, "agent/package.json"), path.join(incoming, "package.json"));
-  fs.cpSync(path.join(REPO, "agent/src"), path.join(incoming, "src"), { recursive: true });
-  const devDeps = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).devDependencies;
-  const vars = { AIDE_ROOT: root, AIDE_AGENT_DIR: "/opt/aide/agent", AIDE_STAMP: "t1", AIDE_AGENT_RUNTIME: `ts-node@${devDeps["ts-node"]} typescript@${devDeps.typescript}` };
+  fs.cpSync(path.join(REPO, "agent/dist"), path.join(incoming, "dist"), { recursive: true });
+  const vars = { AIDE_ROOT: root, AIDE_AGENT_DIR: "/opt/aide/agent", AIDE_STAMP: "t1" };
 
   expect(summary(step("create", vars))).toBe("agent: create: 1 change(s)");
   const dir = path.join(root, "opt/aide/agent");
-  const help = spawnSync(process.execPath, ["--require", "./node_modules/ts-node/register/transpile-only", "src/main.ts", "--help"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  const help = spawnSync(process.execPath, ["dist/main.js", "--help"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
   expect(help.stderr).toBe("");
   expect(help.stdout).toContain("Aide voice agent");
-  expect(JSON.parse(fs.readFileSync(path.join(dir, "node_modules/typescript/package.json"), "utf8")).version).toBe(devDeps.typescript);
+  // Nothing compiles on the node: neither TypeScript nor ts-node is installed there.
+  expect(fs.existsSync(path.join(dir, "node_modules/typescript"))).toBe(false);
+  expect(fs.existsSync(path.join(dir, "node_modules/ts-node"))).toBe(false);
 
   expect(summary(step("create", vars))).toBe("agent: create: no changes");
   step("delete", vars);

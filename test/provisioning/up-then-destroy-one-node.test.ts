@@ -10,6 +10,7 @@ import { CLUSTER_TCP_PORTS } from "../../infra/node";
 import { createSshHosts, SshLab } from "../support/ssh-hosts";
 import { copyDebianRoot } from "./debian-root";
 import { makeZip, okStep, sha256File, snapshot, summary } from "./steps";
+import { buildAgent } from "../../scripts/build-agent";
 
 const PACKAGES = ["unzip", "nftables", "systemd-timesyncd"];
 const REPO = path.join(__dirname, "../..");
@@ -22,6 +23,7 @@ beforeAll(async () => {
   // Like a desktop's net-install: systemd and its time sync are already there.
   root = copyDebianRoot(path.join(lab.dir, "debian"), PACKAGES, ["systemd-timesyncd"]);
   work = fs.mkdtempSync(path.join(lab.dir, "work-"));
+  await buildAgent(); // agent/dist, what the agent relay copies (pulumi up builds it the same way)
 }, 30 * 60_000);
 afterAll(async () => {
   await lab?.teardown();
@@ -62,7 +64,7 @@ it("creates every step in order, a second up changes nothing, and destroy leaves
     ["model", { AIDE_ROLE: "download", AIDE_MODEL_NAME: "tiny.gguf", AIDE_MODEL_URL: `file://${model}`, AIDE_MODEL_SHA256: sha256File(model), AIDE_MODEL_DIR: MODEL_DIR }],
     ["relay:speech", { AIDE_FROM: `local:${speechDir}`, AIDE_INCLUDE: "manifest.json\nstt", AIDE_TO: to(MODEL_DIR) }],
     ["speech-models", { AIDE_MODEL_DIR: MODEL_DIR, AIDE_INCLUDE: "manifest.json\nstt" }],
-    ["relay:agent", { AIDE_FROM: `local:${path.join(REPO, "agent")}`, AIDE_INCLUDE: "package.json\nsrc", AIDE_TO: to(`${AGENT_DIR}.incoming`) }],
+    ["relay:agent", { AIDE_FROM: `local:${path.join(REPO, "agent")}`, AIDE_INCLUDE: "package.json\ndist", AIDE_TO: to(`${AGENT_DIR}.incoming`) }],
     ["agent", { AIDE_AGENT_DIR: AGENT_DIR, AIDE_STAMP: "s1", AIDE_NPM_INSTALL: "0" }],
     ["agent-tls", {
       AIDE_TLS_DIR: "/var/lib/aide/tls", AIDE_TLS_CERT: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",

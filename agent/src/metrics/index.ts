@@ -1,2 +1,2 @@
-export { LatencyReporter, TurnMarks, formatTurnLatency, LATENCY_FIGURES } from "./turn-report";
+export { LatencyReporter, TurnMarks, formatTurnLatency, printBenchmarkBlock, LATENCY_FIGURES } from "./turn-report";
 export type { LatencyReporterOptions, TurnLatency, LatencyFigure } from "./turn-report";

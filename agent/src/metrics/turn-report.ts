@@ -39,6 +39,15 @@ export function formatTurnLatency(report: TurnLatency): string {
   }).join("\n");
 }
 
+/**
+ * The block as the seed's benchmark mode prints it: a header, the four figures, a rule.
+ * One write, no prefix on any line, so no other log line can land inside it and a script
+ * can cut it out of the agent's output (npm start's own lines are prefixed, this is not).
+ */
+export function printBenchmarkBlock(figures: string, out: { write(text: string): unknown } = process.stdout): void {
+  out.write(`--- BENCHMARK RESULTS ---\n${figures}\n-------------------------\n`);
+}
+
 /** Collects marks per turn; the first mark of a kind wins (a stage may stamp twice). */
 export class TurnMarks {
   private readonly turns = new Map<number, Partial<Record<MetricsMark, number>>>();
@@ -80,7 +89,7 @@ export class TurnMarks {
 export interface LatencyReporterOptions {
   /** Print the seed's block after each turn (BENCHMARK_MODE=true). */
   benchmark: boolean;
-  /** Where the block goes (default: stdout). */
+  /** Where the four figures go (default: printBenchmarkBlock, to stdout). */
   print?: (block: string) => void;
   /** Hands the page its copy (a `server-message` frame for the transport). */
   sendToPage?: (frame: Frame) => void;
@@ -114,7 +123,7 @@ export class LatencyReporter {
     if (this.reported.length > 64) this.reported.shift();
     const block = formatTurnLatency(report);
     if (this.options.benchmark) {
-      (this.options.print ?? ((text) => process.stdout.write(`${text}\n`)))(block);
+      (this.options.print ?? printBenchmarkBlock)(block);
       this.options.sendToPage?.({
         type: "server-message",
         kind: "system",

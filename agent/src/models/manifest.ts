@@ -6,8 +6,8 @@
 //   <dir>/manifest.json
 //   <dir>/<role>/<name>/<files...>
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { cacheFolder } from "../cache-dir";
 
 export type ModelRole = "stt" | "tts" | "vad" | "llm" | "yolo" | "embedding";
 export const MODEL_ROLES: readonly ModelRole[] = ["stt", "tts", "vad", "llm", "yolo", "embedding"];
@@ -69,7 +69,7 @@ export const MANIFEST_NAME = "manifest.json";
 /** $AIDE_MODELS_DIR (what the voice-agent Nomad job sets), else $AIDE_CACHE/models, else ~/.cache/aide/models. */
 export function defaultModelDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.AIDE_MODELS_DIR) return resolve(env.AIDE_MODELS_DIR);
-  return join(env.AIDE_CACHE || join(homedir(), ".cache", "aide"), "models");
+  return join(cacheFolder(env), "models");
 }
 
 /** The command a user runs to fill `dir`; every "missing" error ends with it. */

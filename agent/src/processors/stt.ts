@@ -17,8 +17,11 @@
 import { Direction, Frame, FrameProcessor, TurnCounter, concatPcm, frame, type TranscriptionFrame } from "../pipeline";
 import type { SpeechToText } from "../services/stt";
 
+/** Audio kept from before the VAD's start: it needs a few 32 ms frames of speech before it is sure. */
+export const DEFAULT_PRE_ROLL_MS = 300;
+
 export interface SttProcessorOptions {
-  /** Audio kept from before the VAD's start (default 300 ms). */
+  /** Audio kept from before the VAD's start (default DEFAULT_PRE_ROLL_MS). */
   preRollMs?: number;
   /** Longest utterance kept (default 30 s); beyond it the oldest audio is dropped. */
   maxUtteranceMs?: number;
@@ -45,7 +48,7 @@ export class SttProcessor extends FrameProcessor {
 
   constructor(private readonly stt: SpeechToText, private readonly turns: TurnCounter, options: SttProcessorOptions = {}) {
     super();
-    this.preRollMs = options.preRollMs ?? 300;
+    this.preRollMs = options.preRollMs ?? DEFAULT_PRE_ROLL_MS;
     this.maxUtteranceMs = options.maxUtteranceMs ?? 30_000;
     this.interimMs = options.interimMs ?? 700;
   }

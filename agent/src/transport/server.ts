@@ -14,6 +14,7 @@ import { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { closeReason } from "./client-link";
 import { PairingGate, PairingVerdict } from "./pairing";
+import { DEFAULT_MAX_SESSIONS, defaultSessionsPerAddress } from "./limits";
 import { Session, SessionOptions, StageFactory } from "./session";
 import { encodeServerRtvi } from "./wire";
 
@@ -33,7 +34,7 @@ export interface AgentServerOptions {
   /** Extra fields for `/health` (model names, LLM backend state…). */
   health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   session?: SessionOptions;
-  /** Sessions beyond this are refused with a clear close reason. */
+  /** Sessions beyond this are refused with a clear close reason (default DEFAULT_MAX_SESSIONS). */
   maxSessions?: number;
   /** Sessions from one address (default half of maxSessions, rounded up), so one client cannot take every slot. */
   maxSessionsPerAddress?: number;
@@ -89,8 +90,8 @@ class AgentWebSocket extends WebSocket {
 export async function startAgentServer(options: AgentServerOptions): Promise<AgentServer> {
   const log = options.log ?? (() => {});
   const sessions = new Map<string, Session>();
-  const maxSessions = options.maxSessions ?? 16;
-  const maxPerAddress = options.maxSessionsPerAddress ?? Math.ceil(maxSessions / 2);
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  const maxPerAddress = options.maxSessionsPerAddress ?? defaultSessionsPerAddress(maxSessions);
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   const perAddress = new Map<string, number>();

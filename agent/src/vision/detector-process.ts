@@ -17,14 +17,14 @@
 //                    --threads 1                   ONNX Runtime threads
 //                    --host 127.0.0.1 --port 8770  where the HTTP API listens (0 = any free port)
 //                    --ffmpeg ffmpeg               the ffmpeg binary
-// The environment can set the same (a Nomad task's env): AIDE_VISION_SOURCE,
-// AIDE_VISION_MODEL, AIDE_VISION_HOST, AIDE_VISION_PORT, AIDE_VISION_CPU_SHARE,
-// AIDE_VISION_INPUT_SIZE, AIDE_VISION_MAX_FPS; flags win over it.
+// The environment can set some of the same (a Nomad task's env; the table is ./env.ts,
+// which the agent's --help lists too): AIDE_VISION_SOURCE, AIDE_VISION_MODEL, ...; flags win over it.
 // When it listens it prints one JSON line on stdout: {"event":"listening","url":...}.
 import { findBundle, defaultModelDir } from "../models/manifest";
 import { Detector, DetectorOptions } from "./detector";
 import { SourceSpec } from "./frame-source";
 import { serveDetector } from "./http-api";
+import { VISION_ENV_FLAGS } from "./env";
 
 export const DEFAULT_VISION_PORT = 8770;
 
@@ -144,19 +144,9 @@ export function detectorArgs(options: DetectorProcessOptions): string[] {
   return args;
 }
 
-const ENV_FLAGS: Record<string, string> = {
-  AIDE_VISION_SOURCE: "--source",
-  AIDE_VISION_MODEL: "--model",
-  AIDE_VISION_HOST: "--host",
-  AIDE_VISION_PORT: "--port",
-  AIDE_VISION_CPU_SHARE: "--cpu-share",
-  AIDE_VISION_INPUT_SIZE: "--input-size",
-  AIDE_VISION_MAX_FPS: "--max-fps",
-};
-
 /** The flags the environment sets, to go before the command line's (later flags win). */
 export function envDetectorArgs(env: NodeJS.ProcessEnv): string[] {
-  return Object.entries(ENV_FLAGS).flatMap(([name, flag]) => (env[name] ? [flag, env[name] as string] : []));
+  return Object.entries(VISION_ENV_FLAGS).flatMap(([name, { flag }]) => (env[name] ? [flag, env[name] as string] : []));
 }
 
 export async function runDetectorProcess(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * The page's files: page.html and client.ts bundled with esbuild (pipecat's client
- * included, so the page works on a LAN with no internet). Built once per process.
+ * included, so the page works on a LAN with no internet). The compiled agent (dist/, what
+ * the nodes run) has the bundle beside this file, made by scripts/build-agent.ts: the nodes
+ * have no esbuild. From source it is bundled once per process.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,6 +16,18 @@ export function pageAssets(): Promise<Record<string, StaticAsset>> {
 }
 
 async function build(): Promise<Record<string, StaticAsset>> {
+  const prebuilt = path.join(__dirname, "client.js");
+  const client = __filename.endsWith(".js") && fs.existsSync(prebuilt) ? fs.readFileSync(prebuilt) : await bundlePageClient();
+  const html = fs.readFileSync(path.join(__dirname, "page.html"), "utf8");
+  return {
+    "/": { contentType: "text/html; charset=utf-8", body: html },
+    "/index.html": { contentType: "text/html; charset=utf-8", body: html },
+    "/client.js": { contentType: "text/javascript; charset=utf-8", body: client },
+  };
+}
+
+/** The browser client (web/client.ts with pipecat's client) as one minified script. */
+export async function bundlePageClient(): Promise<Buffer> {
   const esbuild = await import("esbuild");
   const result = await esbuild.build({
     entryPoints: [path.join(__dirname, "client.ts")],
@@ -34,10 +48,5 @@ async function build(): Promise<Record<string, StaticAsset>> {
     // running for the agent's lifetime (under jest it also kept the runner from exiting).
     void esbuild.stop();
   });
-  const html = fs.readFileSync(path.join(__dirname, "page.html"), "utf8");
-  return {
-    "/": { contentType: "text/html; charset=utf-8", body: html },
-    "/index.html": { contentType: "text/html; charset=utf-8", body: html },
-    "/client.js": { contentType: "text/javascript; charset=utf-8", body: Buffer.from(result.outputFiles[0].contents) },
-  };
+  return Buffer.from(result.outputFiles[0].contents);
 }

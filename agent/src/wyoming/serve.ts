@@ -4,7 +4,7 @@
  *
  *   node -r ts-node/register/transpile-only agent/src/wyoming/serve.ts stt|tts [--host H] [--port P]
  *
- * Models come from the agent's own settings (AIDE_MODELS_DIR, STT_THREADS, AIDE_TTS_VOICE).
+ * Models come from the agent's own settings (AIDE_MODELS_DIR, AIDE_STT_MODEL, STT_THREADS, AIDE_TTS_VOICE).
  * Prints one line when it accepts connections: `wyoming stt listening on tcp://H:P`.
  */
 import { ConfigError, loadSpeechServiceConfig, SpeechServiceConfig, SpeechServiceKind, speechServiceHelp } from "../config";
@@ -17,7 +17,7 @@ import { ttsService } from "./tts-service";
 export async function startSpeechService(kind: SpeechServiceKind, config: SpeechServiceConfig, log: (line: string) => void): Promise<RunningWyomingServer> {
   let service: WyomingService;
   if (kind === "stt") {
-    service = sttService(await createSpeechToText({ modelDir: config.modelsDir, numThreads: config.sttThreads }));
+    service = sttService(await createSpeechToText({ modelDir: config.modelsDir, name: config.sttModel, numThreads: config.sttThreads }));
   } else {
     const tts = await createTextToSpeech({ voice: config.ttsVoice, piper: { modelDir: config.modelsDir }, onFallback: (reason) => log(`wyoming tts: ${reason}`) });
     service = ttsService(tts);

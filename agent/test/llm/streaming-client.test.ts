@@ -133,7 +133,7 @@ describe("LLM backend that is down", () => {
     const failure = await collect(client.stream(ask("hi"))).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(LlmUnavailableError);
     expect(String((failure as Error).message)).toMatch(
-      new RegExp(`LLM backend at http://127.0.0.1:${port} is unreachable \\(ECONNREFUSED.*after 3 attempts — is the llm job running and LLM_URL right\\?`),
+      new RegExp(`LLM backend at http://127.0.0.1:${port} is unreachable \\(ECONNREFUSED.*after 3 attempts — is the llm job running and LLM_BASE_URL \\(--llm-url\\) right\\?`),
     );
     // Backoff: 50 ms then 100 ms between the three attempts.
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);

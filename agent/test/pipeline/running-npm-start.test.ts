@@ -82,7 +82,7 @@ describe("npm start", () => {
   }
 
   it("says loudly that it runs on tiny models, prints the page URL, answers a turn, and stops everything on Ctrl-C", async () => {
-    const started = start(["--port", "0", "--llm-max-tokens", "8"]);
+    const started = start(["--port", "0", "--llm-max-tokens", "8", "--benchmark"]);
     const { child } = started;
     const output = started.output;
     const { url, llamaPort, embedPort, speechPorts } = await running(started);
@@ -103,6 +103,12 @@ describe("npm start", () => {
     client.sendText("Hello, who are you?");
     await client.waitForMessage((m) => m.type === "bot-stopped-speaking", 60_000);
     expect(client.audioMs()).toBeGreaterThan(200);
+    // --benchmark: the seed's block exactly, header to rule, no prefix on any line (a typed turn has no STT figure)
+    const figure = "(\\d+\\.\\d{4}s|n/a)";
+    const block = new RegExp(`^--- BENCHMARK RESULTS ---\nSTT Latency: ${figure}\nLLM Time to First Token: ${figure}\n` +
+      `TTS Time to First Audio: ${figure}\nTotal Pipeline Latency: ${figure}\n-------------------------$`, "m");
+    expect(output()).toMatch(block);
+    expect(block.exec(output())![4]).toMatch(/^\d+\.\d{4}s$/);
     // Long-term memory is on (a second llama-server embeds) and keeps a statement on disk.
     expect(output()).toContain(`memory: long-term memory in ${memoryDir} (0 memories)`);
     const since = client.messages.length;

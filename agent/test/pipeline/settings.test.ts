@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, configHelp, defaultConfig, endpointSettingsFromEnvFile, loadConfig } from "../../src/config";
+import { ConfigError, configHelp, defaultConfig, endpointSettingsFromEnvFile, loadConfig, speechServiceHelp } from "../../src/config";
 
 describe("the agent's settings", () => {
   it("reads VAD tuning and the rest from the environment, with flags winning", () => {
@@ -35,6 +35,13 @@ describe("the agent's settings", () => {
 
   it("lets the stop threshold follow a tuned start threshold unless it is set too", () => {
     expect(loadConfig([], { VAD_START_THRESHOLD: "0.3" }).vad).toMatchObject({ startThreshold: 0.3, stopThreshold: 0.21 });
+  });
+
+  it("picks the recognizer by name and keeps the audio from before speech was heard (the stack's sttModel and speechPadMs)", () => {
+    expect(defaultConfig().sttModel).toBeUndefined();
+    expect(defaultConfig().speechPadMs).toBe(300);
+    expect(loadConfig(["--vad-speech-pad-ms", "120"], { AIDE_STT_MODEL: "moonshine-tiny" })).toMatchObject({ sttModel: "moonshine-tiny", speechPadMs: 120 });
+    expect(() => loadConfig([], { AIDE_STT_MODEL: "../x" })).toThrow(/AIDE_STT_MODEL="..\/x" must be a model name like moonshine-tiny/);
   });
 
   it("refuses a stop threshold above the start threshold", () => {
@@ -96,5 +103,21 @@ describe("the agent's settings", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("lists in --help every environment variable the agent's sources read", () => {
+    const src = join(__dirname, "../../src");
+    const files = (fs.readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    const read = new Set<string>();
+    for (const file of files) {
+      const text = fs.readFileSync(join(src, file), "utf8");
+      for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]{2,})|\benv\[["']([A-Z][A-Z0-9_]{2,})["']\]|^\s+(AIDE_[A-Z0-9_]+):/gm)) read.add(m[1] ?? m[2] ?? m[3]);
+    }
+    read.delete("NODE_ENV"); // the page bundle's build-time constant, not a setting
+    expect([...read]).toEqual(expect.arrayContaining(["AIDE_CACHE", "AIDE_ESPEAK_DATA", "AIDE_VISION_URL", "AIDE_VISION_MAX_FPS"]));
+    const help = `${configHelp()}\n${speechServiceHelp("stt")}\n${speechServiceHelp("tts")}`;
+    expect([...read].filter((name) => !new RegExp(`\\b${name}\\b`).test(help))).toEqual([]);
+    expect(configHelp()).toMatch(/--endpoints-file +AIDE_ENDPOINTS_FILE /);
+    expect(loadConfig(["--endpoints-file", "/tmp/endpoints.env"], {}).endpointsFile).toBe("/tmp/endpoints.env");
   });
 });

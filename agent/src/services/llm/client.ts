@@ -245,7 +245,7 @@ export class LlmClient {
         if (!isConnectError(err)) throw new LlmUnavailableError(`LLM backend at ${this.url} did not answer (${describe(err)})`, err);
         if (attempt >= this.options.retries) {
           throw new LlmUnavailableError(
-            `LLM backend at ${this.url} is unreachable (${describe(err)}) after ${attempt + 1} attempts — is the llm job running and LLM_URL right?`,
+            `LLM backend at ${this.url} is unreachable (${describe(err)}) after ${attempt + 1} attempts — is the llm job running and LLM_BASE_URL (--llm-url) right?`,
             err,
           );
         }
@@ -431,10 +431,10 @@ function resolveTarget(baseUrl: string): Resolved {
   try {
     base = new URL(baseUrl);
   } catch {
-    throw new Error(`LLM_URL "${baseUrl}" is not a URL — set it like http://10.0.0.5:8080`);
+    throw new Error(`LLM_BASE_URL (--llm-url) "${baseUrl}" is not a URL — set it like http://10.0.0.5:8080`);
   }
   if (base.protocol !== "http:" && base.protocol !== "https:") {
-    throw new Error(`LLM_URL "${base.origin}" must start with http:// or https://`);
+    throw new Error(`LLM_BASE_URL (--llm-url) "${base.origin}" must start with http:// or https://`);
   }
   base.pathname = base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "");
   const secure = base.protocol === "https:";
