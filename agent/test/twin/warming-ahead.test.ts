@@ -192,7 +192,7 @@ describe("warming the prompt cache ahead of the user", () => {
     }
   });
 
-  it("warms the next turn's history as soon as a reply is cut, before the user's first interim transcript", async () => {
+  it("after a reply is cut, the user's first interim transcript warms the history's new end and their words in one evaluation", async () => {
     const speaker = new PartialSpeaker(2);
     const h = startHarness({ llm: { baseUrl: server!.url, ...LLM, maxTokens: 12 }, warmPromptCache: true }, { speaker });
     harnesses.push(h);
@@ -200,24 +200,28 @@ describe("warming the prompt cache ahead of the user", () => {
     h.pipeline.queueFrame(frame("bot-started-speaking"), "upstream"); // audio goes out: only reported words count
     const answered = (await h.say("what should I cook tonight")).turn!;
     await settle(h);
-    // The user talks over the reply: nothing else is sent (no transcript yet).
+    const slotTokens = async () => ((await (await fetch(`${server!.url}/slots`)).json()) as { id: number; n_prompt_tokens?: number }[]).find((x) => x.id === 0)!.n_prompt_tokens!;
+    const beforeCut = await slotTokens();
+    // The user talks over the reply: nothing is evaluated until their words come.
     h.pipeline.queueFrame(frame("interruption"));
     await h.pipeline.idle();
     await new Promise((r) => setTimeout(r, 200));
     await settle(h);
+    expect(await slotTokens()).toBe(beforeCut);
     const [cut] = h.twin.shortTerm.snapshot();
     expect(speaker.spoken).toHaveLength(2);
     expect(cut.assistant.trim()).toBe(speaker.spoken.join("").trim());
     expect(answered.generated.startsWith(cut.assistant.trimStart())).toBe(true);
     expect(cut.assistant.length).toBeLessThan(answered.generated.length);
-    // The slot now holds the history as the next turn sends it, up to its user's words.
+    // Their first interim transcript: the slot then holds the history as the next turn sends it, up to these words.
+    h.pipeline.queueFrame(frame("transcription", { text: "and for dessert", final: false, turnId: 2 }));
+    await settle(h);
     const { prompt } = await post<{ prompt: string }>(`${server!.url}/apply-template`, {
-      messages: [...answered.messages.slice(0, 2), { role: "assistant", content: cut.assistant }, { role: "user", content: "MARK" }], tools: TOOLS, tool_choice: "auto",
+      messages: [...answered.messages.slice(0, 2), { role: "assistant", content: cut.assistant }, { role: "user", content: "and for dessertMARK" }], tools: TOOLS, tool_choice: "auto",
     });
     const next = await tokens(server!.url, prompt.slice(0, prompt.indexOf("MARK")));
-    const slot = ((await (await fetch(`${server!.url}/slots`)).json()) as { id: number; n_prompt_tokens?: number }[]).find((x) => x.id === 0)!;
-    expect(slot.n_prompt_tokens! - next).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
-    expect(slot.n_prompt_tokens! - next).toBeLessThanOrEqual(1);
+    expect((await slotTokens()) - next).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
+    expect((await slotTokens()) - next).toBeLessThanOrEqual(1);
   });
 
   it("restores the saved prefix into a restarted llama-server instead of evaluating it", async () => {
