@@ -97,7 +97,9 @@ describe("long-term memory killed mid-save", () => {
 
   it("(control) vectra's stock storage loses the index when killed the same way", async () => {
     let lost = false;
-    for (let round = 0; round < 6 && !lost; round++) {
+    // A kill can land just after a fast in-place write ends: try until one lands inside it
+    // (6 tries missed in 1 of 3 runs here once the disk was idle).
+    for (let round = 0; round < 20 && !lost; round++) {
       const dir = scratch();
       const { killedMidWrite } = await runAndKill(dir, 0, "stock", 1);
       if (!killedMidWrite) continue;
