@@ -42,8 +42,14 @@ describe("the moonshine-tiny stand-in", () => {
   });
 
   it("takes clearly longer for 4 s of audio than for 1 s", async () => {
-    const one = await fastest(standIn, benchAudio(1));
-    const four = await fastest(standIn, benchAudio(4));
+    // Interleaved, the fastest of 5 each: a burst of other work on the machine cannot land on
+    // all of one length's runs (CI once measured 1 s at 63 ms and 4 s at 37 ms back to back).
+    const [oneAudio, fourAudio] = [benchAudio(1), benchAudio(4)];
+    let [one, four] = [Infinity, Infinity];
+    for (let r = 0; r < 5; r++) {
+      one = Math.min(one, await fastest(standIn, oneAudio, 1));
+      four = Math.min(four, await fastest(standIn, fourAudio, 1));
+    }
     // 3.7× the MACs (moonshineTinyMacs), but both run the decoder 5 times, and each step
     // streams ~18 MB of int8 weights: measured 2× here (29 vs 57 ms on an EPYC core).
     expect(four).toBeGreaterThan(1.5 * one);
