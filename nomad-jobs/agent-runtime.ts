@@ -48,12 +48,18 @@ export function agentRuntime(args: AgentRuntimeArgs): AgentRuntime {
     // ts-node looks for a tsconfig.json from the working directory (the task directory,
     // which has none) and its built-in default fails on the agent's CommonJS sources.
     tsNodeEnv: tsNode ? { TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: "commonjs", moduleResolution: "node" }) } : {},
-    speechEnv: {
-      AIDE_MODELS_DIR: modelsDir,
-      STT_THREADS: String(sttThreads),
-      ...(args.sttModel ? { AIDE_STT_MODEL: checkModelName(args.sttModel) } : {}),
-      ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
-    },
+    speechEnv: speechEnv({ ...args, modelsDir, sttThreads }),
+  };
+}
+
+/** The speech settings (the names agent/src/config.ts reads) a speech service or the agent
+ * is started with: the jobs' tasks and `npm start`'s local services alike. */
+export function speechEnv(args: Pick<AgentRuntimeArgs, "modelsDir" | "ttsVoice" | "sttThreads" | "sttModel">): Record<string, string> {
+  return {
+    AIDE_MODELS_DIR: checkPath("models directory", args.modelsDir),
+    STT_THREADS: String(checkCount("STT threads", args.sttThreads ?? 1)),
+    ...(args.sttModel ? { AIDE_STT_MODEL: checkModelName(args.sttModel) } : {}),
+    ...(args.ttsVoice ? { AIDE_TTS_VOICE: args.ttsVoice } : {}),
   };
 }
 

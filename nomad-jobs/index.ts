@@ -7,4 +7,4 @@ export { primaCppJob, PRIMA_MAX_RANKS, PRIMA_DATA_PORT, PRIMA_SIGNAL_PORT, DEFAU
 export { voiceAgentJob, serviceEndpointsTemplate, AGENT_JOB_ID, AGENT_SERVICE, ENDPOINTS_FILE, WEBCAM_META, type VoiceAgentJobArgs } from "./voice-agent";
 export { llamaBenchJob, BENCH_JOB_ID, BENCH_TASK, type LlamaBenchJobArgs } from "./llama-bench";
 export { wyomingServiceJob, embeddingsJob, STT_SERVICE, TTS_SERVICE, EMBEDDINGS_SERVICE, EMBEDDINGS_SERVER, SPEECH_SERVICE_MEMORY_MB, WYOMING_SERVICES, type WyomingKind, type WyomingServiceJobArgs, type EmbeddingsJobArgs } from "./speech-services";
-export type { AgentRuntimeArgs } from "./agent-runtime";
+export { speechEnv, type AgentRuntimeArgs } from "./agent-runtime";

@@ -32,9 +32,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
+import * as path from "node:path";
 import { AgentConfig, ConfigError, WYOMING_DEFAULT_PORTS, configHelp, loadConfig, readPairingCode } from "../agent/src/config";
 import { startVoiceAgent } from "../agent/src/main";
-import { EMBEDDINGS_SERVER } from "../nomad-jobs";
+import { EMBEDDINGS_SERVER, speechEnv } from "../nomad-jobs";
 import { ModelError, defaultModelDir, downloadCommand, findBundle } from "../agent/src/models/manifest";
 import { newPairingCode } from "../agent/src/transport";
 import { aideCache } from "../lib/cache";
@@ -172,8 +173,8 @@ async function main(): Promise<void> {
   const speechInProcess = args.includes("--speech-in-process");
   const at = args.indexOf("--speech-host");
   const speechHost = at >= 0 ? args[at + 1] : "127.0.0.1";
-  if (at >= 0 && (!speechHost || !net.isIP(speechHost))) {
-    process.stderr.write(`--speech-host needs an IP address to listen on (127.0.0.1, 0.0.0.0 or one of this machine's), got ${JSON.stringify(speechHost ?? "")}\n`);
+  if (at >= 0 && (!speechHost || !net.isIPv4(speechHost))) {
+    process.stderr.write(`--speech-host needs an IPv4 address to listen on (127.0.0.1, 0.0.0.0 or one of this machine's), got ${JSON.stringify(speechHost ?? "")}\n`);
     process.exit(2);
   }
   let config: AgentConfig;
@@ -302,7 +303,9 @@ const SPEECH_NAMES = { stt: "speech recognizer", tts: "voice" } as const;
  * in-process while one is down. One that does not start leaves its stage in-process.
  */
 async function startSpeechServices(config: AgentConfig, host: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = { AIDE_MODELS_DIR: config.modelsDir, STT_THREADS: String(config.sttThreads), AIDE_TTS_VOICE: config.ttsVoice };
+  // The settings the cluster's speech jobs get, from the same place, so the local services
+  // hear with the recognizer and speak with the voice the agent was told to use.
+  const env = speechEnv({ modelsDir: path.resolve(config.modelsDir ?? defaultModelDir()), ttsVoice: config.ttsVoice, sttThreads: config.sttThreads, sttModel: config.sttModel });
   const reach = host === "0.0.0.0" ? "127.0.0.1" : host;
   await Promise.all((["stt", "tts"] as const).map(async (kind) => {
     if (kind === "stt" ? config.sttUrl : config.ttsUrl) return; // pointed at services elsewhere

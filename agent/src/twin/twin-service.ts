@@ -398,8 +398,9 @@ export class TwinService extends FrameProcessor {
           info.firstTokenMs = performance.now() - started;
           this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
         }
-        if (!state.generated && event.raw && event.raw.endsWith(event.text) && /^\s+$/.test(event.raw.slice(0, -event.text.length))) {
-          state.lead = event.raw.slice(0, -event.text.length);
+        if (!state.generated && event.raw?.endsWith(event.text)) {
+          const lead = event.raw.slice(0, -event.text.length);
+          if (/^\s+$/.test(lead)) state.lead = lead;
         }
         text += event.text;
         state.generated += event.text;
