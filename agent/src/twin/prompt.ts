@@ -1,18 +1,19 @@
 /**
  * The prompt, laid out for llama-server's prompt cache. On a Core 2 every prompt token
- * costs tens of milliseconds, so the order is fixed:
+ * costs a tenth of a second, so the order is fixed and nothing sent is ever rewritten:
  *
  *   [system prompt + tool schema]   byte-stable for the whole conversation
- *   [turn 1 user][turn 1 assistant] … history, appended turn by turn, never rewritten
- *   [newest user words + context]   recalled memories and the latest observation LAST
+ *   [turn 1 user][turn 1 assistant] … history, appended turn by turn: each user message as
+ *                                   it was sent, its context block included
+ *   [context block][newest user words]
+ *                                   recalled memories (and the latest observation) FIRST,
+ *                                   gathered from the interim transcripts while the user
+ *                                   speaks, so they are evaluated before the user stops
  *
- * Turn k then shares everything up to the end of turn k-1's user words with the cached
- * KV; the context block that ended turn k-1's user message is not kept in history, and
- * llama-server's `--cache-reuse N` shifts the cached chunks after it (the reply) instead
- * of evaluating them again when they match token for token. Measured on the tiny model
- * (agent/test/twin/prompt-cache.test.ts): turn k evaluates its new tokens + 2. Its
- * vocabulary does not round-trip generated tokens, so there the previous reply counts
- * as new; with a real BPE vocabulary it is normally reused.
+ * Turn k then shares everything up to the end of turn k-1's reply with the cached KV
+ * (the reply as the model wrote it, or its heard part: short-term-memory.ts). A memory
+ * already in the history is not recalled into it again. Measured on the tiny model
+ * (agent/test/twin/prompt-cache.test.ts): turn k evaluates its new tokens + 2.
  */
 import type { ChatMessage } from "../services/llm";
 
@@ -20,7 +21,7 @@ export const DEFAULT_SYSTEM_PROMPT = [
   "You are Aide, a voice assistant running on the user's own computers.",
   "Your words are spoken aloud: answer in one to three short sentences of plain speech,",
   "with no lists, markdown, emoji or links. If you are unsure, say so briefly.",
-  "Lines under \"Context\" are things you remember about the user or what the camera sees; use them only when they help.",
+  "A user message may begin with lines under \"Context\": things you remember about the user or what the camera sees, then a blank line and the user's words; use them only when they help.",
 ].join(" ");
 
 export interface TurnContext {
@@ -30,12 +31,12 @@ export interface TurnContext {
   observation?: string;
 }
 
-/** The newest user message: what was said, then the context block at its very end. */
+/** A user message: its context block (when there is one) first, then what was said. */
 export function userMessageWithContext(userText: string, context: TurnContext = {}): string {
   const lines: string[] = [];
   for (const memory of context.memories ?? []) lines.push(`- You remember: ${memory}`);
   if (context.observation) lines.push(`- ${context.observation}`);
-  return lines.length ? `${userText}\n\nContext:\n${lines.join("\n")}` : userText;
+  return lines.length ? `Context:\n${lines.join("\n")}\n\n${userText}` : userText;
 }
 
 export function buildMessages(systemPrompt: string, history: readonly ChatMessage[], userText: string, context?: TurnContext): ChatMessage[] {

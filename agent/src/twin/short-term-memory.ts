@@ -5,9 +5,13 @@
  * only its heard beginning.
  */
 import type { ChatMessage } from "../services/llm";
+import { userMessageWithContext, type TurnContext } from "./prompt";
 
 export interface Turn {
   user: string;
+  /** The context block sent before the user's words (recalled memories, an observation):
+   * kept as sent, so the next prompt matches what the server cached. */
+  context?: TurnContext;
   /** What the user heard of the reply ("" when nothing was heard). */
   assistant: string;
 }
@@ -23,8 +27,8 @@ export class ShortTermMemory {
    * Starts a turn with the user's words; the caller fills in `assistant` as the reply is
    * heard. The `maxTurns` turns before it are kept, so its prompt carries all of them.
    */
-  addUser(text: string): Turn {
-    const turn = { user: text, assistant: "" };
+  addUser(text: string, context?: TurnContext): Turn {
+    const turn: Turn = { user: text, assistant: "", ...(context && (context.memories?.length || context.observation) ? { context } : {}) };
     this.turns.push(turn);
     if (this.turns.length > this.maxTurns + 1) this.turns.splice(0, this.turns.length - this.maxTurns - 1);
     return turn;
@@ -47,7 +51,7 @@ export class ShortTermMemory {
   }
 
   snapshot(): readonly Turn[] {
-    return this.turns.map((t) => ({ ...t }));
+    return this.turns.map((t) => ({ ...t, ...(t.context ? { context: { ...t.context, memories: t.context.memories?.slice() } } : {}) }));
   }
 
   /** The turns as chat messages; a reply nobody heard is left out rather than sent empty. */
@@ -69,7 +73,7 @@ export class ShortTermMemory {
 function asMessages(turns: readonly Turn[]): ChatMessage[] {
   const out: ChatMessage[] = [];
   for (const turn of turns) {
-    out.push({ role: "user", content: turn.user });
+    out.push({ role: "user", content: userMessageWithContext(turn.user, turn.context) });
     if (turn.assistant) out.push({ role: "assistant", content: turn.assistant });
   }
   return out;

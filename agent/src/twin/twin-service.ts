@@ -22,7 +22,7 @@ import {
   type ToolCallMode,
   type ToolCallRequest,
 } from "../services/llm";
-import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords } from "./prompt";
+import { DEFAULT_SYSTEM_PROMPT, buildMessages, limitWords, type TurnContext } from "./prompt";
 import { PromptCache, type WarmResult } from "./prompt-cache";
 import type { SceneSource } from "./scene";
 import { ShortTermMemory, heardReply, type Turn } from "./short-term-memory";
@@ -67,7 +67,7 @@ export interface TwinServiceOptions {
   /** Default: describe_scene over `scene`, and current_time. */
   tools?: ToolRegistry;
   scene?: SceneSource;
-  /** Put the latest observation at the end of every user message, not only on describe_scene. */
+  /** Put the latest observation in every user message's context block, not only on describe_scene. */
   observationEveryTurn?: boolean;
   systemPrompt?: string;
   /** Longer transcripts keep their last words (default 400). */
@@ -143,7 +143,11 @@ export class TwinService extends FrameProcessor {
   private readonly log: (line: string) => void;
   private readonly promptCache: PromptCache | undefined;
   /** What was prepared at the user's last pause: reused when the final transcript is the same. */
-  private prepared: { text: string; history: string; context: Promise<{ memories: string[]; observation?: string }> } | undefined;
+  private prepared: { text: string; history: string; context: Promise<TurnContext> } | undefined;
+  /** The context the utterance in progress has brought up so far (see gather). */
+  private listening: { memories: string[]; observation?: Promise<string | undefined> } | undefined;
+  /** Counts prepare calls: a guess whose recall ends after a newer guess began is not warmed. */
+  private guesses = 0;
   /** A turn is being answered (from the final transcript to the end of its completions):
    * warming now would queue behind it on the server and overwrite its cache with a guess. */
   private answering = false;
@@ -185,6 +189,8 @@ export class TwinService extends FrameProcessor {
     }
     // A session opens: its first turn must not pay for the system prompt and tool schemas.
     if (f.type === "start") void this.warmPrefix();
+    // A new utterance: what the last one brought up is not this one's.
+    if (f.type === "user-started-speaking" && direction === "downstream" && !this.answering) this.listening = undefined;
     if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
     if (direction === "upstream") this.bot.observe(f);
     this.push(f, direction);
@@ -226,9 +232,11 @@ export class TwinService extends FrameProcessor {
 
   /**
    * The user is still speaking: evaluate what the next completion will start with, so
-   * that when they stop only the words after this guess are left. An interim transcript
-   * warms up to its last word; the transcript at a pause warms the whole prompt, recalled
-   * memories and the assistant's opening included, and is kept to be reused.
+   * that when they stop only the words after this guess are left. Every guess first
+   * recalls memories for the words so far (they go before the words, so they are
+   * evaluated with them); an interim transcript warms up to its last word; the transcript
+   * at a pause warms the whole prompt, the assistant's opening included, and is kept to
+   * be reused.
    */
   private prepare(f: TranscriptionFrame): void {
     const cache = this.promptCache;
@@ -237,15 +245,13 @@ export class TwinService extends FrameProcessor {
     if (!text) return;
     const system = this.system(this.client.options.toolCalls);
     const history = this.shortTerm.nextMessages();
-    if (!f.atPause) {
-      void cache.warm(buildMessages(system, history, text), "text");
-      return;
-    }
-    const context = this.turnContext(text, this.signal);
-    const prepared = { text, history: JSON.stringify(history), context };
-    this.prepared = prepared;
-    // Not once the turn is being answered: its completion carries this prompt itself.
-    void context.then((c) => (this.answering || this.prepared !== prepared ? undefined : cache.warm(buildMessages(system, history, text, c), "generation")));
+    const context = this.gather(text, this.signal);
+    const guess = ++this.guesses;
+    const prepared = f.atPause ? { text, history: JSON.stringify(history), context } : undefined;
+    if (prepared) this.prepared = prepared;
+    // Not once the turn is being answered (its completion carries the prompt itself), nor
+    // when a newer guess came while this one recalled.
+    void context.then((c) => (this.answering || guess !== this.guesses ? undefined : cache.warm(buildMessages(system, history, text, c), prepared ? "generation" : "text")));
   }
 
   /** A transcript as the prompt takes it: its last `maxUserWords` words; "" when it has none (only noise). */
@@ -261,12 +267,24 @@ export class TwinService extends FrameProcessor {
     void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
   }
 
-  /** Memories for `text` (not those already in the prompt) and, when asked for, what the camera sees. */
-  private async turnContext(text: string, signal: AbortSignal): Promise<{ memories: string[]; observation?: string }> {
-    // A memory still in short-term history (or just said again) is already in the prompt: don't pay for it twice.
-    const inHistory = new Set([...this.shortTerm.snapshot().map((t) => t.user), text]);
-    const memories = (await this.recall(text, signal)).filter((m) => !inHistory.has(m));
-    return { memories, observation: this.options.observationEveryTurn && this.options.scene ? await this.observe() : undefined };
+  /**
+   * The context block for the user's words so far: the memories recalled for them, added
+   * to those the utterance's earlier words brought up (a block already evaluated only grows
+   * at its end, so a guess that recalls nothing new keeps the cached tokens), none already
+   * in the conversation; and, when asked for, what the camera saw as the utterance began.
+   */
+  private async gather(text: string, signal: AbortSignal): Promise<TurnContext> {
+    const listening = (this.listening ??= {
+      memories: [],
+      observation: this.options.observationEveryTurn && this.options.scene ? this.observe() : undefined,
+    });
+    // A memory in the history (said, or recalled into an earlier turn) or just said again is already in the prompt.
+    const inPrompt = new Set([text]);
+    for (const turn of this.shortTerm.snapshot()) [turn.user, ...(turn.context?.memories ?? [])].forEach((m) => inPrompt.add(m));
+    for (const memory of await this.recall(text, signal)) if (!listening.memories.includes(memory)) listening.memories.push(memory);
+    const memories = listening.memories.filter((m) => !inPrompt.has(m));
+    const observation = await listening.observation;
+    return { ...(memories.length ? { memories } : {}), ...(observation ? { observation } : {}) };
   }
 
   private heard(text: string, partial = false): void {
@@ -317,15 +335,17 @@ export class TwinService extends FrameProcessor {
     const prepared = this.prepared;
     this.prepared = undefined;
     const reuse = prepared && prepared.text === userText && prepared.history === JSON.stringify(this.shortTerm.nextMessages());
-    const context = { ...(reuse ? await prepared.context : await this.turnContext(userText, signal)) };
+    const context = reuse ? await prepared.context : await this.gather(userText, signal);
+    this.listening = undefined;
     if (signal.aborted) return false;
-    const turn = this.shortTerm.addUser(userText);
+    // The turn keeps its context block as sent: the next prompt then matches the cache.
+    const turn = this.shortTerm.addUser(userText, context);
     // Native tool calls (llama-server --jinja), or tools offered in the prompt for a server
     // that refuses `tools` (prima.cpp): decided per turn, as the LLM may have moved.
     const mode = this.client.options.toolCalls;
     const system = this.system(mode);
-    // Everything before this turn, then this turn's words with the context block last.
-    const compose = () => buildMessages(system, this.shortTerm.messages().slice(0, -1), userText, context);
+    // Everything before this turn, then this turn's context block and words.
+    const compose = () => buildMessages(system, this.shortTerm.messages().slice(0, -1), userText, turn.context);
     let messages = compose();
     const state: ReplyState = { turn, generated: "", lead: "", heard: [], interrupted: false, ended: false };
     this.reply = state;
@@ -345,7 +365,7 @@ export class TwinService extends FrameProcessor {
         } catch (error) {
           // Too long for the server's context: forget the oldest turns (then the context
           // block) and ask again, rather than failing every turn from now on.
-          if (round !== 0 || state.generated || !isContextOverflow(error) || !this.shrink(turn, context)) throw error;
+          if (round !== 0 || state.generated || !isContextOverflow(error) || !this.shrink(turn)) throw error;
           messages = compose();
           info.messages = messages;
           round = -1;
@@ -419,16 +439,15 @@ export class TwinService extends FrameProcessor {
   }
 
   /** Makes the next prompt shorter; false when nothing is left to drop. */
-  private shrink(turn: Turn, context: { memories: string[]; observation?: string }): boolean {
+  private shrink(turn: Turn): boolean {
     const earlier = this.shortTerm.size - 1;
     if (earlier > 0) {
       const dropped = this.shortTerm.dropOldest(Math.ceil(earlier / 2), turn);
       this.log(`TwinService: prompt too long for the LLM's context — forgot the ${dropped} oldest turn(s) and asked again`);
       return true;
     }
-    if (context.memories.length || context.observation) {
-      context.memories = [];
-      context.observation = undefined;
+    if (turn.context) {
+      turn.context = undefined;
       this.log("TwinService: prompt too long for the LLM's context — asked again without recalled memories");
       return true;
     }

@@ -52,7 +52,7 @@ describe("long-term memory with real embeddings", () => {
     await chat?.stop();
   });
 
-  it("remembers what the user said after the agent restarts, and puts it at the end of the prompt", async () => {
+  it("remembers what the user said after the agent restarts, and puts it in the context block before their words", async () => {
     const dir = scratch();
     // topK 1 and no similarity floor: with one memory stored, any question recalls it
     // (the tiny model's embeddings carry no meaning to rank by).
@@ -71,7 +71,7 @@ describe("long-term memory with real embeddings", () => {
     try {
       const { turn } = await second.say("what is my dog called?");
       const user = turn!.messages[turn!.messages.length - 1].content;
-      expect(user).toBe("what is my dog called?\n\nContext:\n- You remember: my dog is called Rex and he is nine");
+      expect(user).toBe("Context:\n- You remember: my dog is called Rex and he is nine\n\nwhat is my dog called?");
       // The history of the new session starts empty: only the context block carries it over.
       expect(turn!.messages.map((m) => m.role)).toEqual(["system", "user"]);
     } finally {

@@ -119,16 +119,17 @@ describe("describe_scene", () => {
     expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
   });
 
-  it("can also put the latest observation at the end of every user message", async () => {
-    const scene = { currentObservation: async () => "Observation: I see a person and a cup." };
+  it("can also put the latest observation in every user message's context block, kept in the history as sent", async () => {
+    const seen = ["Observation: I see a person and a cup.", "Observation: I see a cup."];
+    const scene = { currentObservation: async () => seen.shift() ?? "Observation: I see nothing." };
     h = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 8, temperature: 0 }, scene, observationEveryTurn: true });
     const { turn } = await h.say("hello");
-    expect(turn!.messages[turn!.messages.length - 1].content).toBe("hello\n\nContext:\n- Observation: I see a person and a cup.");
+    expect(turn!.messages[turn!.messages.length - 1].content).toBe("Context:\n- Observation: I see a person and a cup.\n\nhello");
     const next = await h.say("and now?");
-    // The older user message went back to plain words: only the newest carries context.
+    // The older user message is as it was sent (so the server's cache still matches it); the newest has what the camera sees now.
     expect(next.turn!.messages.filter((m) => m.role === "user").map((m) => m.content)).toEqual([
-      "hello",
-      "and now?\n\nContext:\n- Observation: I see a person and a cup.",
+      "Context:\n- Observation: I see a person and a cup.\n\nhello",
+      "Context:\n- Observation: I see a cup.\n\nand now?",
     ]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The prompt layout keeps llama-server's prompt cache warm: on turn k ≥ 2 the server
- * evaluates only the tokens new in that turn (+16), even though every turn ends its
- * user message with a different block of recalled memories. The previous reply is not
+ * evaluates only the tokens new in that turn (+16), even though every turn's user message
+ * begins with a different block of recalled memories: each is kept in the history as
+ * it was sent, so the next prompt matches the cache. The previous reply is not
  * new: it was generated into the cache, and the tiny model's vocabulary round-trips
  * (the text of a reply tokenizes back to the tokens generated), as a real model's does
  * in the common case.
@@ -66,10 +67,12 @@ describe("prompt cache", () => {
       const { turn } = await h.say(line);
       expect(turn?.outcome).toBe("answered");
       const messages = turn!.messages;
-      expect(messages[messages.length - 1].content).toMatch(/Context:\n- You remember: the user mentioned topic number/);
-      // Layout: the same system message first every turn; only the newest user message carries context.
+      expect(messages[messages.length - 1].content).toMatch(/^Context:\n- You remember: the user mentioned topic number \d+ earlier\n- You remember: the user likes colour \d+\n\n/);
+      expect(messages[messages.length - 1].content.endsWith(`\n\n${line}`)).toBe(true);
+      // Layout: the same system message first every turn; the earlier user messages exactly as they were sent.
       expect(messages[0]).toEqual(firstSystem ?? (firstSystem = messages[0]));
-      expect(messages.slice(0, -1).filter((m) => m.content.includes("Context:"))).toEqual([]);
+      const sent = h.turns.slice(0, k).map((t) => t.messages[t.messages.length - 1].content);
+      expect(messages.filter((m) => m.role === "user").slice(0, -1).map((m) => m.content)).toEqual(sent);
       if (k === 0) continue;
       expect(messages[messages.length - 2].role).toBe("assistant");
       const total = await tokenCount(server.url, messages, true);
@@ -96,9 +99,12 @@ describe("prompt cache", () => {
     };
     const t = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 4, temperature: 0 }, memory: { longTerm: memory } });
     try {
-      await t.say("my name is Ana");
+      // Just said: not recalled into its own turn.
+      const first = (await t.say("my name is Ana")).turn!;
+      expect(first.messages[first.messages.length - 1].content).toBe("Context:\n- You remember: I like green tea\n\nmy name is Ana");
+      // Both are in the conversation now (one said, one recalled into a turn): neither is recalled again.
       const { turn } = await t.say("what do I like to drink");
-      expect(turn!.messages[turn!.messages.length - 1].content).toBe("what do I like to drink\n\nContext:\n- You remember: I like green tea");
+      expect(turn!.messages[turn!.messages.length - 1].content).toBe("what do I like to drink");
     } finally {
       await t.stop();
     }

@@ -5,6 +5,7 @@
  *  - a session's first turn does not pay for the system prompt and tool schemas;
  *  - interim transcripts and the prompt prepared at a pause leave only the words after
  *    the last guess to evaluate when the user stops (none when the guess was right);
+ *  - memories recalled while the user speaks are evaluated with their words, before the stop;
  *  - the evaluated prefix is saved by llama-server and restored into a restarted one.
  * Each figure is compared with the whole prompt of the same turn (what a cold cache
  * evaluates), so the test fails if the warming does nothing.
@@ -121,6 +122,40 @@ describe("warming the prompt cache ahead of the user", () => {
 
     // On a cold cache the same turn evaluates its whole prompt.
     expect(await promptTokens(server!.url, wentOn.messages)).toBeGreaterThan(4 * wentOn.promptTokens[0]);
+  });
+
+  it("recalls memories while the user speaks and puts them before their words, so the stop leaves only the last words", async () => {
+    const fact = "my sister Marta is allergic to garlic";
+    const recalled: string[] = [];
+    const memory = {
+      // Real recall finds a memory once the words point at it.
+      recall: async (text: string) => { recalled.push(text); return /marta/i.test(text) ? [fact] : []; },
+      remember: async () => undefined,
+      flush: async () => undefined,
+    };
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM }, warmPromptCache: true, memory: { longTerm: memory } }, { speaker: new Speaker() });
+    harnesses.push(h);
+    await settle(h);
+    await h.say("hello there");
+    await settle(h);
+    const line = "what is my sister Marta allergic to";
+    h.pipeline.queueFrame(frame("transcription", { text: "what is my", final: false, turnId: 2 }));
+    await settle(h);
+    h.pipeline.queueFrame(frame("transcription", { text: "what is my sister Marta", final: false, turnId: 2 }));
+    await settle(h);
+    expect(recalled.slice(1)).toEqual(["what is my", "what is my sister Marta"]); // (the first: "hello there", said as a final)
+    const turn = (await h.say(line)).turn!;
+    const sent = turn.messages[turn.messages.length - 1].content;
+    expect(sent).toBe(`Context:\n- You remember: ${fact}\n\n${line}`);
+    // The memory was evaluated with the interim: the stop leaves the words after it and the closing tokens.
+    const block = await tokens(server!.url, `Context:\n- You remember: ${fact}\n\n`);
+    expect(turn.promptTokens[0]).toBeLessThanOrEqual((await tokens(server!.url, " allergic to")) + (await closing(server!.url)) + 1);
+    expect(turn.promptTokens[0]).toBeLessThan(block);
+    // The history keeps the block as sent: the next turn finds all of it cached.
+    await settle(h);
+    const next = (await h.say("thanks")).turn!;
+    expect(next.messages.filter((m) => m.role === "user").map((m) => m.content)).toEqual(["hello there", sent, "thanks"]);
+    expect(next.promptTokens[0]).toBeLessThanOrEqual((await tokens(server!.url, "thanks")) + (await closing(server!.url)) + 1);
   });
 
   it("prepares the history the turn will carry once the short-term window is full (its oldest turn left out)", async () => {
