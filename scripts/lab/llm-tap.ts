@@ -32,6 +32,10 @@ export interface TapRecord {
   warm?: boolean;
   /** Long-term memories the agent put in the newest user message ("- You remember: …" lines). */
   recalled?: number;
+  /** The newest user message's words (its context block left out), in the model's tokens. */
+  userWordTokens?: number;
+  /** Tokens the chat template puts after a user message's text (end of message, the assistant's opening). */
+  closingTokens?: number;
   promptTokens?: number;
   promptMs?: number;
   predictedTokens?: number;
@@ -79,9 +83,34 @@ function applyTimings(record: TapRecord, t: SseTimings): void {
   record.cachedTokens = t.cache_n;
 }
 
+/** What the agent sends as the user's words: the message after its context block (twin/prompt.ts). */
+export function userWords(content: string): string {
+  return content.startsWith("Context:\n") && content.includes("\n\n") ? content.slice(content.indexOf("\n\n") + 2) : content;
+}
+
+async function upstreamJson(upstream: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(new URL(path, upstream), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function tokenCount(upstream: string, text: string): Promise<number> {
+  const { tokens } = await upstreamJson(upstream, "/tokenize", { content: text, add_special: false, parse_special: true });
+  if (!Array.isArray(tokens)) throw new Error("/tokenize answered without tokens");
+  return tokens.length;
+}
+
+/** The template's tokens after a user message's text, rendered by the server's own template. */
+async function closingTokens(upstream: string): Promise<number> {
+  const { prompt } = await upstreamJson(upstream, "/apply-template", { messages: [{ role: "user", content: "LABMARK" }] });
+  if (typeof prompt !== "string" || !prompt.includes("LABMARK")) throw new Error("/apply-template answered without the message");
+  return tokenCount(upstream, prompt.slice(prompt.indexOf("LABMARK") + "LABMARK".length));
+}
+
 export function startLlmTap(listen: { host: string; port: number }, upstream: string, logFile: string, opts: { bannedWhenForcing?: number[] } = {}): Promise<http.Server> {
   const target = new URL(upstream);
   let forceNext: string | undefined;
+  let closing: Promise<number | undefined> | undefined;
   const server = http.createServer((req, res) => {
     if (req.method === "POST" && req.url?.startsWith("/lab/force-tool")) {
       const name = new URL(req.url, "http://tap").searchParams.get("name");
@@ -102,6 +131,10 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
       // The agent's prompt-cache warm-ups: what they evaluate after the user stopped counts too.
       const warm = req.method === "POST" && (req.url ?? "").startsWith("/completion");
       if (warm) record.warm = true;
+      // The turn's words in tokens and the template's closing, for the report's bound on
+      // what may be left to evaluate after the user stops (asked beside the completion,
+      // on llama-server's HTTP side: no slot, no evaluation).
+      let counted: Promise<unknown> = Promise.resolve();
       if (chat) {
         const json = JSON.parse(payload.toString("utf8")) as { stream?: boolean; timings_per_token?: boolean; tools?: unknown[]; tool_choice?: string; logit_bias?: unknown[]; messages?: unknown[] };
         // Timings in every chunk (llama-server's timings_per_token), so a completion the
@@ -109,7 +142,14 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
         // evaluated; the agent reads the last timings it sees, as before.
         if (json.stream) json.timings_per_token = true;
         const last = (json.messages ?? []).filter((m) => (m as { role?: string }).role === "user").pop() as { content?: unknown } | undefined;
-        if (typeof last?.content === "string") record.recalled = (last.content.match(/^- You remember: /gm) ?? []).length;
+        if (typeof last?.content === "string") {
+          record.recalled = (last.content.match(/^- You remember: /gm) ?? []).length;
+          closing ??= closingTokens(upstream).catch(() => undefined);
+          counted = Promise.all([tokenCount(upstream, userWords(last.content)), closing]).then(([words, close]) => {
+            record.userWordTokens = words;
+            record.closingTokens = close;
+          }, () => undefined);
+        }
         if (forceNext && json.tools?.length && json.tool_choice !== "none") {
           json.tool_choice = "required";
           json.messages = [...(json.messages ?? []), { role: "assistant", content: "<tool_call>\n" }];
@@ -136,7 +176,7 @@ export function startLlmTap(listen: { host: string; port: number }, upstream: st
           } catch { /* SSE already parsed, or not JSON */ }
         }
         if (record.promptTokens === undefined && whole.length) record.tail = Buffer.concat(whole).toString("utf8").slice(-600);
-        appendFileSync(logFile, `${JSON.stringify(record)}\n`);
+        void counted.finally(() => appendFileSync(logFile, `${JSON.stringify(record)}\n`));
       };
       const whole: Buffer[] = [];
       const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (upRes) => {

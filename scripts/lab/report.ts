@@ -41,6 +41,9 @@ export interface TurnFigures {
   promptTokens?: number;
   /** Of promptTokens: those of warm-ups still running when the user stopped. */
   warmedAfterStop?: number;
+  /** What issue 13 allows after the stop: the utterance's last 16 tokens (all of a shorter
+   * one) + the template's closing tokens, in the model's tokens (counted by the tap). */
+  promptBound?: number;
   /** Long-term memories recalled into this turn's prompt. */
   recalled?: number;
   /** Generation speed of the turn's completions (tokens/s). */
@@ -66,6 +69,9 @@ export interface PlacementReport {
    * machine's cores: then a node may have got less than its budget (figures pessimistic). */
   saturated?: number;
 }
+
+/** Of the utterance, the tokens issue 13 allows to be evaluated after the user stops. */
+export const PROMPT_BOUND_WORD_TOKENS = 16;
 
 export function percentile(values: number[], p: number): number | undefined {
   if (!values.length) return undefined;
@@ -110,6 +116,7 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       // user spoke again) has none, and then the turn's count is unknown, not 0.
       promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), warmAfter) : undefined,
       warmedAfterStop: warmAfter,
+      promptBound: mine[0]?.userWordTokens !== undefined && mine[0]?.closingTokens !== undefined ? Math.min(PROMPT_BOUND_WORD_TOKENS, mine[0].userWordTokens) + mine[0].closingTokens : undefined,
       recalled: mine[0]?.recalled,
       answerCut: mine.some((r) => r.cancelled),
       genTokS: genMs > 0 ? genTokens / (genMs / 1000) : undefined,
@@ -129,11 +136,11 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   const lines: string[] = [];
   lines.push(`placement ${r.name}: ${r.describe}`);
   lines.push(`  every figure: ${EMULATED}; ${calibration}`);
-  lines.push("  turn kind            VAD-end  transcript  LLM-asked  1st-token  1st-audio(v2v)  prompt-tok  gen-tok/s  note");
+  lines.push("  turn kind            VAD-end  transcript  LLM-asked  1st-token  1st-audio(v2v)  prompt-tok (bound)  gen-tok/s  note");
   for (const t of r.turns) {
     const note = [t.index === 0 || (r.turns[t.index - 1] && r.turns[t.index - 1].session !== t.session) ? "first turn of a session" : "", t.toolCall ? "describe_scene" : "",
       t.answerCut && r.turns[t.index + 1]?.kind !== "barge-in" ? "still generating when the user spoke again" : "", t.bargeInStop !== undefined ? `talked over: bot quiet ${s(t.bargeInStop)} s after the user began` : "", t.error ?? ""].filter(Boolean).join("; ");
-    lines.push(`  ${String(t.index + 1).padStart(4)} ${t.kind.padEnd(15)} ${s(t.vadEnd).padStart(7)} ${s(t.transcript).padStart(11)} ${s(t.llmAsked).padStart(10)} ${s(t.firstToken).padStart(10)} ${s(t.voiceToVoice).padStart(15)} ${String(t.promptTokens ?? "n/a").padStart(11)} ${s(t.genTokS, 1).padStart(10)}  ${note}`);
+    lines.push(`  ${String(t.index + 1).padStart(4)} ${t.kind.padEnd(15)} ${s(t.vadEnd).padStart(7)} ${s(t.transcript).padStart(11)} ${s(t.llmAsked).padStart(10)} ${s(t.firstToken).padStart(10)} ${s(t.voiceToVoice).padStart(15)} ${String(t.promptTokens ?? "n/a").padStart(11)} ${(t.promptBound === undefined ? "" : `(${t.promptBound})`).padEnd(7)} ${s(t.genTokS, 1).padStart(10)}  ${note}`);
   }
   const rest = laterTurns(r.turns);
   const row = (label: string, values: (number | undefined)[]) => {
@@ -157,6 +164,13 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
   const [plain, carried] = [split(false), split(true)];
   lines.push(`    turns where only the user's words were new: p50 ${percentile(plain, 50) ?? "n/a"}, p95 ${percentile(plain, 95) ?? "n/a"} (${plain.length} turns); ` +
     `with a recalled memory or a tool's answer in the prompt: p50 ${percentile(carried, 50) ?? "n/a"}, p95 ${percentile(carried, 95) ?? "n/a"} (${carried.length} turns)`);
+  const bounded = rest.filter((t) => t.promptTokens !== undefined && t.promptBound !== undefined);
+  if (bounded.length) {
+    const over = bounded.map((t) => t.promptTokens! - t.promptBound!);
+    const closing = [...new Set(r.llm.map((x) => x.closingTokens).filter((x) => x !== undefined))].join(" or ");
+    lines.push(`    against the bound (the utterance's last ${PROMPT_BOUND_WORD_TOKENS} tokens + the template's ${closing} closing tokens, per turn): within it in ${over.filter((x) => x <= 0).length} of ${bounded.length} turns; ` +
+      `evaluated minus bound p50 ${percentile(over, 50)}, p95 ${percentile(over, 95)} (≤ 0: within)`);
+  }
   lines.push(row("generation tok/s", rest.map((t) => t.genTokS)));
   for (const t of firstTurns(r.turns)) {
     lines.push(`  first turn of session ${t.session}: voice-to-voice ${s(t.voiceToVoice)} s, LLM first token ${s(t.firstToken)} s, ${t.promptTokens ?? "n/a"} prompt tokens evaluated`);

@@ -147,7 +147,8 @@ export function runConversation(lab: LabCluster, script: ConversationScript, dir
 
 function readTap(file: string): TapRecord[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as TapRecord);
+  // In order of asking (a record is written when its completion ends and its token counts are in).
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as TapRecord).sort((a, b) => a.asked - b.asked);
 }
 
 export async function runLab(o: LabRunOptions): Promise<void> {

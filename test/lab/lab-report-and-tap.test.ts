@@ -11,16 +11,26 @@ import { dominantStage, formatPlacement, summaryLine, turnFigures, type Placemen
 import type { ConversationResult, TurnRecord } from "../../scripts/lab/conversation";
 import { timelineSvg, turnRows } from "../../scripts/lab/timeline-svg";
 
-interface Upstream { url: string; bodies: Record<string, unknown>[]; closedEarly: number; server: http.Server }
+interface Upstream { url: string; bodies: Record<string, unknown>[]; closedEarly: number; server: http.Server; asides: string[] }
 
 /** Answers chat completions as llama-server streams them: two chunks 100 ms apart, then timings. */
 async function fakeLlamaServer(slowMs = 100): Promise<Upstream> {
-  const up: Upstream = { url: "", bodies: [], closedEarly: 0, server: http.createServer() };
+  const up: Upstream = { url: "", bodies: [], closedEarly: 0, server: http.createServer(), asides: [] };
   up.server.on("request", (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
-      up.bodies.push(JSON.parse(Buffer.concat(chunks).toString() || "{}"));
+      const body = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+      // llama-server's tokenizer and template, as a whitespace tokenizer and a ChatML-like template.
+      if (req.url === "/tokenize" || req.url === "/apply-template") {
+        up.asides.push(req.url === "/tokenize" ? `tokenize ${JSON.stringify(body.content)}` : "apply-template");
+        const answer = req.url === "/tokenize"
+          ? { tokens: (String(body.content).match(/\S+/g) ?? []).map((_, i) => i) }
+          : { prompt: `<s> user\n${body.messages[0].content} </s>\n<s> assistant\n` };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+        return;
+      }
+      up.bodies.push(body);
       res.writeHead(200, { "content-type": "text/event-stream" });
       let done = false;
       res.on("close", () => { if (!done) up.closedEarly++; });
@@ -83,6 +93,21 @@ describe("the lab's LLM tap", () => {
     // The role-only chunk is not a token; "Hello" came ~100 ms after it.
     expect(r.firstToken! - r.asked).toBeGreaterThanOrEqual(90);
     expect(r.ended - r.firstToken!).toBeGreaterThanOrEqual(90);
+  });
+
+  it("notes the newest user message's words (without its context block) and the template's closing, in the model's tokens", async () => {
+    const content = "Context:\n- You remember: my sister Marta is allergic to garlic\n\nwhat is she allergic to";
+    const body = JSON.stringify({ messages: [{ role: "user", content: "earlier words here" }, { role: "assistant", content: "ok" }, { role: "user", content }], stream: true });
+    await (await fetch(`${tapUrl}/v1/chat/completions`, { method: "POST", body })).text();
+    await (await fetch(`${tapUrl}/v1/chat/completions`, { method: "POST", body: chat(false) })).text();
+    await new Promise((r) => setTimeout(r, 100));
+    const [first, second] = records();
+    expect(first).toMatchObject({ recalled: 1, userWordTokens: 5, closingTokens: 3 }); // "</s>", "<s>", "assistant"
+    expect(second).toMatchObject({ recalled: 0, userWordTokens: 1, closingTokens: 3 });
+    // The template's closing is asked once; the chat completions reached llama-server untouched.
+    expect(up.asides.filter((a) => a === "apply-template")).toHaveLength(1);
+    expect(up.asides).toContain('tokenize "what is she allergic to"');
+    expect(up.bodies).toHaveLength(2);
   });
 
   it("forces a tool call on the next completion that offers tools, once", async () => {
@@ -167,6 +192,18 @@ describe("the lab's report", () => {
     const text = formatPlacement({ name: "jobs-today", describe: "", turns, cpu: [], llm, conversation: c }, "calibrated");
     expect(text).toContain("prompt tokens evaluated after the user stopped: p50 22, p95 24");
     expect(text).toContain("turns where only the user's words were new: p50 21, p95 24 (2 turns); with a recalled memory or a tool's answer in the prompt: p50 22, p95 23 (2 turns)");
+  });
+
+  it("holds each turn's prompt tokens after the stop to the issue's bound: the utterance's last 16 tokens and the closing", () => {
+    const { conversation: c, llm } = conversation([30, 4, 6, 5, 7]);
+    // Evaluated 21, 22, 23, 24 (turns 2-5). Words: 3 (bound 3 + 5 = 8), 20 (16 + 5 = 21), 18 (21), 19 (21).
+    [[1, 3], [2, 20], [3, 18], [4, 19]].forEach(([i, words]) => Object.assign(llm[i], { userWordTokens: words, closingTokens: 5 }));
+    const turns = turnFigures(c, llm);
+    expect(turns.slice(1).map((t) => t.promptBound)).toEqual([8, 21, 21, 21]);
+    const text = formatPlacement({ name: "jobs-today", describe: "", turns, cpu: [], llm, conversation: c }, "calibrated");
+    expect(text).toContain("against the bound (the utterance's last 16 tokens + the template's 5 closing tokens, per turn): within it in 0 of 4 turns; evaluated minus bound p50 2, p95 13 (≤ 0: within)");
+    // Unknown without the tap's counts: no verdict rather than a wrong one.
+    expect(formatPlacement({ name: "x", describe: "", turns: turnFigures(c, conversation([30, 4, 6, 5, 7]).llm), cpu: [], llm, conversation: c }, "calibrated")).not.toContain("against the bound");
   });
 
   it("draws a turn as one row per node with a bar per stage", () => {
