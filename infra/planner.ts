@@ -379,23 +379,28 @@ export interface SideServicePlacement {
  * keeps every core of its nodes busy for most of a turn (prompt evaluation is
  * compute-bound without AVX, then generation), so a speech stage on the same node slows
  * both, while the other desktops sit idle. So, in order:
- * - nodes that hold no layers and do not run the agent, fastest first (idle cores);
- * - then the agent's node, if it holds no layers (its speech ran there in-process before;
- *   only the light VAD, the WebSocket and vision share it);
+ * - nodes that hold no layers and do not run the agent, fastest first (idle cores). The
+ *   services take them in turn (STT, TTS, embeddings); with one such node all three share
+ *   it, as they work at different moments of a turn (STT while the user speaks, TTS while
+ *   the bot does, the embeddings for a recall or a save), and each then has both cores
+ *   rather than what the agent's vision and VAD leave of them;
+ * - only when there is none, the agent's node, if it holds no layers (its speech ran
+ *   there in-process before);
  * - only when every node holds layers, the agent's node anyway: the planner leaves one
  *   of its cores to speech (`avoid`), never all of an LLM node's.
- * The services take those nodes in turn (STT, TTS, embeddings), so with enough nodes each
- * has one to itself and with fewer they share; each may move to the others when its own
- * node goes down. `plan` undefined (no layer plan could be made): no node counts as the LLM's.
+ * Each may move to the other idle nodes and the agent's node (when it holds no layers)
+ * when its own goes down. `plan` undefined (no layer plan could be made): no node counts
+ * as the LLM's.
  */
 export function placeSideServices(nodes: PlannerNode[], plan: LayerPlan | undefined, agentNode: string): SideServicePlacement {
   if (!nodes.some((n) => n.name === agentNode)) throw new Error(`placing the speech services: the agent's node ${agentNode} is not one of the stack's nodes`);
   const llm = new Set(plan?.shares.map((s) => s.node) ?? []);
   const { speed } = speedOf(nodes);
   const idle = nodes.filter((n) => !llm.has(n.name) && n.name !== agentNode).sort((a, b) => speed(b) - speed(a)).map((n) => n.name);
-  const pool = llm.has(agentNode) && idle.length === 0 ? [agentNode] : [...idle, ...(llm.has(agentNode) ? [] : [agentNode])];
+  const homes = idle.length ? idle : [agentNode];
+  const pool = [...idle, ...(llm.has(agentNode) && idle.length ? [] : [agentNode])];
   const placed = Object.fromEntries(SIDE_SERVICES.map((service, i) => {
-    const own = pool[i % pool.length];
+    const own = homes[i % homes.length];
     return [service, [own, ...pool.filter((n) => n !== own)]];
   })) as Record<SideService, string[]>;
 
@@ -403,9 +408,12 @@ export function placeSideServices(nodes: PlannerNode[], plan: LayerPlan | undefi
   const why = !plan
     ? "no layer plan, so no node is known to run the LLM"
     : `away from the LLM on ${[...llm].join(", ")}, which keeps every core of its node${llm.size === 1 ? "" : "s"} busy through a turn (a speech stage beside it would slow both)`;
+  const offAgent = idle.length && !llm.has(agentNode) && !SIDE_SERVICES.some((s) => placed[s][0] === agentNode)
+    ? `, and off the agent's node ${agentNode} (its vision and VAD run all the time)${idle.length < SIDE_SERVICES.length ? `: they work at different moments of a turn, so they share ${idle.length === 1 ? idle[0] : idle.join(" and ")}` : ""}`
+    : "";
   const explanation = [pool.length === 1 && llm.has(agentNode)
     ? `speech services: ${where} — every node holds LLM layers, and the planner leaves one of ${agentNode}'s cores to speech`
-    : `speech services: ${where} — ${why}` + (pool.length > 1 ? `; each may move to ${pool.join(" or ")} when its node goes down` : "")];
+    : `speech services: ${where} — ${why}${offAgent}` + (pool.length > 1 ? `; each may move to ${pool.join(" or ")} when its node goes down` : "")];
   const standby = (plan?.standby ?? []).map((s) => s.node).filter((n) => SIDE_SERVICES.some((s) => placed[s][0] === n));
   if (standby.length) explanation.push(`${standby.join(", ")} ${standby.length === 1 ? "is" : "are"} also where the LLM goes if ${plan!.head} goes down: the speech services there then share its cores until it is back`);
   return { nodes: placed, explanation };

@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EMBEDDINGS_SERVICE, WYOMING_SERVICES, embeddingsJob, llamaCppRpcJob, rpcServiceName, voiceAgentJob, wyomingServiceJob, type Task } from "../../nomad-jobs";
-import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type PlannerNode } from "../../infra/planner";
+import { placeSideServices, planLayers, llamaCppSplit, type LayerPlan, type ModelFacts, type PlannerNode, type SideService } from "../../infra/planner";
 import { freePort, httpGet, httpOk, llamaPrefix, startLlamaServer, type RunningProcess } from "../../lib/llama";
 import { prepareTask, runTask, type PreparedTask, type RunningTask, type ServiceRegistry } from "../../lib/nomad-runtime";
 import { labThreads } from "./calibration";
@@ -27,6 +27,8 @@ export interface Placement {
   memory?: boolean;
   /** Run only when named (--placements): not in the default comparison. */
   optIn?: boolean;
+  /** A side service's node instead of the planner's (the others stay where it put them). */
+  sideServices?: Partial<Record<SideService, string>>;
   /** The deployment as it was before issue 13, for before/after in one run: llama-server
    * without --cache-reuse and --slot-save-path, the agent without prompt-cache warming,
    * interim transcripts, the pause and the short first piece. */
@@ -49,6 +51,7 @@ export const PLACEMENTS: Placement[] = [
   { name: "jobs-today", describe: "(b) as the jobs place it today: the agent on n1, the planner puts the LLM alone on another node and speech recognition, the voice and the embeddings server away from it", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
   { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path, the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
+  { name: "tts-beside-agent", describe: "(b) with the voice on the agent's node, where the planner put it before sharing the idle node (speech recognition and the embeddings server still on n3)", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, sideServices: { tts: "n1" } },
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
 
@@ -238,6 +241,10 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
     if (!p.before) {
       const side = placeSideServices([...new Set([...p.llm.nodes, p.agent])].map((n) => emulatedFacts(lab.node(n))), plan, p.agent);
       for (const line of side.explanation) log(`  plan: ${line}`);
+      for (const [service, node] of Object.entries(p.sideServices ?? {}) as [SideService, string][]) {
+        side.nodes[service] = [node, ...side.nodes[service].filter((n) => n !== node)];
+        log(`  this placement moves ${service} to ${node}`);
+      }
       for (const kind of ["stt", "tts"] as const) {
         const node = lab.node(side.nodes[kind][0]);
         const port = await freePort();

@@ -87,10 +87,10 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
   it("places STT, TTS and the embeddings server away from the LLM's node, and exports where and why", () => {
     const placement = llama.outputs.servicePlacement as { nodes: Record<string, string[]>; explanation: string[] };
     // the seed's 3 nodes: the agent on aide-01, the LLM alone on aide-02
-    expect(placement.nodes).toEqual({ stt: ["aide-03", "aide-01"], tts: ["aide-01", "aide-03"], embeddings: ["aide-03", "aide-01"] });
-    expect(placement.explanation[0]).toMatch(/^speech services: STT on aide-03, TTS on aide-01 \(the agent's node\), embeddings on aide-03 — away from the LLM on aide-02/);
+    expect(placement.nodes).toEqual({ stt: ["aide-03", "aide-01"], tts: ["aide-03", "aide-01"], embeddings: ["aide-03", "aide-01"] });
+    expect(placement.explanation[0]).toMatch(/^speech services: STT on aide-03, TTS on aide-03, embeddings on aide-03 — away from the LLM on aide-02.*, and off the agent's node aide-01/);
     const j = jobs(llama);
-    for (const [name, node] of [["aide-stt", "aide-03"], ["aide-tts", "aide-01"], ["aide-embeddings", "aide-03"]]) {
+    for (const [name, node] of [["aide-stt", "aide-03"], ["aide-tts", "aide-03"], ["aide-embeddings", "aide-03"]]) {
       const group = j[name].inputs.spec.Job.TaskGroups[0];
       expect(group.Affinities).toEqual([{ LTarget: "${node.unique.name}", Operand: "=", RTarget: node, Weight: 100 }]);
       expect(group.Constraints[0].RTarget.split(",")).not.toContain("aide-02");
@@ -111,7 +111,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
 
   it("keeps room for the speech services on the node the LLM would move to, and says so when that leaves it none", () => {
     const GiB = 2 ** 30;
-    // 5.6 GiB needed: each 7.9 GB node has 6.21 GiB free, but aide-03 only 5.33 GiB beside STT and embeddings (896 MiB)
+    // 5.6 GiB needed: each 7.9 GB node has 6.21 GiB free, but aide-03 only 4.71 GiB beside STT, TTS and embeddings (1536 MiB)
     const model = { name: "m", architecture: "llama", layerCount: 20, layerBytes: Array(20).fill(0.255 * GiB), otherBytes: 0, kvBytesPerToken: 0 };
     const nodes = ["aide-01", "aide-02", "aide-03"].map((name, i) => ({ name, address: `192.168.1.10${i + 1}`, memoryBytes: 7900 * 2 ** 20, cores: 2, cpuMHz: 3000 }));
     const options = { backend: "llamacpp-rpc" as const, contextSize: 4096, parallel: 1, headroomBytes: 1.5 * GiB, reservedBytes: { "aide-01": 1536 * 2 ** 20 }, avoid: ["aide-01"] };
@@ -119,7 +119,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     const planned = planWithSpeechServices(model, nodes, options, "aide-01");
     expect([planned.plan.mode, planned.plan.head, planned.plan.standby]).toEqual(["single", "aide-02", []]);
     expect(planned.plan.explanation.join("\n")).toContain("no other node has 5.60 GiB free: if aide-02 goes down the assistant is mute");
-    expect(planned.options.reservedBytes).toEqual({ "aide-01": (1536 + 640) * 2 ** 20, "aide-03": (640 + 256) * 2 ** 20 });
+    expect(planned.options.reservedBytes).toEqual({ "aide-01": 1536 * 2 ** 20, "aide-03": (640 + 640 + 256) * 2 ** 20 });
     expect(planned.placement.nodes.stt[0]).toBe("aide-03");
   });
 
@@ -210,6 +210,6 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(jobs(run)["aide-voice-agent"]).toBeDefined();
     // speech and memory do not wait for the LLM: placed with no node known to run it
     expect((run.outputs.servicePlacement as { nodes: Record<string, string[]> }).nodes.stt[0]).toBe("aide-02");
-    expect(jobs(run)["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Affinities[0].RTarget).toBe("aide-01");
+    expect(jobs(run)["aide-embeddings"].inputs.spec.Job.TaskGroups[0].Affinities[0].RTarget).toBe("aide-02");
   });
 });

@@ -179,21 +179,22 @@ describe("where STT, TTS and the embeddings server run: away from the LLM", () =
   const cluster = (n: number) => Array.from({ length: n }, (_, i) => seedNode(i + 1));
   const own = (p: ReturnType<typeof placeSideServices>) => ({ stt: p.nodes.stt[0], tts: p.nodes.tts[0], embeddings: p.nodes.embeddings[0] });
 
-  it("on the seed's 3 nodes: the node the LLM does not use and the agent's node, never the LLM's", () => {
+  it("on the seed's 3 nodes: all on the node neither the LLM nor the agent uses, never on the LLM's", () => {
     const plan = planLayers(QWEN25_7B, cluster(3), opts);
     const placed = placeSideServices(cluster(3), plan, "aide-01");
-    expect(own(placed)).toEqual({ stt: "aide-03", tts: "aide-01", embeddings: "aide-03" });
+    expect(own(placed)).toEqual({ stt: "aide-03", tts: "aide-03", embeddings: "aide-03" });
     for (const s of ["stt", "tts", "embeddings"] as const) expect(placed.nodes[s]).not.toContain("aide-02");
     expect(placed.nodes.stt).toEqual(["aide-03", "aide-01"]); // where it moves when its node dies
     expect(placed.explanation).toEqual([
-      "speech services: STT on aide-03, TTS on aide-01 (the agent's node), embeddings on aide-03 — away from the LLM on aide-02, which keeps every core " +
-        "of its node busy through a turn (a speech stage beside it would slow both); each may move to aide-03 or aide-01 when its node goes down",
+      "speech services: STT on aide-03, TTS on aide-03, embeddings on aide-03 — away from the LLM on aide-02, which keeps every core " +
+        "of its node busy through a turn (a speech stage beside it would slow both), and off the agent's node aide-01 (its vision and VAD run all the time): " +
+        "they work at different moments of a turn, so they share aide-03; each may move to aide-03 or aide-01 when its node goes down",
       "aide-03 is also where the LLM goes if aide-02 goes down: the speech services there then share its cores until it is back",
     ]);
   });
 
   it("on 4 and 5 nodes: idle nodes first, each service on its own once there are enough", () => {
-    expect(own(placeSideServices(cluster(4), planLayers(QWEN25_7B, cluster(4), opts), "aide-01"))).toEqual({ stt: "aide-03", tts: "aide-04", embeddings: "aide-01" });
+    expect(own(placeSideServices(cluster(4), planLayers(QWEN25_7B, cluster(4), opts), "aide-01"))).toEqual({ stt: "aide-03", tts: "aide-04", embeddings: "aide-03" });
     expect(own(placeSideServices(cluster(5), planLayers(QWEN25_7B, cluster(5), opts), "aide-01"))).toEqual({ stt: "aide-03", tts: "aide-04", embeddings: "aide-05" });
   });
 
@@ -201,7 +202,7 @@ describe("where STT, TTS and the embeddings server run: away from the LLM", () =
     const nodes = [seedNode(1), seedNode(2), seedNode(3, { cpuMHz: 2000 }), seedNode(4, { cores: 4 })];
     const plan = planLayers(QWEN25_7B, nodes, opts);
     expect(plan.head).toBe("aide-04"); // the fastest holds the LLM
-    expect(own(placeSideServices(nodes, plan, "aide-01"))).toEqual({ stt: "aide-02", tts: "aide-03", embeddings: "aide-01" });
+    expect(own(placeSideServices(nodes, plan, "aide-01"))).toEqual({ stt: "aide-02", tts: "aide-03", embeddings: "aide-02" });
   });
 
   it("with the LLM on the agent's node (only it had room), keeps speech on the other nodes", () => {
@@ -228,8 +229,8 @@ describe("where STT, TTS and the embeddings server run: away from the LLM", () =
 
   it("places them without a layer plan, and refuses an agent node the stack does not have", () => {
     expect(placeSideServices(cluster(3), undefined, "aide-01").explanation[0]).toBe(
-      "speech services: STT on aide-02, TTS on aide-03, embeddings on aide-01 (the agent's node) — no layer plan, so no node is known to run the LLM; " +
-      "each may move to aide-02 or aide-03 or aide-01 when its node goes down");
+      "speech services: STT on aide-02, TTS on aide-03, embeddings on aide-02 — no layer plan, so no node is known to run the LLM, and off the agent's node aide-01 " +
+      "(its vision and VAD run all the time): they work at different moments of a turn, so they share aide-02 and aide-03; each may move to aide-02 or aide-03 or aide-01 when its node goes down");
     expect(() => placeSideServices(cluster(3), undefined, "aide-09")).toThrow("placing the speech services: the agent's node aide-09 is not one of the stack's nodes");
   });
 });
