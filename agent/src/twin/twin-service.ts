@@ -63,6 +63,8 @@ export interface TwinServiceOptions {
     longTerm?: MemoryStore;
     /** Bound on recalling before a turn; past it the turn goes on without memories (default 1.5 s). */
     recallTimeoutMs?: number;
+    /** How long an interim transcript's warm waits for its recall before it goes with the memories known so far (default 250 ms). */
+    interimRecallWaitMs?: number;
   };
   /** Default: describe_scene over `scene`, and current_time. */
   tools?: ToolRegistry;
@@ -145,7 +147,7 @@ export class TwinService extends FrameProcessor {
   /** What was prepared at the user's last pause: reused when the final transcript is the same. */
   private prepared: { text: string; history: string; context: Promise<TurnContext> } | undefined;
   /** The context the utterance in progress has brought up so far (see gather). */
-  private listening: { memories: string[]; observation?: Promise<string | undefined> } | undefined;
+  private listening: { memories: string[]; observation?: Promise<void>; observed?: string } | undefined;
   /** Counts prepare calls: a guess whose recall ends after a newer guess began is not warmed. */
   private guesses = 0;
   /** A turn is being answered (from the final transcript to the end of its completions):
@@ -232,11 +234,13 @@ export class TwinService extends FrameProcessor {
 
   /**
    * The user is still speaking: evaluate what the next completion will start with, so
-   * that when they stop only the words after this guess are left. Every guess first
+   * that when they stop only the words after this guess are left. Every guess also
    * recalls memories for the words so far (they go before the words, so they are
-   * evaluated with them); an interim transcript warms up to its last word; the transcript
-   * at a pause warms the whole prompt, the assistant's opening included, and is kept to
-   * be reused.
+   * evaluated with them). An interim transcript warms up to its last word once its recall
+   * is in (a few tens of ms: had the block grown after, the words would be evaluated
+   * twice), or after `interimRecallWaitMs` with what the earlier words brought up, and
+   * again when the late recall adds to it; the transcript at a pause warms the whole
+   * prompt, its recall and the assistant's opening included, and is kept to be reused.
    */
   private prepare(f: TranscriptionFrame): void {
     const cache = this.promptCache;
@@ -245,13 +249,25 @@ export class TwinService extends FrameProcessor {
     if (!text) return;
     const system = this.system(this.client.options.toolCalls);
     const history = this.shortTerm.nextMessages();
-    const context = this.gather(text, this.signal);
     const guess = ++this.guesses;
-    const prepared = f.atPause ? { text, history: JSON.stringify(history), context } : undefined;
-    if (prepared) this.prepared = prepared;
     // Not once the turn is being answered (its completion carries the prompt itself), nor
     // when a newer guess came while this one recalled.
-    void context.then((c) => (this.answering || guess !== this.guesses ? undefined : cache.warm(buildMessages(system, history, text, c), prepared ? "generation" : "text")));
+    const warm = (c: TurnContext) => (this.answering || guess !== this.guesses ? undefined : cache.warm(buildMessages(system, history, text, c), f.atPause ? "generation" : "text"));
+    const context = this.gather(text, this.signal);
+    if (f.atPause) {
+      this.prepared = { text, history: JSON.stringify(history), context };
+      void context.then(warm);
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.options.memory?.interimRecallWaitMs ?? 250)));
+    void Promise.race([context, waited]).then((c) => {
+      clearTimeout(timer);
+      if (c) return warm(c);
+      const known = this.known();
+      void warm(known);
+      return context.then((late) => (JSON.stringify(late) === JSON.stringify(known) ? undefined : warm(late)));
+    });
   }
 
   /** A transcript as the prompt takes it: its last `maxUserWords` words; "" when it has none (only noise). */
@@ -274,17 +290,30 @@ export class TwinService extends FrameProcessor {
    * in the conversation; and, when asked for, what the camera saw as the utterance began.
    */
   private async gather(text: string, signal: AbortSignal): Promise<TurnContext> {
-    const listening = (this.listening ??= {
-      memories: [],
-      observation: this.options.observationEveryTurn && this.options.scene ? this.observe() : undefined,
-    });
-    // A memory in the history (said, or recalled into an earlier turn) or just said again is already in the prompt.
-    const inPrompt = new Set([text]);
+    const listening = this.listeningNow();
+    // Just said again (these words): adds nothing. Judged once, as it is added: a block
+    // must not change when later words happen to equal a memory already in it.
+    for (const memory of await this.recall(text, signal)) if (memory !== text && !listening.memories.includes(memory)) listening.memories.push(memory);
+    await listening.observation;
+    return this.known();
+  }
+
+  /** The context block as the utterance's words have brought it up so far (no recall). */
+  private known(): TurnContext {
+    const listening = this.listening;
+    // A memory in the history (said, or recalled into an earlier turn) is already in the prompt.
+    const inPrompt = new Set<string>();
     for (const turn of this.shortTerm.snapshot()) [turn.user, ...(turn.context?.memories ?? [])].forEach((m) => inPrompt.add(m));
-    for (const memory of await this.recall(text, signal)) if (!listening.memories.includes(memory)) listening.memories.push(memory);
-    const memories = listening.memories.filter((m) => !inPrompt.has(m));
-    const observation = await listening.observation;
+    const memories = (listening?.memories ?? []).filter((m) => !inPrompt.has(m));
+    const observation = listening?.observed;
     return { ...(memories.length ? { memories } : {}), ...(observation ? { observation } : {}) };
+  }
+
+  private listeningNow(): NonNullable<TwinService["listening"]> {
+    if (this.listening) return this.listening;
+    const listening: NonNullable<TwinService["listening"]> = { memories: [] };
+    if (this.options.observationEveryTurn && this.options.scene) listening.observation = this.observe().then((o) => { listening.observed = o; });
+    return (this.listening = listening);
   }
 
   private heard(text: string, partial = false): void {

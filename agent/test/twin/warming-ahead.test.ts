@@ -126,10 +126,13 @@ describe("warming the prompt cache ahead of the user", () => {
 
   it("recalls memories while the user speaks and puts them before their words, so the stop leaves only the last words", async () => {
     const fact = "my sister Marta is allergic to garlic";
+    const line = "what is my sister Marta allergic to";
     const recalled: string[] = [];
     const memory = {
-      // Real recall finds a memory once the words point at it.
-      recall: async (text: string) => { recalled.push(text); return /marta/i.test(text) ? [fact] : []; },
+      // Real recall finds a memory once the words point at it. The second one is what the
+      // user goes on to say: recalled for earlier words, it stays (a block that changed
+      // when the words came to equal it would be evaluated again after the stop).
+      recall: async (text: string) => { recalled.push(text); return /marta/i.test(text) ? [fact, line] : []; },
       remember: async () => undefined,
       flush: async () => undefined,
     };
@@ -138,7 +141,6 @@ describe("warming the prompt cache ahead of the user", () => {
     await settle(h);
     await h.say("hello there");
     await settle(h);
-    const line = "what is my sister Marta allergic to";
     h.pipeline.queueFrame(frame("transcription", { text: "what is my", final: false, turnId: 2 }));
     await settle(h);
     h.pipeline.queueFrame(frame("transcription", { text: "what is my sister Marta", final: false, turnId: 2 }));
@@ -146,9 +148,9 @@ describe("warming the prompt cache ahead of the user", () => {
     expect(recalled.slice(1)).toEqual(["what is my", "what is my sister Marta"]); // (the first: "hello there", said as a final)
     const turn = (await h.say(line)).turn!;
     const sent = turn.messages[turn.messages.length - 1].content;
-    expect(sent).toBe(`Context:\n- You remember: ${fact}\n\n${line}`);
-    // The memory was evaluated with the interim: the stop leaves the words after it and the closing tokens.
-    const block = await tokens(server!.url, `Context:\n- You remember: ${fact}\n\n`);
+    expect(sent).toBe(`Context:\n- You remember: ${fact}\n- You remember: ${line}\n\n${line}`);
+    // The memories were evaluated with the interim: the stop leaves the words after it and the closing tokens.
+    const block = await tokens(server!.url, `Context:\n- You remember: ${fact}\n- You remember: ${line}\n\n`);
     expect(turn.promptTokens[0]).toBeLessThanOrEqual((await tokens(server!.url, " allergic to")) + (await closing(server!.url)) + 1);
     expect(turn.promptTokens[0]).toBeLessThan(block);
     // The history keeps the block as sent: the next turn finds all of it cached.
@@ -156,6 +158,40 @@ describe("warming the prompt cache ahead of the user", () => {
     const next = (await h.say("thanks")).turn!;
     expect(next.messages.filter((m) => m.role === "user").map((m) => m.content)).toEqual(["hello there", sent, "thanks"]);
     expect(next.promptTokens[0]).toBeLessThanOrEqual((await tokens(server!.url, "thanks")) + (await closing(server!.url)) + 1);
+  });
+
+  it("does not hold an interim's warm for a slow recall: the words go after a short wait, and again with a memory the recall adds", async () => {
+    const fact = "my sister Marta is allergic to garlic";
+    let release: (found: string[]) => void = () => undefined;
+    const memory = {
+      recall: (text: string) => (text === "hello there" ? Promise.resolve([]) : new Promise<string[]>((resolve) => (release = resolve))),
+      remember: async () => undefined,
+      flush: async () => undefined,
+    };
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM }, warmPromptCache: true, memory: { longTerm: memory, recallTimeoutMs: 60_000, interimRecallWaitMs: 100 } }, { speaker: new Speaker() });
+    harnesses.push(h);
+    await settle(h);
+    const first = (await h.say("hello there")).turn!;
+    await settle(h);
+    const slotTokens = async () => ((await (await fetch(`${server!.url}/slots`)).json()) as { id: number; n_prompt_tokens?: number }[]).find((x) => x.id === 0)!.n_prompt_tokens!;
+    const upTo = async (user: string) => {
+      const { prompt } = await post<{ prompt: string }>(`${server!.url}/apply-template`, {
+        messages: [...first.messages, { role: "assistant", content: h.twin.shortTerm.snapshot()[0].assistant }, { role: "user", content: `${user}MARK` }], tools: TOOLS, tool_choice: "auto",
+      });
+      return tokens(server!.url, prompt.slice(0, prompt.indexOf("MARK")));
+    };
+    h.pipeline.queueFrame(frame("transcription", { text: "what is my sister Marta", final: false, turnId: 2 }));
+    await h.pipeline.idle();
+    await new Promise((r) => setTimeout(r, 300)); // past the wait for the recall, which is still out
+    await settle(h);
+    expect((await slotTokens()) - (await upTo("what is my sister Marta"))).toBeGreaterThanOrEqual(0); // (+1: the BOS)
+    expect((await slotTokens()) - (await upTo("what is my sister Marta"))).toBeLessThanOrEqual(1);
+    release([fact]);
+    await new Promise((r) => setTimeout(r, 50));
+    await settle(h);
+    const withBlock = await upTo(`Context:\n- You remember: ${fact}\n\nwhat is my sister Marta`);
+    expect((await slotTokens()) - withBlock).toBeGreaterThanOrEqual(0);
+    expect((await slotTokens()) - withBlock).toBeLessThanOrEqual(1);
   });
 
   it("prepares the history the turn will carry once the short-term window is full (its oldest turn left out)", async () => {
