@@ -91,6 +91,22 @@ describe("long-term memory with real embeddings", () => {
     const stored = await memory.all();
     expect(stored.every((m) => m.conversationId === "c7" && m.at >= before && m.recalls === 0)).toBe(true);
   });
+
+  it("stores a statement said again once, and leaves out a recalled memory another one contains", async () => {
+    const memory = await LongTermMemory.open({ dir: scratch(), embedder: new LlamaServerEmbedder(embeddings.url), conversationId: "c8", topK: 3, minScore: -1 });
+    await memory.remember("my dog is called Rex");
+    const first = (await memory.all())[0];
+    await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([memory.remember("My dog is called Rex."), memory.remember("my dog is called rex"), memory.remember("my dog is called Rex and he is nine")]);
+    const stored = await memory.all();
+    expect(stored.map((m) => m.text).sort()).toEqual(["my dog is called Rex", "my dog is called Rex and he is nine"]);
+    // Said again: the one stored is kept, its time refreshed.
+    expect(stored.find((m) => m.text === "my dog is called Rex")!.at).toBeGreaterThan(first.at);
+    await memory.remember("I work as a nurse at the city hospital");
+    // Any question recalls everything here (no floor): the shorter Rex is inside the longer one.
+    const recalled = await memory.recall("what is my dog called");
+    expect(recalled.sort()).toEqual(["I work as a nurse at the city hospital", "my dog is called Rex and he is nine"]);
+  });
 });
 
 describe("long-term memory when the embedding server is down", () => {

@@ -8,6 +8,9 @@
  *   after the turn, in the background, batched into one save (beginUpdate/endUpdate).
  * - Bounded: past `maxItems` the least recalled, then oldest, memories go first, so an
  *   8 GB node never fills up.
+ * - No repeats: a statement already stored (the same words, case and punctuation aside)
+ *   is not stored again, and a recalled memory whose words another recalled one contains
+ *   is left out: on a Core 2 every word in the prompt costs a tenth of a second.
  * - A corrupt index is moved aside (`<dir>.corrupt-<time>`) with a warning and a fresh
  *   one started: the agent keeps working and nothing is silently deleted.
  * - A save that fails (a full disk, the embeddings server down) costs the turn nothing:
@@ -107,9 +110,12 @@ export class LongTermMemory implements MemoryStore {
 
   async recall(text: string): Promise<string[]> {
     const [vector] = await this.options.embedder.embed([text]);
-    const results = await this.index.queryItems(vector, text, this.options.topK ?? 3);
+    const topK = this.options.topK ?? 3;
+    // More than topK asked for: restatements of one memory are left out below.
+    const results = (await this.index.queryItems(vector, text, topK * 3)).filter((r) => r.score >= (this.options.minScore ?? 0.5));
+    const words = results.map((r) => ` ${plainWords(r.item.metadata.text)} `);
+    const kept = results.filter((_, i) => !words.some((w, j) => j !== i && w.includes(words[i]) && (w !== words[i] || j < i))).slice(0, topK);
     const now = Date.now();
-    const kept = results.filter((r) => r.score >= (this.options.minScore ?? 0.5));
     // Recall counts are saved with the next batch, not now: recall is on the critical path.
     for (const r of kept) this.recalled.set(r.item.id, now);
     return kept.map((r) => r.item.metadata.text);
@@ -189,11 +195,21 @@ export class LongTermMemory implements MemoryStore {
 
   /** Stores what is queued (one save for all of it), applies recall counts, enforces the cap. */
   private async save(): Promise<void> {
-    const queued = this.queued.splice(0);
-    const texts = queued.map((q) => q.text);
+    const taken = this.queued.splice(0);
     const recalled = new Map(this.recalled);
     this.recalled.clear();
-    if (!texts.length && !recalled.size) return;
+    // Said before (or twice in this batch): kept once, its time refreshed.
+    const stored = new Map((await this.index.listItems()).map((item) => [plainWords(item.metadata.text), item]));
+    const repeats = new Set<string>();
+    const queued: typeof taken = [];
+    for (const q of taken) {
+      const key = plainWords(q.text);
+      const before = stored.get(key);
+      if (before) repeats.add(before.id);
+      else if (!queued.some((x) => plainWords(x.text) === key)) queued.push(q);
+    }
+    const texts = queued.map((q) => q.text);
+    if (!texts.length && !recalled.size && !repeats.size) return;
     let updating = false;
     try {
       const vectors = await this.options.embedder.embed(texts);
@@ -204,6 +220,10 @@ export class LongTermMemory implements MemoryStore {
       for (const [id, when] of recalled) {
         const item = await this.index.getItem(id);
         if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, recalls: item.metadata.recalls + 1, lastUsed: when } });
+      }
+      for (const id of repeats) {
+        const item = await this.index.getItem(id);
+        if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, at: now, lastUsed: Math.max(now, item.metadata.lastUsed) } });
       }
       for (const [i, { text, conversationId }] of queued.entries()) {
         await this.index.insertItem({
@@ -218,7 +238,7 @@ export class LongTermMemory implements MemoryStore {
     } catch (error) {
       if (updating) this.index.cancelUpdate();
       // Kept for the next save: an embedding server that is down for a moment loses nothing.
-      this.queued.unshift(...queued);
+      this.queued.unshift(...taken);
       throw error;
     }
   }
@@ -238,6 +258,11 @@ export class LongTermMemory implements MemoryStore {
       .slice(0, excess)
       .map((item) => item.id);
   }
+}
+
+/** A memory's words as compared for repeats: lower case, no punctuation, single spaces. */
+function plainWords(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}' ]+/gu, " ").replace(/\s+/g, " ").trim();
 }
 
 /** Why the index cannot be used, or undefined when it loads and has the expected shape. */
