@@ -214,6 +214,7 @@ export function llamaServerArgs(o: LlamaServerOptions & { host: string; port: nu
     "--jinja",                              // chat templates + native tool calling
     "--cache-reuse", "16",                  // reuse cached chunks >= 16 tokens when the middle of a prompt moved (reply chunks are short)
     "--cache-ram", String(o.cacheRamMiB ?? 1024), // host-RAM prompt cache; the 8192 MiB default is more than an 8 GB node can spare
+    "--flash-attn", "off",                  // auto turns it on; without F16C (a Core 2) that is 1.2-1.6x slower once a conversation is cached (npm run bench:llm -- --only flash-attn)
     "--no-webui",                           // the agent serves its own page
     "-lv", "4",                             // info log: where layers went (CPU / RPCn), load errors
   ];

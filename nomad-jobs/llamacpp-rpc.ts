@@ -301,6 +301,12 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     "--slot-save-path", "${NOMAD_ALLOC_DIR}/data", // the agent saves the evaluated system prompt + tool schemas and restores it after a restart (the alloc dir outlives task restarts)
     "--cache-ram", String(cacheRamMiB), // bounded by the head's spare RAM: the 8192 MiB default would push an 8 GB node into swap
     "--jinja", // the model's own chat template, needed for tool calls
+    // The default (auto) turns it on for CPUs, but these CPUs have no F16C: the CPU flash
+    // attention then converts every F16 K/V value one at a time. Without it a core2 build
+    // evaluates a turn's prompt 1.2-1.6x and generates 1.2-1.3x faster once 300-1000 tokens
+    // of conversation are cached (npm run bench:llm -- --only flash-attn); it wins only on
+    // an empty cache (0.87x).
+    "--flash-attn", "off",
     "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
     ...split, // last: HEAD_SCRIPT swaps these four when a worker stays gone
   ];

@@ -3,15 +3,19 @@
 //   1. llama-bench -o json for the core2, sse2 and native builds: prompt processing and
 //      generation tokens/s, and their ratios to native;
 //   2. llama-server alone vs llama-server + 2 ggml-rpc-server workers on loopback (core2
-//      build): generation tokens/s from the server's own timings, and the ratio.
+//      build): generation tokens/s from the server's own timings, and the ratio;
+//   3. flash attention on and off (core2 build, the lab's Qwen2.5-1.5B stand-in): a turn's
+//      13-token prompt and generation with 0-1000 tokens of conversation already cached —
+//      llama-server turns it on by default, and a CPU without F16C pays for it.
 // Builds the sse2/native profiles first if they are missing (about 5 minutes each).
 //
-//   npm run bench:llm [-- --threads N] [--repeats N] [--gen N]
+//   npm run bench:llm [-- --threads N] [--repeats N] [--gen N] [--only flash-attn]
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LlamaProfile, llamaBinary, llamaPrefix, RunningProcess, startLlamaServer, startRpcWorker } from "../../lib/llama";
 import { ensureBenchModel } from "../models/tiny";
+import { ensureStandIn } from "../models/standins";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,12 +56,36 @@ async function generationRate(server: RunningProcess, i: number): Promise<number
   return ((await res.json()) as { timings: { predicted_per_second: number } }).timings.predicted_per_second;
 }
 
+const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+if (ONLY !== undefined && ONLY !== "flash-attn") throw new Error(`--only takes flash-attn (the other parts need each other's builds), not ${ONLY}`);
+
+interface DepthRow { n_prompt: number; n_gen: number; n_depth?: number; flash_attn?: boolean | number; avg_ts: number }
+
+/** Part 3: flash attention on/off at the depths a conversation reaches. */
+async function flashAttention(): Promise<void> {
+  const model = await ensureStandIn("qwen2.5-1.5b", (l) => console.log(`bench: ${l}`));
+  const depths = [0, 300, 550, 1000];
+  const r = spawnSync(llamaBinary("llama-bench", "core2"), [
+    "-m", model, "-p", "13", "-n", "8", "-d", depths.join(","), "-fa", "0,1", "-t", String(THREADS), "-r", String(REPEATS), "-o", "json",
+  ], { encoding: "utf8", timeout: 1_800_000 });
+  if (r.error || r.status !== 0) throw new Error(`llama-bench (flash attention) failed: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+  const rows = JSON.parse(r.stdout) as DepthRow[];
+  const rate = (fa: boolean, depth: number, gen: boolean) => rows.find((x) => Boolean(x.flash_attn) === fa && (x.n_depth ?? 0) === depth && (gen ? x.n_gen > 0 : x.n_prompt > 0))?.avg_ts ?? NaN;
+  console.log("\nflash attention, core2 build, Qwen2.5-1.5B stand-in, tokens/s (a 13-token turn, 8 generated) at each depth of cached conversation");
+  console.log("depth   pp fa-off   pp fa-on   off/on   tg fa-off   tg fa-on   off/on");
+  for (const d of depths) {
+    const [ppOff, ppOn, tgOff, tgOn] = [rate(false, d, false), rate(true, d, false), rate(false, d, true), rate(true, d, true)];
+    console.log(`${String(d).padStart(5)} ${f(ppOff)}  ${f(ppOn)} ${f(ppOff / ppOn)}  ${f(tgOff)}  ${f(tgOn)} ${f(tgOff / tgOn)}`);
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const f = (x: number) => x.toFixed(2).padStart(9);
 
 async function main(): Promise<void> {
   console.log(`bench: threads=${THREADS} repeats=${REPEATS} prompt=${PROMPT} gen=${GEN}`);
+  if (ONLY === "flash-attn") return flashAttention();
   const profiles: LlamaProfile[] = ["core2", "sse2", "native"];
   for (const p of profiles) ensureBuild(p);
   const model = await ensureBenchModel();
@@ -111,6 +139,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
   }
+  await flashAttention();
 }
 
 main().catch((e) => { console.error(`bench:llm: ${(e as Error).message}`); process.exit(1); });

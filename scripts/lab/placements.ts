@@ -30,7 +30,7 @@ export interface Placement {
   /** A side service's node instead of the planner's (the others stay where it put them). */
   sideServices?: Partial<Record<SideService, string>>;
   /** The deployment as it was before issue 13, for before/after in one run: llama-server
-   * without --cache-reuse and --slot-save-path, the agent without prompt-cache warming,
+   * without --cache-reuse, --slot-save-path and --flash-attn off, the agent without prompt-cache warming,
    * interim transcripts, the pause and the short first piece. */
   before?: boolean;
 }
@@ -38,7 +38,7 @@ export interface Placement {
 /** The agent's settings that turn issue 13's changes off (agent/src/config.ts). */
 export const AGENT_AS_BEFORE: Record<string, string> = { AIDE_WARM_PROMPT_CACHE: "false", STT_INTERIM_MS: "0", VAD_PAUSE_MS: "0", TTS_FIRST_WORDS: "0" };
 /** llama-server flags added by issue 13, each with its value. */
-const SERVER_FLAGS_SINCE = ["--cache-reuse", "--slot-save-path"];
+const SERVER_FLAGS_SINCE = ["--cache-reuse", "--slot-save-path", "--flash-attn"];
 
 /** Tokens a lab reply may have (LLM_MAX_TOKENS of the agent). */
 export const LAB_REPLY_TOKENS = 24;
@@ -50,7 +50,7 @@ export const PLACEMENTS: Placement[] = [
   { name: "one-node", describe: "(a) everything on one node", agent: "n1", llm: { plan: "planner", nodes: ["n1"] } },
   { name: "jobs-today", describe: "(b) as the jobs place it today: the agent on n1, the planner puts the LLM alone on another node and speech recognition, the voice and the embeddings server away from it", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
-  { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path, the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
+  { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path and with flash attention as llama.cpp defaults it (on), the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
   { name: "tts-beside-agent", describe: "(b) with the voice on the agent's node, where the planner put it before sharing the idle node (speech recognition and the embeddings server still on n3)", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, sideServices: { tts: "n1" } },
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];

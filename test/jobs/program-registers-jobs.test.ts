@@ -143,6 +143,8 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     // History's dropped turn shifts the cached ones (not re-evaluated); the agent's saved prefix lives in the alloc dir.
     expect(args[args.indexOf("--cache-reuse") + 1]).toBe("16");
     expect(args[args.indexOf("--slot-save-path") + 1]).toBe("${NOMAD_ALLOC_DIR}/data");
+    // Flash attention off: without F16C it is the slower path once a conversation is cached (bench:llm).
+    expect(args[args.indexOf("--flash-attn") + 1]).toBe("off");
     expect(task.Resources.MemoryMB).toBe(Math.ceil(head.memoryBytes / 2 ** 20) + 1024);
     // a head with 300 MiB to spare gets a 300 MiB cache, and one with none gets none
     const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
