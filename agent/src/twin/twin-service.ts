@@ -301,9 +301,10 @@ export class TwinService extends FrameProcessor {
   /** The context block as the utterance's words have brought it up so far (no recall). */
   private known(): TurnContext {
     const listening = this.listening;
-    // A memory in the history (said, or recalled into an earlier turn) is already in the prompt.
+    // A memory in the history the next prompt carries (said, or recalled into an earlier
+    // turn) is already in it; one that has left that window is not.
     const inPrompt = new Set<string>();
-    for (const turn of this.shortTerm.snapshot()) [turn.user, ...(turn.context?.memories ?? [])].forEach((m) => inPrompt.add(m));
+    for (const turn of this.shortTerm.snapshot().slice(-this.shortTerm.maxTurns)) [turn.user, ...(turn.context?.memories ?? [])].forEach((m) => inPrompt.add(m));
     const memories = (listening?.memories ?? []).filter((m) => !inPrompt.has(m));
     const observation = listening?.observed;
     return { ...(memories.length ? { memories } : {}), ...(observation ? { observation } : {}) };

@@ -109,4 +109,23 @@ describe("prompt cache", () => {
       await t.stop();
     }
   });
+
+  it("recalls a memory again once its turn has left the short-term window", async () => {
+    const memory: MemoryStore = { recall: async () => ["my name is Ana"], remember: async () => undefined, flush: async () => undefined };
+    const t = startHarness({ llm: { baseUrl: server.url, slotId: 0, maxTokens: 4, temperature: 0 }, memory: { longTerm: memory, shortTermTurns: 2 } });
+    try {
+      await t.say("my name is Ana");
+      const second = (await t.say("I like tea")).turn!;
+      expect(second.messages[second.messages.length - 1].content).toBe("I like tea"); // said in the window
+      const third = (await t.say("and coffee")).turn!;
+      expect(third.messages.some((m) => m.content === "my name is Ana")).toBe(true); // still in the window
+      expect(third.messages[third.messages.length - 1].content).toBe("and coffee");
+      // The next prompt carries the last two turns only: "my name is Ana" is out of it, so it is recalled.
+      const fourth = (await t.say("what is my name")).turn!;
+      expect(fourth.messages.some((m) => m.content === "my name is Ana")).toBe(false);
+      expect(fourth.messages[fourth.messages.length - 1].content).toBe("Context:\n- You remember: my name is Ana\n\nwhat is my name");
+    } finally {
+      await t.stop();
+    }
+  });
 });
