@@ -4,12 +4,14 @@
 //      generation tokens/s, and their ratios to native;
 //   2. llama-server alone vs llama-server + 2 ggml-rpc-server workers on loopback (core2
 //      build): generation tokens/s from the server's own timings, and the ratio;
-//   3. flash attention on and off (core2 build, the lab's Qwen2.5-1.5B stand-in): a turn's
-//      13-token prompt and generation with 0-1000 tokens of conversation already cached —
-//      llama-server turns it on by default, and a CPU without F16C pays for it.
+//   3. attention on a CPU without F16C (core2 build, the lab's Qwen2.5-1.5B stand-in): a
+//      turn's 13-token prompt and generation with 0-1000 tokens of conversation already
+//      cached, flash attention on and off (llama-bench; llama-server turns it on by
+//      default), then with it off the K/V cache in f16 (llama.cpp's default) and f32
+//      (llama-server's own timings, interleaved runs).
 // Builds the sse2/native profiles first if they are missing (about 5 minutes each).
 //
-//   npm run bench:llm [-- --threads N] [--repeats N] [--gen N] [--only flash-attn]
+//   npm run bench:llm [-- --threads N] [--repeats N] [--gen N] [--only flash-attn|kv-cache]
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -57,7 +59,7 @@ async function generationRate(server: RunningProcess, i: number): Promise<number
 }
 
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-if (ONLY !== undefined && ONLY !== "flash-attn") throw new Error(`--only takes flash-attn (the other parts need each other's builds), not ${ONLY}`);
+if (ONLY !== undefined && ONLY !== "flash-attn" && ONLY !== "kv-cache") throw new Error(`--only takes flash-attn (part 3) or kv-cache (its second half), not ${ONLY}`);
 
 interface DepthRow { n_prompt: number; n_gen: number; n_depth?: number; flash_attn?: boolean | number; avg_ts: number }
 
@@ -77,6 +79,45 @@ async function flashAttention(): Promise<void> {
     const [ppOff, ppOn, tgOff, tgOn] = [rate(false, d, false), rate(true, d, false), rate(false, d, true), rate(true, d, true)];
     console.log(`${String(d).padStart(5)} ${f(ppOff)}  ${f(ppOn)} ${f(ppOff / ppOn)}  ${f(tgOff)}  ${f(tgOn)} ${f(tgOff / tgOn)}`);
   }
+  await kvCacheTypes(model);
+}
+
+/** The K/V cache in f16 and f32 with flash attention off, as the jobs run llama-server. */
+async function kvCacheTypes(model: string): Promise<void> {
+  const servers: Record<"f16" | "f32", RunningProcess | undefined> = { f16: undefined, f32: undefined };
+  try {
+    for (const kv of ["f16", "f32"] as const) {
+      servers[kv] = await startLlamaServer({ model, threads: THREADS, ctxSize: 2048, readyTimeoutMs: 300_000, extraArgs: ["--cache-type-k", kv, "--cache-type-v", kv] });
+    }
+    const ask = async (server: RunningProcess, prompt: string, nPredict: number) => {
+      const res = await fetch(`${server.url}/completion`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt, n_predict: nPredict, cache_prompt: true, temperature: 0 }), signal: AbortSignal.timeout(600_000),
+      });
+      return ((await res.json()) as { timings: { prompt_n: number; cache_n: number; prompt_per_second: number; predicted_per_second: number } }).timings;
+    };
+    console.log("\nK/V cache type, flash attention off, core2 build, tokens/s (a 13-token turn, 8 generated; median of interleaved runs)");
+    console.log("depth   pp f16      pp f32    f32/f16   tg f16      tg f32    f32/f16");
+    for (const sentences of [20, 40]) {
+      const conversation = Array.from({ length: sentences }, (_, i) => `Turn ${i}: the user asked what to cook tonight and the assistant suggested fish with lemon.`).join("\n");
+      const primed = await ask(servers.f16!, conversation, 0);
+      const depth = primed.prompt_n + primed.cache_n;
+      await ask(servers.f32!, conversation, 0);
+      const runs: Record<"f16" | "f32", { pp: number; tg: number }[]> = { f16: [], f32: [] };
+      for (let i = 0; i < Math.max(REPEATS, 3); i++) {
+        for (const kv of ["f16", "f32"] as const) {
+          // Diverges from the last run right after the conversation: the turn's ~13 tokens are new.
+          const t = await ask(servers[kv]!, `${conversation}\n${i} Turn ${sentences}: and which wine goes with it?`, 8);
+          runs[kv].push({ pp: t.prompt_per_second, tg: t.predicted_per_second });
+        }
+      }
+      const pp = (kv: "f16" | "f32") => median(runs[kv].map((r) => r.pp));
+      const tg = (kv: "f16" | "f32") => median(runs[kv].map((r) => r.tg));
+      console.log(`${String(depth).padStart(5)} ${f(pp("f16"))}  ${f(pp("f32"))} ${f(pp("f32") / pp("f16"))}  ${f(tg("f16"))}  ${f(tg("f32"))} ${f(tg("f32") / tg("f16"))}`);
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s?.stop()));
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -86,6 +127,7 @@ const f = (x: number) => x.toFixed(2).padStart(9);
 async function main(): Promise<void> {
   console.log(`bench: threads=${THREADS} repeats=${REPEATS} prompt=${PROMPT} gen=${GEN}`);
   if (ONLY === "flash-attn") return flashAttention();
+  if (ONLY === "kv-cache") return kvCacheTypes(await ensureStandIn("qwen2.5-1.5b", (l) => console.log(`bench: ${l}`)));
   const profiles: LlamaProfile[] = ["core2", "sse2", "native"];
   for (const p of profiles) ensureBuild(p);
   const model = await ensureBenchModel();
