@@ -58,6 +58,9 @@ async function generationRate(server: RunningProcess, i: number): Promise<number
   return ((await res.json()) as { timings: { predicted_per_second: number } }).timings.predicted_per_second;
 }
 
+/** The lab's Qwen2.5-1.5B stand-in: part 3 measures with the shapes the lab's LLM has. */
+const labModel = () => ensureStandIn("qwen2.5-1.5b", (l) => console.log(`bench: ${l}`));
+
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 if (ONLY !== undefined && ONLY !== "flash-attn" && ONLY !== "kv-cache") throw new Error(`--only takes flash-attn (part 3) or kv-cache (its second half), not ${ONLY}`);
 
@@ -65,7 +68,7 @@ interface DepthRow { n_prompt: number; n_gen: number; n_depth?: number; flash_at
 
 /** Part 3: flash attention on/off at the depths a conversation reaches. */
 async function flashAttention(): Promise<void> {
-  const model = await ensureStandIn("qwen2.5-1.5b", (l) => console.log(`bench: ${l}`));
+  const model = await labModel();
   const depths = [0, 300, 550, 1000];
   const r = spawnSync(llamaBinary("llama-bench", "core2"), [
     "-m", model, "-p", "13", "-n", "8", "-d", depths.join(","), "-fa", "0,1", "-t", String(THREADS), "-r", String(REPEATS), "-o", "json",
@@ -127,7 +130,7 @@ const f = (x: number) => x.toFixed(2).padStart(9);
 async function main(): Promise<void> {
   console.log(`bench: threads=${THREADS} repeats=${REPEATS} prompt=${PROMPT} gen=${GEN}`);
   if (ONLY === "flash-attn") return flashAttention();
-  if (ONLY === "kv-cache") return kvCacheTypes(await ensureStandIn("qwen2.5-1.5b", (l) => console.log(`bench: ${l}`)));
+  if (ONLY === "kv-cache") return kvCacheTypes(await labModel());
   const profiles: LlamaProfile[] = ["core2", "sse2", "native"];
   for (const p of profiles) ensureBuild(p);
   const model = await ensureBenchModel();

@@ -106,6 +106,14 @@ describe("long-term memory with real embeddings", () => {
     // Any question recalls everything here (no floor): the shorter Rex is inside the longer one.
     const recalled = await memory.recall("what is my dog called");
     expect(recalled.sort()).toEqual(["I work as a nurse at the city hospital", "my dog is called Rex and he is nine"]);
+    // Recalled, then said again before the next save: that save keeps both (its recall counted, its time refreshed).
+    const before = (await memory.all()).find((m) => m.text === "my dog is called Rex and he is nine")!;
+    await new Promise((r) => setTimeout(r, 5));
+    await memory.remember("My dog is called Rex, and he is nine!");
+    const after = (await memory.all()).filter((m) => /rex and he is nine/i.test(m.text));
+    expect(after).toHaveLength(1);
+    expect(after[0].recalls).toBe(before.recalls + 1);
+    expect(after[0].at).toBeGreaterThan(before.at);
   });
 });
 

@@ -67,7 +67,7 @@ const QUESTION_START = /^(what|who|whom|whose|where|when|why|how|which|can|could
 
 /** A statement about the user or the world; not filler ("ok"), not a question. */
 export function isWorthKeeping(text: string): boolean {
-  const plain = text.toLowerCase().replace(/[^\p{L}\p{N}' ]+/gu, " ").replace(/\s+/g, " ").trim();
+  const plain = plainWords(text);
   if (!plain || FILLER.has(plain)) return false;
   if (plain.split(" ").length < 3) return false;
   if (/\?\s*$/.test(text) || QUESTION_START.test(plain)) return false;
@@ -199,14 +199,18 @@ export class LongTermMemory implements MemoryStore {
     const recalled = new Map(this.recalled);
     this.recalled.clear();
     // Said before (or twice in this batch): kept once, its time refreshed.
-    const stored = new Map((await this.index.listItems()).map((item) => [plainWords(item.metadata.text), item]));
+    const stored = new Map((await this.index.listItems()).map((item) => [plainWords(item.metadata.text), item.id]));
     const repeats = new Set<string>();
+    const fresh = new Set<string>();
     const queued: typeof taken = [];
     for (const q of taken) {
       const key = plainWords(q.text);
       const before = stored.get(key);
-      if (before) repeats.add(before.id);
-      else if (!queued.some((x) => plainWords(x.text) === key)) queued.push(q);
+      if (before !== undefined) repeats.add(before);
+      else if (!fresh.has(key)) {
+        fresh.add(key);
+        queued.push(q);
+      }
     }
     const texts = queued.map((q) => q.text);
     if (!texts.length && !recalled.size && !repeats.size) return;
@@ -217,13 +221,14 @@ export class LongTermMemory implements MemoryStore {
       const evict = await this.overCap(texts.length, recalled);
       await this.index.beginUpdate();
       updating = true;
-      for (const [id, when] of recalled) {
+      // One update per memory: getItem reads the saved index, so a second upsert of the
+      // same id in this batch would drop the first (a memory recalled and said again).
+      for (const id of new Set([...recalled.keys(), ...repeats])) {
         const item = await this.index.getItem(id);
-        if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, recalls: item.metadata.recalls + 1, lastUsed: when } });
-      }
-      for (const id of repeats) {
-        const item = await this.index.getItem(id);
-        if (item) await this.index.upsertItem({ ...item, metadata: { ...item.metadata, at: now, lastUsed: Math.max(now, item.metadata.lastUsed) } });
+        if (!item) continue;
+        const when = recalled.get(id);
+        const metadata = when === undefined ? item.metadata : { ...item.metadata, recalls: item.metadata.recalls + 1, lastUsed: when };
+        await this.index.upsertItem({ ...item, metadata: repeats.has(id) ? { ...metadata, at: now, lastUsed: Math.max(now, metadata.lastUsed) } : metadata });
       }
       for (const [i, { text, conversationId }] of queued.entries()) {
         await this.index.insertItem({
