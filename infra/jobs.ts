@@ -110,6 +110,7 @@ export function llmJobSpec(config: AideConfig, plan: LayerPlan, facts: Record<st
     cacheRamMiB,
     workers: split.workers.map((w) => ({ ...role(w), share: w.layers })),
     offloadedLayers: split.offloadedLayers,
+    kvCacheType: plan.kvCacheType, // the RAM above was counted for it
   });
 }
 

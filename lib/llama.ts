@@ -78,6 +78,9 @@ export interface LlamaServerOptions extends CommonOptions {
   parallel?: number;
   /** Host-RAM prompt cache in MiB (--cache-ram; default 1024). */
   cacheRamMiB?: number;
+  /** The K/V cache's type (default f32: these core2/sse2 builds have no F16C, so f16 is
+   * converted value by value; npm run bench:llm -- --only kv-cache). */
+  kvCacheType?: "f16" | "f32";
   extraArgs?: string[];
 }
 
@@ -215,6 +218,7 @@ export function llamaServerArgs(o: LlamaServerOptions & { host: string; port: nu
     "--cache-reuse", "16",                  // reuse cached chunks >= 16 tokens when the middle of a prompt moved (reply chunks are short)
     "--cache-ram", String(o.cacheRamMiB ?? 1024), // host-RAM prompt cache; the 8192 MiB default is more than an 8 GB node can spare
     "--flash-attn", "off",                  // auto turns it on; without F16C (a Core 2) that is 1.2-1.6x slower once a conversation is cached (npm run bench:llm -- --only flash-attn)
+    "--cache-type-k", o.kvCacheType ?? "f32", "--cache-type-v", o.kvCacheType ?? "f32", // f16 has the same missing F16C: 1.14-1.18x slower evaluation (npm run bench:llm -- --only kv-cache)
     "--no-webui",                           // the agent serves its own page
     "-lv", "4",                             // info log: where layers went (CPU / RPCn), load errors
   ];

@@ -50,6 +50,9 @@ export interface LlamaCppRpcJobArgs extends LlmServingArgs {
   fallbacks?: WorkerFallback[];
   /** How long a missing worker is waited for before the head plans without it (default 120 s). */
   workerWaitSeconds?: number;
+  /** The K/V cache's type the layer plan counted RAM for (its `kvCacheType`); default
+   * llama.cpp's own, f16. */
+  kvCacheType?: "f16" | "f32";
 }
 
 /** What the llama.cpp head does when one RPC worker of its plan stays gone. */
@@ -280,6 +283,8 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     : [];
   const workerNodes = args.workers.map((w) => w.node);
   const waitSeconds = checkCount("worker wait (s)", args.workerWaitSeconds ?? 120, 0);
+  const kvCacheType = args.kvCacheType ?? "f16";
+  if (kvCacheType !== "f16" && kvCacheType !== "f32") throw new Error(`K/V cache type ${JSON.stringify(kvCacheType)}: use "f16" or "f32" (the layer plan's kvCacheType)`);
   // One env pair per worker position: the split without it, or why there is none.
   const fallbackEnv: Record<string, string> = {};
   for (const f of args.fallbacks ?? []) {
@@ -307,6 +312,11 @@ export function llamaCppRpcJob(args: LlamaCppRpcJobArgs): NomadJobSpec {
     // of conversation are cached (npm run bench:llm -- --only flash-attn); it wins only on
     // an empty cache (0.87x).
     "--flash-attn", "off",
+    // The same missing F16C: an f16 K/V cache is converted value by value on every read.
+    // In f32 a turn evaluates 1.14-1.18x and generates 1.05-1.12x faster with 390-790 tokens
+    // cached (npm run bench:llm -- --only kv-cache); it takes twice the RAM, so the planner
+    // chooses it (infra/planner.ts planLayers) and the RAM reserved counts it.
+    ...(kvCacheType === "f32" ? ["--cache-type-k", "f32", "--cache-type-v", "f32"] : []),
     "-lv", "4", // info log: where each layer went (CPU / RPCn) shows in `nomad alloc logs`
     ...split, // last: HEAD_SCRIPT swaps these four when a worker stays gone
   ];

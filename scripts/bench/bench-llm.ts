@@ -85,12 +85,12 @@ async function flashAttention(): Promise<void> {
   await kvCacheTypes(model);
 }
 
-/** The K/V cache in f16 and f32 with flash attention off, as the jobs run llama-server. */
+/** The K/V cache in f16 (llama.cpp's default) and f32 (the jobs' choice), flash attention off as the jobs run llama-server. */
 async function kvCacheTypes(model: string): Promise<void> {
   const servers: Record<"f16" | "f32", RunningProcess | undefined> = { f16: undefined, f32: undefined };
   try {
     for (const kv of ["f16", "f32"] as const) {
-      servers[kv] = await startLlamaServer({ model, threads: THREADS, ctxSize: 2048, readyTimeoutMs: 300_000, extraArgs: ["--cache-type-k", kv, "--cache-type-v", kv] });
+      servers[kv] = await startLlamaServer({ model, threads: THREADS, ctxSize: 2048, readyTimeoutMs: 300_000, kvCacheType: kv });
     }
     const ask = async (server: RunningProcess, prompt: string, nPredict: number) => {
       const res = await fetch(`${server.url}/completion`, {

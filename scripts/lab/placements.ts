@@ -30,7 +30,7 @@ export interface Placement {
   /** A side service's node instead of the planner's (the others stay where it put them). */
   sideServices?: Partial<Record<SideService, string>>;
   /** The deployment as it was before issue 13, for before/after in one run: llama-server
-   * without --cache-reuse, --slot-save-path and --flash-attn off, the agent without prompt-cache warming,
+   * without --cache-reuse, --slot-save-path, --flash-attn off and the f32 K/V cache, the agent without prompt-cache warming,
    * interim transcripts, the pause and the short first piece. */
   before?: boolean;
 }
@@ -38,7 +38,7 @@ export interface Placement {
 /** The agent's settings that turn issue 13's changes off (agent/src/config.ts). */
 export const AGENT_AS_BEFORE: Record<string, string> = { AIDE_WARM_PROMPT_CACHE: "false", STT_INTERIM_MS: "0", VAD_PAUSE_MS: "0", TTS_FIRST_WORDS: "0" };
 /** llama-server flags added by issue 13, each with its value. */
-const SERVER_FLAGS_SINCE = ["--cache-reuse", "--slot-save-path", "--flash-attn"];
+const SERVER_FLAGS_SINCE = ["--cache-reuse", "--slot-save-path", "--flash-attn", "--cache-type-k", "--cache-type-v"];
 
 /** Tokens a lab reply may have (LLM_MAX_TOKENS of the agent). */
 export const LAB_REPLY_TOKENS = 24;
@@ -50,7 +50,7 @@ export const PLACEMENTS: Placement[] = [
   { name: "one-node", describe: "(a) everything on one node", agent: "n1", llm: { plan: "planner", nodes: ["n1"] } },
   { name: "jobs-today", describe: "(b) as the jobs place it today: the agent on n1, the planner puts the LLM alone on another node and speech recognition, the voice and the embeddings server away from it", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] } },
   { name: "rpc-split", describe: "(c) the LLM split over n2 and n3 with llama.cpp RPC, as the job splits a model that fits nowhere alone (n2 keeps its layers on its CPU, -ngl sends the rest to n3)", agent: "n1", llm: { plan: "split", nodes: ["n2", "n3"] } },
-  { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path and with flash attention as llama.cpp defaults it (on), the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
+  { name: "jobs-before", describe: "(b) as deployed before issue 13: the agent on n1 with speech in-process and the embeddings beside it, the LLM alone on another node, llama-server without --cache-reuse/--slot-save-path, with flash attention as llama.cpp defaults it (on) and its f16 K/V cache, the agent without warming, interim transcripts, the pause or the short first piece", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, before: true },
   { name: "tts-beside-agent", describe: "(b) with the voice on the agent's node, where the planner put it before sharing the idle node (speech recognition and the embeddings server still on n3)", agent: "n1", llm: { plan: "planner", nodes: ["n1", "n2", "n3"] }, optIn: true, sideServices: { tts: "n1" } },
   { name: "rpc-pipeline", describe: "(d) the LLM with every layer on RPC workers on n2 and n3 (llama-server on n2), so prompt evaluation pipelines across them in micro-batches of 64", agent: "n1", llm: { plan: "pipeline", nodes: ["n2", "n3"], microBatch: 64 }, optIn: true },
 ];
@@ -155,12 +155,12 @@ export function planFor(p: Placement, lab: LabCluster, facts: ModelFacts): { pla
   if (p.llm.plan === "split") {
     const headLayers = Math.ceil(n / p.llm.nodes.length);
     const each = rest.map((_, i) => Math.floor((n - headLayers) / rest.length) + (i < (n - headLayers) % rest.length ? 1 : 0));
-    const plan: LayerPlan = { mode: "split", head, shares: [{ node: head, address: "", layers: headLayers, memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }, ...rest.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }))], explanation: [`forced by the lab: ${head} ${headLayers} layers on its CPU, ${rest.map((w, i) => `${w} ${each[i]}`).join(", ")} over RPC`] };
+    const plan: LayerPlan = { mode: "split", head, shares: [{ node: head, address: "", layers: headLayers, memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }, ...rest.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES }))], kvCacheType: "f32", explanation: [`forced by the lab: ${head} ${headLayers} layers on its CPU, ${rest.map((w, i) => `${w} ${each[i]}`).join(", ")} over RPC`] };
     const split = llamaCppSplit(plan);
     return { plan, head, workers: split.workers.map((w) => ({ node: w.node, layers: w.layers })), offloaded: split.offloadedLayers, threads: Object.fromEntries(p.llm.nodes.map((x) => [x, 2])) };
   }
   const each = p.llm.nodes.map((_, i) => Math.floor(n / p.llm.nodes.length) + (i < n % p.llm.nodes.length ? 1 : 0));
-  const plan: LayerPlan = { mode: "split", head, shares: p.llm.nodes.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES })), explanation: [`forced by the lab: every layer on RPC workers, ${p.llm.nodes.map((w, i) => `${w} ${each[i]}`).join(", ")}; llama-server on ${head} keeps only the token embeddings`] };
+  const plan: LayerPlan = { mode: "split", head, shares: p.llm.nodes.map((w, i) => ({ node: w, address: "", layers: each[i], memoryBytes: 0, threads: 2, freeBytes: EMULATED_FREE_BYTES })), kvCacheType: "f32", explanation: [`forced by the lab: every layer on RPC workers, ${p.llm.nodes.map((w, i) => `${w} ${each[i]}`).join(", ")}; llama-server on ${head} keeps only the token embeddings`] };
   return { plan, head, workers: p.llm.nodes.map((w, i) => ({ node: w, layers: each[i] })), offloaded: n + 1, threads: Object.fromEntries(p.llm.nodes.map((x) => [x, 2])) };
 }
 
@@ -191,6 +191,7 @@ export async function startPlacement(p: Placement, lab: LabCluster, models: LabM
       head: { node: head, threads: threads[head] ?? 2, cpuMHz: 5320, memoryMB: 2048 },
       workers: workers.map((w) => ({ node: w.node, threads: threads[w.node] ?? 2, cpuMHz: 5320, memoryMB: 2048, share: w.layers })),
       offloadedLayers: offloaded,
+      kvCacheType: plan.kvCacheType,
       // As infra/jobs.ts bounds it: what the plan leaves of the head's RAM, at most 1 GiB.
       cacheRamMiB: Math.max(0, Math.min(1024, Math.floor(((plan.shares.find((x) => x.node === head)?.freeBytes ?? EMULATED_FREE_BYTES) - (plan.shares.find((x) => x.node === head)?.memoryBytes ?? 0)) / 1024 ** 2))),
     });

@@ -72,6 +72,11 @@ describe("Nomad job specs", () => {
     expect(() => llamaCppRpcJob(rpcArgs({ workers: [{ ...workers[0], node: node.slice(0, 48) }] }))).not.toThrow();
   });
 
+  it("refuses a K/V cache type the planner does not count RAM for", () => {
+    expect(() => llamaCppRpcJob(rpcArgs({ kvCacheType: "q8_0" as never }))).toThrow('K/V cache type "q8_0": use "f16" or "f32" (the layer plan\'s kvCacheType)');
+    expect(llamaCppRpcJob(rpcArgs({ kvCacheType: "f32" })).Job.TaskGroups.flatMap((g) => g.Tasks.flatMap((t) => (t.Config as { args?: string[] }).args ?? [])).join(" ")).toContain("--cache-type-k f32 --cache-type-v f32");
+  });
+
   it("refuses relative paths, which raw_exec would resolve inside the task directory", () => {
     expect(() => llamaCppRpcJob(rpcArgs({ modelPath: "models/x.gguf" }))).toThrow("model path must be an absolute path on the node, got 'models/x.gguf'");
     expect(() => llamaCppRpcJob(rpcArgs({ modelPath: "/m/${NOMAD_TOKEN}.gguf" })))

@@ -19,7 +19,7 @@ import { httpOk, prepareTask, runTask, RunningTask, ServiceRegistry, waitFor } f
 
 /** The tiny model's 4 layers: 2 on the head, 1 on each worker. */
 const PLAN: LayerPlan = {
-  mode: "split", head: "aide-01", explanation: [],
+  mode: "split", head: "aide-01", kvCacheType: "f32", explanation: [],
   shares: [["aide-01", 2], ["aide-02", 1], ["aide-03", 1]].map(([node, layers]) => ({ node: node as string, address: "127.0.0.1", layers: layers as number, memoryBytes: 200 * 2 ** 20, freeBytes: 2 ** 30, threads: 1 })),
 };
 const split = llamaCppSplit(PLAN);

@@ -29,7 +29,7 @@ describe("llamacpp-rpc job across hosts", () => {
   it("binds each worker, serving and bench, to its host's address only; the head on another host serves through them while the bench job runs over the bench workers", async () => {
     const [h1, h2, h3] = lab.hosts;
     const plan: LayerPlan = {
-      mode: "split", head: "aide-01", explanation: [],
+      mode: "split", head: "aide-01", kvCacheType: "f32", explanation: [],
       shares: [[h1, 2], [h2, 1], [h3, 1]].map(([h, layers], i) => ({
         node: `aide-0${i + 1}`, address: (h as typeof h1).address, layers: layers as number, memoryBytes: 2 ** 28, freeBytes: 2 ** 30, threads: 1,
       })),

@@ -22,7 +22,7 @@ describe("llamacpp-rpc job, commands run for real", () => {
 
   /** A plan for the tiny model's 4 layers: 2 on the head, 1 on each worker. */
   const PLAN: LayerPlan = {
-    mode: "split", head: "aide-01", explanation: [],
+    mode: "split", head: "aide-01", kvCacheType: "f32", explanation: [],
     shares: [["aide-01", 2], ["aide-02", 1], ["aide-03", 1]].map(([node, layers]) => ({ node: node as string, address: "127.0.0.1", layers: layers as number, memoryBytes: 200 * 2 ** 20, freeBytes: 2 ** 30, threads: 1 })),
   };
 
@@ -34,6 +34,7 @@ describe("llamacpp-rpc job, commands run for real", () => {
       head: role(split.head),
       workers: split.workers.map((w, i) => ({ ...role(w), share: split.tensorSplit[i] })),
       offloadedLayers: split.offloadedLayers,
+      kvCacheType: PLAN.kvCacheType, // f32 through RPC, as the planner chooses for llama.cpp
       rpcCacheDir: `${tmpdir()}/aide-rpc-cache-test`,
       ...extra,
     })).Job;
@@ -126,6 +127,9 @@ describe("llamacpp-rpc job, commands run for real", () => {
     const mib = (b: number) => (b / 2 ** 20).toFixed(2);
     const log = server.log();
     expect(log).toContain("offloaded 3/5 layers to GPU");
+    // the K/V cache in the plan's type, on the head's CPU and on each worker
+    expect(log.match(/K \(f32\): +[\d.]+ MiB, V \(f32\)/g)?.length).toBeGreaterThan(0);
+    expect(log).not.toMatch(/K \(f16\)/);
     expect(log).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${workerPorts[0]}\\] model buffer size = +${mib(facts.layerBytes[0])} MiB`));
     expect(log).toMatch(new RegExp(`RPC\\d\\[127\\.0\\.0\\.1:${workerPorts[1]}\\] model buffer size = +${mib(facts.layerBytes[0] + facts.outputBytes!)} MiB`));
     expect(log).toMatch(new RegExp(`CPU_Mapped model buffer size = +${mib(2 * facts.layerBytes[0] + facts.otherBytes)} MiB`));

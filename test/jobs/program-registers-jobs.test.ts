@@ -145,13 +145,17 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
     expect(args[args.indexOf("--slot-save-path") + 1]).toBe("${NOMAD_ALLOC_DIR}/data");
     // Flash attention off: without F16C it is the slower path once a conversation is cached (bench:llm).
     expect(args[args.indexOf("--flash-attn") + 1]).toBe("off");
+    // The K/V cache in f32 (the same missing F16C), and the plan counts it: twice the f16 bytes.
+    expect(args[args.indexOf("--cache-type-k") + 1]).toBe("f32");
+    expect(args[args.indexOf("--cache-type-v") + 1]).toBe("f32");
+    expect((llama.outputs.layerPlan as { explanation: string[] }).explanation[0]).toMatch(/KV cache \(f32\)/);
     expect(task.Resources.MemoryMB).toBe(Math.ceil(head.memoryBytes / 2 ** 20) + 1024);
     // a head with 300 MiB to spare gets a 300 MiB cache, and one with none gets none
     const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
     const facts = { "aide-02": coreTwoFacts("aide-02") };
     for (const [spare, expected] of [[300, 300], [-50, 0]]) {
       const share = { node: "aide-02", address: "10.0.0.2", layers: 20, memoryBytes: 5 * 2 ** 30, freeBytes: 5 * 2 ** 30 + spare * 2 ** 20, threads: 2 };
-      const spec = llmJobSpec(config, { mode: "single", head: "aide-02", explanation: [], shares: [share] }, facts);
+      const spec = llmJobSpec(config, { mode: "single", head: "aide-02", kvCacheType: "f16", explanation: [], shares: [share] }, facts);
       const t = spec.Job.TaskGroups[0].Tasks[0];
       const a: string[] = (t.Config as { args: string[] }).args;
       expect(Number(a[a.indexOf("--cache-ram") + 1])).toBe(expected);
@@ -179,7 +183,7 @@ describe("the program's Nomad jobs under Pulumi mocks", () => {
   it("registers the benchmark stopped, saying how to run it, when a worker has no room for a second copy", () => {
     const config = { backend: "llamacpp-rpc", nomad: { datacenter: "dc1" }, model: { name: "big.gguf" } } as never;
     const share = (node: string, layers: number, gib: number) => ({ node, address: "10.0.0.1", layers, memoryBytes: gib * 2 ** 30, freeBytes: 6.2 * 2 ** 30, threads: 2 });
-    const plan = { mode: "split" as const, head: "aide-02", explanation: [], shares: [share("aide-02", 20, 5), share("aide-03", 20, 5)] };
+    const plan = { mode: "split" as const, head: "aide-02", kvCacheType: "f16" as const, explanation: [], shares: [share("aide-02", 20, 5), share("aide-03", 20, 5)] };
     const facts = { "aide-02": coreTwoFacts("aide-02"), "aide-03": coreTwoFacts("aide-03") };
     const crowded = benchJobSpec(config, plan, facts);
     expect(crowded.spec.Job.Stop).toBe(true);

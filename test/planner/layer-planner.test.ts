@@ -59,7 +59,7 @@ describe("layer planner on the seed's 3-node cluster", () => {
     expect(plan.mode).toBe("single");
     expect(plan.head).toBe("aide-02");
     expect(plan.shares).toEqual([expect.objectContaining({ node: "aide-02", layers: 28, threads: 2 })]);
-    expect(plan.explanation.join("\n")).toMatch(/runs on aide-02 alone: it has 6\.30 GiB free for the 5\.08 GiB needed, and it is the fastest node with that room \(6\.0\)/);
+    expect(plan.explanation.join("\n")).toMatch(/runs on aide-02 alone: it has 6\.30 GiB free for the 5\.30 GiB needed, and it is the fastest node with that room \(6\.0\)/);
     expect(llamaCppSplit(plan)).toMatchObject({ offloadedLayers: 0, tensorSplit: [], workers: [] });
   });
 
@@ -70,7 +70,7 @@ describe("layer planner on the seed's 3-node cluster", () => {
     const tight = [SEED[0], SEED[1], { ...SEED[2], availableMemoryBytes: 3 * GiB }];
     const alone = planLayers(QWEN25_7B, tight, opts);
     expect(alone.standby).toEqual([]);
-    expect(alone.explanation.join("\n")).toMatch(/no other node has 5\.08 GiB free: if aide-02 goes down the assistant is mute until it is back/);
+    expect(alone.explanation.join("\n")).toMatch(/no other node has 5\.30 GiB free: if aide-02 goes down the assistant is mute until it is back/);
   });
 
   it("splits a 13B model with a 4k context across nodes, within each node's RAM", () => {
@@ -124,6 +124,26 @@ describe("layer planner on the seed's 3-node cluster", () => {
       /^model llama-3-70b-q4_k_m does not fit in the cluster's RAM: it needs 41\.33 GiB \(80 layers of 0\.50 GiB each.*the 3 node\(s\) can hold 30 of 80 layers \(free after 1\.00 GiB headroom: aide-01 4\.80 GiB, aide-02 6\.30 GiB, aide-03 6\.30 GiB\)\. Fix: choose a smaller model or quantization/,
     );
   });
+
+  // The 7B's KV cache for 4096 tokens: 0.22 GiB in f16, 0.44 GiB in f32 (5.08 vs 5.30 GiB alone).
+  it("counts the K/V cache in f32 for llama.cpp (faster on these builds) unless that costs a node or the standby", () => {
+    const f32 = planLayers(QWEN25_7B, SEED, opts);
+    const f16 = planLayers(QWEN25_7B, SEED, { ...opts, kvCacheType: "f16" });
+    expect([f32.kvCacheType, f16.kvCacheType]).toEqual(["f32", "f16"]);
+    expect(f32.shares[0].memoryBytes - f16.shares[0].memoryBytes).toBe(QWEN25_7B.kvBytesPerToken * 4096);
+    expect(f32.explanation.at(-1)).toBe("K/V cache in f32, not llama.cpp's f16: these builds have no F16C, so f16 evaluates prompts 1.14-1.18x slower; f32 takes twice its RAM, and the plan has it");
+    // 5.2 GiB free on each: alone in f16, or split in f32 — one node wins
+    const roomFor16 = SEED.map((n) => ({ ...n, availableMemoryBytes: 6.2 * GiB }));
+    const single = planLayers(QWEN25_7B, roomFor16, { ...opts, reservedBytes: {} });
+    expect([single.mode, single.kvCacheType]).toEqual(["single", "f16"]);
+    expect(single.explanation.at(-1)).toBe("K/V cache in f16: in f32 (1.14-1.18x faster prompt evaluation on these builds, twice the RAM) the model would need 2 nodes instead of 1");
+    // aide-03 can take over only in f16: keeping a standby wins
+    const standby = planLayers(QWEN25_7B, [SEED[0], SEED[1], { ...SEED[2], availableMemoryBytes: 6.2 * GiB }], opts);
+    expect([standby.head, standby.kvCacheType, standby.standby?.map((s) => s.node)]).toEqual(["aide-02", "f16", ["aide-03"]]);
+    expect(standby.explanation.at(-1)).toBe("K/V cache in f16: in f32 (1.14-1.18x faster prompt evaluation on these builds, twice the RAM) the model would leave no node to take over when aide-02 goes down");
+    // prima.cpp keeps llama.cpp's f16
+    expect(planLayers(QWEN25_7B, SEED, { ...opts, backend: "primacpp" }).kvCacheType).toBe("f16");
+  });
 });
 
 describe("layer planner: the model on one node whenever one node holds it", () => {
@@ -135,7 +155,7 @@ describe("layer planner: the model on one node whenever one node holds it", () =
   it("says why one node and not a split, with what the lab measured", () => {
     const plan = planLayers(QWEN25_7B, SEED, opts);
     expect(plan.explanation).toContain(
-      "runs on aide-02 alone: it has 6.30 GiB free for the 5.08 GiB needed, and it is the fastest node with that room (6.0); " +
+      "runs on aide-02 alone: it has 6.30 GiB free for the 5.30 GiB needed, and it is the fastest node with that room (6.0); " +
       "one node, not a split, because a split runs its layers in series over RPC and adds a network hop per token — " +
       "the legacy-cluster lab measured two-node splits slower on Core 2 nodes (voice-to-voice p50 6.79 s split vs 5.88 s on one node, " +
       "1.94 tok/s generating split; 7.75 s vs 6.51 s with prompt evaluation pipelined over both)",
@@ -148,12 +168,12 @@ describe("layer planner: the model on one node whenever one node holds it", () =
   });
 
   it("keeps the model on one slower node rather than splitting it over faster nodes that cannot hold it alone", () => {
-    // aide-02 and aide-03: quad cores with too little free RAM for the 5.08 GiB alone; together they could hold it
+    // aide-02 and aide-03: quad cores with too little free RAM for the 5.30 GiB alone; together they could hold it
     const nodes = [node(1, 2, 3000, 7.3), node(2, 4, 3000, 5), node(3, 4, 3000, 5), node(4, 2, 2400, 7.3)];
     const plan = planLayers(QWEN25_7B, nodes, opts);
     expect(plan).toMatchObject({ mode: "single", head: "aide-04", shares: [{ node: "aide-04", layers: 28 }] });
     expect(plan.explanation.join("\n")).toContain(
-      "runs on aide-04 alone: it has 6.30 GiB free for the 5.08 GiB needed, and it is the fastest node with that room (4.8) — " +
+      "runs on aide-04 alone: it has 6.30 GiB free for the 5.30 GiB needed, and it is the fastest node with that room (4.8) — " +
       "aide-02 (12.0, 4.00 GiB free), aide-03 (12.0, 4.00 GiB free) are faster but cannot hold it alone; one node, not a split",
     );
     // the same fast pair does split a model that no node holds alone, and says it is the last resort
@@ -215,7 +235,7 @@ describe("where STT, TTS and the embeddings server run: away from the LLM", () =
   });
 
   it("when every node holds layers, runs them on the agent's node, where the planner left a core for speech", () => {
-    // 2.5 GiB free on each: the 7B's 5.08 GiB needs all three
+    // 2.5 GiB free on each: the 7B's 5.30 GiB needs all three
     const nodes = cluster(3).map((n) => ({ ...n, availableMemoryBytes: 3.5 * GiB }));
     const plan = planLayers(QWEN25_7B, nodes, { ...opts, reservedBytes: {} });
     expect(plan.shares.map((s) => s.node).sort()).toEqual(["aide-01", "aide-02", "aide-03"]);
