@@ -44,6 +44,12 @@ export interface TurnFigures {
   /** What issue 13 allows after the stop: the utterance's last 16 tokens (all of a shorter
    * one) + the template's closing tokens, in the model's tokens (counted by the tap). */
   promptBound?: number;
+  /** Of promptTokens: those of completions after the turn's first (a tool's answer, evaluated once the tool ran). */
+  toolRoundTokens?: number;
+  /** How long before the stop the LLM was done with the previous answer (negative: after
+   * the stop). What comes before the user's words (the end of the reply they cut short, its
+   * template tokens) can only be evaluated from then on. */
+  llmFreeBeforeStop?: number;
   /** Long-term memories recalled into this turn's prompt. */
   recalled?: number;
   /** Generation speed of the turn's completions (tokens/s). */
@@ -96,6 +102,7 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
     const genTokens = gen.reduce((s, r) => s + (r.predictedTokens ?? 0), 0);
     const genMs = gen.reduce((s, r) => s + (r.predictedMs ?? 0), 0);
     const firstTokenAt = mine.find((r) => r.firstToken !== undefined)?.firstToken;
+    const previous = llm.filter((r) => !r.warm && r.asked < stop).at(-1);
     return {
       index: t.index,
       kind: t.kind,
@@ -116,6 +123,8 @@ export function turnFigures(conversation: ConversationResult, llm: TapRecord[]):
       // user spoke again) has none, and then the turn's count is unknown, not 0.
       promptTokens: mine.length && mine.every((r) => r.promptTokens !== undefined) ? mine.reduce((s, r) => s + (r.promptTokens ?? 0), warmAfter) : undefined,
       warmedAfterStop: warmAfter,
+      toolRoundTokens: mine.length > 1 && mine.slice(1).every((r) => r.promptTokens !== undefined) ? mine.slice(1).reduce((s, r) => s + r.promptTokens!, 0) : undefined,
+      llmFreeBeforeStop: previous ? (stop - previous.ended) / 1000 : undefined,
       promptBound: mine[0]?.userWordTokens !== undefined && mine[0]?.closingTokens !== undefined ? Math.min(PROMPT_BOUND_WORD_TOKENS, mine[0].userWordTokens) + mine[0].closingTokens : undefined,
       recalled: mine[0]?.recalled,
       answerCut: mine.some((r) => r.cancelled),
@@ -170,6 +179,13 @@ export function formatPlacement(r: PlacementReport, calibration: string): string
     const closing = [...new Set(r.llm.map((x) => x.closingTokens).filter((x) => x !== undefined))].join(" or ");
     lines.push(`    against the bound (the utterance's last ${PROMPT_BOUND_WORD_TOKENS} tokens + the template's ${closing} closing tokens, per turn): within it in ${over.filter((x) => x <= 0).length} of ${bounded.length} turns; ` +
       `evaluated minus bound p50 ${percentile(over, 50)}, p95 ${percentile(over, 95)} (≤ 0: within)`);
+    const why = (t: TurnFigures) => [
+      t.toolRoundTokens ? `${t.toolRoundTokens} of them the tool's answer` : "",
+      t.llmFreeBeforeStop !== undefined ? `the LLM done with the previous answer ${s(Math.abs(t.llmFreeBeforeStop))} s ${t.llmFreeBeforeStop >= 0 ? "before" : "after"} the stop` : "",
+      t.recalled ? `${t.recalled} memory recalled` : "",
+    ].filter(Boolean).join(", ");
+    const outside = bounded.filter((t) => t.promptTokens! > t.promptBound!);
+    if (outside.length) lines.push(`    over it: ${outside.map((t) => `turn ${t.index + 1} +${t.promptTokens! - t.promptBound!} (${why(t)})`).join("; ")}`);
   }
   lines.push(row("generation tok/s", rest.map((t) => t.genTokS)));
   for (const t of firstTurns(r.turns)) {

@@ -206,6 +206,22 @@ describe("the lab's report", () => {
     expect(formatPlacement({ name: "x", describe: "", turns: turnFigures(c, conversation([30, 4, 6, 5, 7]).llm), cpu: [], llm, conversation: c }, "calibrated")).not.toContain("against the bound");
   });
 
+  it("says why a turn went over the bound: a tool's answer, and how long before the stop the LLM was done with the previous answer", () => {
+    const { conversation: c, llm } = conversation([30, 4, 6, 5, 7]);
+    [[1, 3], [2, 20], [3, 18], [4, 19]].forEach(([i, words]) => Object.assign(llm[i], { userWordTokens: words, closingTokens: 5 }));
+    const stop = (i: number) => c.turns[i].speechEnd;
+    // Turn 3 called a tool (its answer: a second completion of 10 tokens), and turn 2's answer ran until 0.5 s after turn 3's stop.
+    llm[1].ended = stop(2) + 500;
+    llm.push({ path: "/v1/chat/completions", asked: stop(2) + 8000, ended: stop(2) + 9000, status: 200, forcedTool: false, promptTokens: 10 });
+    llm.sort((a, b) => a.asked - b.asked);
+    const turns = turnFigures(c, llm);
+    expect(turns.slice(1).map((t) => [t.promptTokens, t.toolRoundTokens, t.llmFreeBeforeStop])).toEqual([[21, undefined, 27], [32, 10, -0.5], [23, undefined, 51], [24, undefined, 52]]);
+    const text = formatPlacement({ name: "jobs-today", describe: "", turns, cpu: [], llm, conversation: c }, "calibrated");
+    expect(text).toContain("    over it: turn 2 +13 (the LLM done with the previous answer 27.00 s before the stop); " +
+      "turn 3 +11 (10 of them the tool's answer, the LLM done with the previous answer 0.50 s after the stop); " +
+      "turn 4 +2 (the LLM done with the previous answer 51.00 s before the stop); turn 5 +3 (the LLM done with the previous answer 52.00 s before the stop)");
+  });
+
   it("draws a turn as one row per node with a bar per stage", () => {
     const { conversation: c, llm } = conversation([30, 4]);
     const rows = turnRows(c.turns[1], [llm[1]], { agent: "n1", llm: ["n2", "n3"] });
