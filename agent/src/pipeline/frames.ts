@@ -35,6 +35,15 @@ export interface UserStartedSpeakingFrame { type: "user-started-speaking"; kind:
 export interface UserStoppedSpeakingFrame { type: "user-stopped-speaking"; kind: "system"; at?: number }
 /** A short silence (shorter than the one that ends a turn): the user may have finished, so the answer is prepared, not spoken. */
 export interface UserPausedSpeakingFrame { type: "user-paused-speaking"; kind: "system"; at?: number }
+/**
+ * The user began to speak while the bot is busy; InterruptionProcessor holds the speech
+ * until it has lasted long enough to be a barge-in. The brain may stop generating now and
+ * prepare for the user's turn; an `interruption` follows, or `barge-in-withdrawn`.
+ */
+export interface BargeInPendingFrame { type: "barge-in-pending"; kind: "system" }
+/** The held speech did not cut the bot off (too short: a cough, a "mm-hm"; or the bot had
+ * finished meanwhile): what `barge-in-pending` paused goes on. */
+export interface BargeInWithdrawnFrame { type: "barge-in-withdrawn"; kind: "system" }
 export interface BotStartedSpeakingFrame { type: "bot-started-speaking"; kind: "system" }
 export interface BotStoppedSpeakingFrame { type: "bot-stopped-speaking"; kind: "system" }
 /** `fatal` ends the session; a non-fatal error is told to the user and the session goes on. */
@@ -84,7 +93,7 @@ export interface TtsStoppedFrame { type: "tts-stopped"; kind: "control" }
 
 export type Frame =
   | StartFrame | CancelFrame | InterruptionFrame
-  | UserStartedSpeakingFrame | UserStoppedSpeakingFrame | UserPausedSpeakingFrame
+  | UserStartedSpeakingFrame | UserStoppedSpeakingFrame | UserPausedSpeakingFrame | BargeInPendingFrame | BargeInWithdrawnFrame
   | BotStartedSpeakingFrame | BotStoppedSpeakingFrame
   | ErrorFrame | MetricsFrame | ServerMessageFrame | InputAudioFrame
   | OutputAudioFrame | TranscriptionFrame | LlmTextFrame | TtsTextFrame | BotSpokenTextFrame
@@ -102,6 +111,8 @@ export const FRAME_KINDS: { readonly [T in FrameType]: FrameOf<T>["kind"] } = {
   "user-started-speaking": "system",
   "user-stopped-speaking": "system",
   "user-paused-speaking": "system",
+  "barge-in-pending": "system",
+  "barge-in-withdrawn": "system",
   "bot-started-speaking": "system",
   "bot-stopped-speaking": "system",
   "error": "system",

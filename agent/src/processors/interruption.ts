@@ -8,6 +8,10 @@
  * utterance that ends sooner — a cough, a "mm-hm" — is dropped and the bot talks on.
  * When the bot is quiet and owes no answer, speech passes straight through.
  *
+ * While it holds speech it says so downstream at once (`barge-in-pending`): the brain stops
+ * generating then, rather than once the barge-in is sure, so the user's turn finds the LLM
+ * free sooner; `barge-in-withdrawn` lets it go on when no interruption comes of the speech.
+ *
  * Whether the bot speaks or owes an answer is the session's BotState (pipeline/bot-state.ts).
  */
 import { BotState, Direction, Frame, FrameProcessor, InputAudioFrame, UserStartedSpeakingFrame, frame } from "../pipeline";
@@ -27,7 +31,10 @@ export class InterruptionProcessor extends FrameProcessor {
     if (direction === "upstream") {
       this.bot.observe(f);
       // The bot finished on its own: held speech is nothing to interrupt.
-      if ((f.type === "llm-response-end" || f.type === "bot-stopped-speaking") && !this.bot.busy) this.release();
+      if ((f.type === "llm-response-end" || f.type === "bot-stopped-speaking") && !this.bot.busy && this.held) {
+        this.release();
+        this.push(frame("barge-in-withdrawn"));
+      }
       return this.push(f, direction);
     }
     switch (f.type) {
@@ -39,7 +46,7 @@ export class InterruptionProcessor extends FrameProcessor {
         }
         this.held = [f];
         this.heldMs = 0;
-        return;
+        return this.push(frame("barge-in-pending"));
       }
       case "input-audio":
         if (!this.held) return this.push(f);
@@ -53,7 +60,7 @@ export class InterruptionProcessor extends FrameProcessor {
       case "user-stopped-speaking":
         if (this.held) {
           this.held = undefined; // too short to be a barge-in
-          return;
+          return this.push(frame("barge-in-withdrawn"));
         }
         return this.push(f);
       default:

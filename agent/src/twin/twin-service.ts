@@ -8,7 +8,7 @@
  * side of history only from what the user heard (`bot-spoken-text`), stores the user's
  * statements in long-term memory after the turn, and stamps `llm-first-token`.
  */
-import { isAbort } from "../abort";
+import { abortError, isAbort } from "../abort";
 import { BotState, FrameProcessor, frame, type Direction, type Frame, type TranscriptionFrame } from "../pipeline";
 import {
   LlmClient,
@@ -18,6 +18,7 @@ import {
   type ChatRequest,
   type LlmBackend,
   type LlmClientOptions,
+  type LlmEvent,
   type LlmTimings,
   type ToolCallMode,
   type ToolCallRequest,
@@ -155,6 +156,12 @@ export class TwinService extends FrameProcessor {
   private answering = false;
   /** Generation speed of the last completion (tokens/s), for the TTS's first piece. */
   private tokensPerSecond: number | undefined;
+  /** Stops the completion streaming now, so it can go on later (see pauseForBargeIn). */
+  private pausable: AbortController | undefined;
+  /** Speech that may be a barge-in is held (between barge-in-pending and its outcome). */
+  private bargeInPending = false;
+  /** Lets a paused completion go on (the held speech was withdrawn). */
+  private goOn: (() => void) | undefined;
 
   constructor(private readonly options: TwinServiceOptions) {
     super("TwinService");
@@ -191,6 +198,8 @@ export class TwinService extends FrameProcessor {
     }
     // A session opens: its first turn must not pay for the system prompt and tool schemas.
     if (f.type === "start") void this.warmPrefix();
+    if (f.type === "barge-in-pending" && direction === "downstream") this.pauseForBargeIn();
+    if (f.type === "barge-in-withdrawn" && direction === "downstream") this.goOnAfterBargeIn();
     // A new utterance: what the last one brought up is not this one's.
     if (f.type === "user-started-speaking" && direction === "downstream" && !this.answering) this.listening = undefined;
     if (f.type === "bot-spoken-text" && direction === "upstream") this.heard(f.text, f.partial);
@@ -199,6 +208,7 @@ export class TwinService extends FrameProcessor {
   }
 
   protected onInterruption(): void {
+    this.bargeInPending = false; // the paused completion ends with the turn's signal
     const state = this.reply;
     if (!state || state.interrupted) return;
     this.cutReply = state;
@@ -206,6 +216,49 @@ export class TwinService extends FrameProcessor {
     if (state.ended && !this.bot.playsAudio) return;
     state.interrupted = true;
     this.settleReply(state);
+  }
+
+  /**
+   * The user began to speak over a busy bot. Most such speech is a barge-in, and a Core 2
+   * generates the rest of a reply no one will hear while it waits to be sure: the
+   * completion stops now (native tool calls: its text so far can be continued), and, when
+   * the bot had gone quiet (speech outran generation, so the user took it as done), the
+   * history's end as it stands if the reply is cut here (what was heard, the template's end
+   * of the reply and the user's header) is evaluated while the user's first words are being
+   * transcribed. If no interruption comes of it, the completion goes on from its text.
+   */
+  private pauseForBargeIn(): void {
+    this.bargeInPending = true;
+    const round = this.pausable;
+    if (!round) return;
+    round.abort();
+    // While the bot speaks, the words it is saying now join the reply only once it is cut.
+    if (this.promptCache && this.reply?.heard.length && !this.bot.speaking) {
+      void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
+    }
+  }
+
+  private goOnAfterBargeIn(): void {
+    this.bargeInPending = false;
+    this.goOn?.();
+  }
+
+  /** Resolves once held speech is withdrawn; rejects with the abort when the user interrupts. */
+  private untilWithdrawn(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(abortError("LLM request"));
+      if (!this.bargeInPending) return resolve();
+      const onAbort = () => {
+        this.goOn = undefined;
+        reject(abortError("LLM request"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.goOn = () => {
+        this.goOn = undefined;
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+    });
   }
 
   async cleanup(): Promise<void> {
@@ -440,32 +493,71 @@ export class TwinService extends FrameProcessor {
     let calls: ToolCallRequest[] = [];
     // A prompted call is written as text: held back until it is known to be speech.
     const prompted = mode === "prompt" && request.extra?.grammar ? new PromptedReply() : undefined;
-    for await (const raw of this.client.stream(request, signal)) {
-      const event = raw.type === "text" && prompted ? { ...raw, text: prompted.push(raw.text) } : raw;
-      if (event.type === "text") {
-        if (!event.text) continue;
-        if (info.firstTokenMs === undefined) {
-          info.firstTokenMs = performance.now() - started;
-          this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
+    // Paused when the user may be barging in (native tool calls only: a prompted call's
+    // grammar cannot start again mid-text); the same completion then goes on from its text.
+    let generated = "";
+    let tokens = 0;
+    let current = request;
+    let echo: PrefillEcho | undefined;
+    for (;;) {
+      const pause = prompted || mode !== "native" ? undefined : new AbortController();
+      this.pausable = pause;
+      try {
+        for await (const event of this.client.stream(current, pause ? AbortSignal.any([signal, pause.signal]) : signal)) {
+          let raw = event;
+          if (raw.type === "text" && echo) {
+            const rest = echo.take(raw.text);
+            if (rest === "") continue;
+            if (rest !== raw.text) raw = { type: "text", text: rest };
+          }
+          if (raw.type === "text") {
+            generated += raw.raw ?? raw.text;
+            tokens++;
+          }
+          this.onStreamEvent(raw, prompted, state, info, turnId, started, (t) => (text += t), (c) => (calls = c));
         }
-        if (!state.generated && event.raw?.endsWith(event.text)) {
-          const lead = event.raw.slice(0, -event.text.length);
-          if (/^\s+$/.test(lead)) state.lead = lead;
-        }
-        text += event.text;
-        state.generated += event.text;
-        this.push(frame("llm-text", { text: event.text }));
-      } else if (event.type === "tool-calls") {
-        calls = event.calls;
-      } else if (event.timings) {
-        info.timings.push(event.timings);
-        if (event.timings.predictedTokens > 1 && event.timings.predictedMs > 0) this.tokensPerSecond = event.timings.predictedTokens / (event.timings.predictedMs / 1000);
-        info.promptTokens.push(event.timings.promptTokens);
+        break;
+      } catch (error) {
+        if (signal.aborted || !pause?.signal.aborted) throw error;
+      } finally {
+        this.pausable = undefined;
       }
+      await this.untilWithdrawn(signal);
+      // The server holds the reply so far in its cache: ask for the rest of it.
+      const maxTokens = Math.max(1, (request.maxTokens ?? 256) - tokens);
+      current = generated ? { ...request, maxTokens, messages: [...request.messages, { role: "assistant", content: generated }] } : request;
+      echo = generated ? new PrefillEcho(text) : undefined;
     }
     const call = prompted?.end();
     if (call) calls = [call];
     return { text, calls };
+  }
+
+  private onStreamEvent(
+    raw: LlmEvent, prompted: PromptedReply | undefined, state: ReplyState, info: TwinTurnInfo, turnId: number, started: number,
+    addText: (text: string) => void, setCalls: (calls: ToolCallRequest[]) => void,
+  ): void {
+    const event = raw.type === "text" && prompted ? { ...raw, text: prompted.push(raw.text) } : raw;
+    if (event.type === "text") {
+      if (!event.text) return;
+      if (info.firstTokenMs === undefined) {
+        info.firstTokenMs = performance.now() - started;
+        this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
+      }
+      if (!state.generated && event.raw?.endsWith(event.text)) {
+        const lead = event.raw.slice(0, -event.text.length);
+        if (/^\s+$/.test(lead)) state.lead = lead;
+      }
+      addText(event.text);
+      state.generated += event.text;
+      this.push(frame("llm-text", { text: event.text }));
+    } else if (event.type === "tool-calls") {
+      setCalls(event.calls);
+    } else if (event.timings) {
+      info.timings.push(event.timings);
+      if (event.timings.predictedTokens > 1 && event.timings.predictedMs > 0) this.tokensPerSecond = event.timings.predictedTokens / (event.timings.predictedMs / 1000);
+      info.promptTokens.push(event.timings.promptTokens);
+    }
   }
 
   /** Makes the next prompt shorter; false when nothing is left to drop. */
@@ -550,5 +642,32 @@ export class TwinService extends FrameProcessor {
     if (!this.tools.has("describe_scene")) return undefined;
     const result = await this.tools.call({ id: "observation", name: "describe_scene", arguments: "{}" }, this.signal).catch(() => undefined);
     return result?.ok ? result.content : undefined;
+  }
+}
+
+/**
+ * llama-server (this version) streams an assistant prefill back as the start of the
+ * continuation's content. What was already said must not be said twice: the text that
+ * repeats it is dropped, and once the stream goes past it (or never repeated it) its
+ * text passes as it comes.
+ */
+export class PrefillEcho {
+  private seen = "";
+  private done = false;
+
+  constructor(private readonly said: string) {}
+
+  /** The part of this piece of text that is new ("" when it only repeats what was said). */
+  take(piece: string): string {
+    if (this.done) return piece;
+    const said = this.said.trimStart();
+    const seen = (this.seen + piece).trimStart();
+    if (seen.length < said.length && said.startsWith(seen)) {
+      this.seen += piece;
+      return "";
+    }
+    this.done = true;
+    if (seen.startsWith(said)) return seen.slice(said.length);
+    return this.seen + piece; // not a repeat after all: nothing held back is lost
   }
 }

@@ -6,6 +6,7 @@
 import { frame, type Frame } from "../../src/pipeline";
 import type { RunningProcess } from "../../../lib/llama";
 import { startTinyLlm } from "../llm/tiny-llm";
+import { PrefillEcho } from "../../src/twin/twin-service";
 import { PartialSpeaker, Speaker, startHarness, type Harness } from "./harness";
 
 const types = (frames: Frame[]) => frames.map((f) => f.type).filter((t) => t !== "metrics");
@@ -78,6 +79,61 @@ describe("TwinService answering", () => {
     // The server stopped generating (its slot is free for the next turn), long before 2000 tokens.
     const slots = (await (await fetch(`${server.url}/slots`)).json()) as { is_processing: boolean }[];
     expect(slots.some((slot) => slot.is_processing)).toBe(false);
+  });
+
+  it("pauses while speech over it may be a barge-in and, when it was only a cough, goes on from its own text: the same reply", async () => {
+    const question = "tell me about the sea";
+    h = startHarness({ llm: { ...llm(), maxTokens: 16 } }, { speaker: new Speaker() });
+    const whole = await h.say(question);
+    const promptLength = whole.turn!.timings[0].promptTokens + (whole.turn!.timings[0].cachedTokens ?? 0);
+    await h.stop();
+
+    const speaker = new Speaker();
+    h = startHarness({ llm: { ...llm(), maxTokens: 16 } }, { speaker });
+    const harness = h;
+    const texts = () => harness.out.filter((f) => f.type === "llm-text").length;
+    const held = new Promise<void>((resolve) => {
+      const original = harness.out.push.bind(harness.out);
+      harness.out.push = (...items: Frame[]) => {
+        const n = original(...items);
+        if (items.some((f) => f.type === "llm-text") && speaker.spoken.length === 4) {
+          harness.pipeline.queueFrame(frame("barge-in-pending"));
+          resolve();
+        }
+        return n;
+      };
+    });
+    harness.pipeline.queueFrame(frame("transcription", { text: question, final: true, turnId: 1 }));
+    await held;
+    await new Promise((r) => setTimeout(r, 200));
+    const paused = texts();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(texts()).toBe(paused); // nothing generated while held
+    expect(harness.out.some((f) => f.type === "llm-response-end")).toBe(false);
+    // Too short to be a barge-in: the reply goes on where it stopped.
+    harness.pipeline.queueFrame(frame("barge-in-withdrawn"));
+    await harness.pipeline.idle();
+    const resumed = harness.turns[0];
+    expect(resumed.outcome).toBe("answered");
+    expect(resumed.generated).toBe(whole.turn!.generated);
+    expect(harness.out.filter((f) => f.type === "llm-response-end")).toHaveLength(1);
+    // The rest was asked as a continuation of the text so far, which the server had cached:
+    // only the stopped stream's last token (or none) evaluated again.
+    expect(resumed.timings).toHaveLength(1);
+    expect(resumed.timings[0].cachedTokens).toBeGreaterThanOrEqual(promptLength + paused - 2);
+    expect(resumed.timings[0].promptTokens).toBeLessThanOrEqual(2);
+    expect(harness.twin.shortTerm.snapshot()[0].assistant.trim()).toBe(whole.turn!.generated.trim());
+  });
+
+  it("says a continuation once, whether or not the server repeats the text it was given to go on from", () => {
+    const repeated = new PrefillEcho(" Grill the");
+    expect([" Grill", " the", " fish", "."].map((piece) => repeated.take(piece))).toEqual(["", "", " fish", "."]);
+    const split = new PrefillEcho("Grill the"); // the chat parser dropped the leading space
+    expect([" Grill the fish", "."].map((piece) => split.take(piece))).toEqual([" fish", "."]);
+    const fresh = new PrefillEcho(" Grill the"); // a server that streams only the new tokens
+    expect([" fish", " now"].map((piece) => fresh.take(piece))).toEqual([" fish", " now"]);
+    const close = new PrefillEcho(" Grill the"); // starts like it, then is not it: nothing held back is lost
+    expect([" Grill", " a fish"].map((piece) => close.take(piece))).toEqual(["", " Grill a fish"]);
   });
 
   it("writes the reply from the words the output reports as heard, not from what was generated", async () => {

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunningProcess } from "../../../lib/llama";
 import { frame } from "../../src/pipeline";
+import { DEFAULT_SYSTEM_PROMPT } from "../../src/twin/prompt";
 import { heardReply } from "../../src/twin/short-term-memory";
 import { startTinyLlm } from "../llm/tiny-llm";
 import { currentTimeTool } from "../../src/twin/tools/current-time";
@@ -293,6 +294,55 @@ describe("warming the prompt cache ahead of the user", () => {
     const next = await tokens(server!.url, prompt.slice(0, prompt.indexOf("MARK")));
     expect((await slotTokens()) - next).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
     expect((await slotTokens()) - next).toBeLessThanOrEqual(1);
+  });
+
+  it("stops generating as soon as speech starts over a bot gone quiet mid-answer, and evaluates the history's end as cut there before the barge-in is sure", async () => {
+    const speaker = new Speaker();
+    const h = startHarness({ llm: { baseUrl: server!.url, ...LLM, maxTokens: 400 }, warmPromptCache: true }, { speaker });
+    harnesses.push(h);
+    await settle(h);
+    // Audio went out, then the bot went quiet: the reply is generated slower than it is spoken.
+    h.pipeline.queueFrame(frame("bot-started-speaking"), "upstream");
+    h.pipeline.queueFrame(frame("bot-stopped-speaking"), "upstream");
+    const texts = () => h.out.filter((f) => f.type === "llm-text").length;
+    const held = new Promise<void>((resolve) => {
+      const original = h.out.push.bind(h.out);
+      h.out.push = (...items) => {
+        const n = original(...items);
+        if (items.some((f) => f.type === "llm-text") && speaker.spoken.length === 3) {
+          h.pipeline.queueFrame(frame("barge-in-pending"));
+          resolve();
+        }
+        return n;
+      };
+    });
+    h.pipeline.queueFrame(frame("transcription", { text: "tell me everything you know", final: true, turnId: 1 }));
+    await held;
+    await new Promise((r) => setTimeout(r, 300));
+    const atPause = texts();
+    await new Promise((r) => setTimeout(r, 700));
+    // Nothing more was generated, and the answer has not ended: it is paused, not over.
+    expect(texts()).toBe(atPause);
+    expect(atPause).toBeLessThan(6);
+    expect(h.out.some((f) => f.type === "llm-response-end")).toBe(false);
+    await h.twin.warmed();
+    // The slot holds the history as the next turn would send it were the reply cut here: what was heard, then the user's header.
+    const heard = speaker.spoken.join("");
+    const [turn] = h.twin.shortTerm.snapshot();
+    expect(turn.assistant.trim()).toBe(heard.trim());
+    const { prompt } = await post<{ prompt: string }>(`${server!.url}/apply-template`, {
+      messages: [{ role: "system", content: DEFAULT_SYSTEM_PROMPT }, { role: "user", content: turn.user }, { role: "assistant", content: turn.assistant }, { role: "user", content: "MARK" }], tools: TOOLS, tool_choice: "auto",
+    });
+    const slot = ((await (await fetch(`${server!.url}/slots`)).json()) as { id: number; n_prompt_tokens?: number }[]).find((x) => x.id === 0)!.n_prompt_tokens!;
+    const historyEnd = await tokens(server!.url, prompt.slice(0, prompt.indexOf("MARK")));
+    expect(slot - historyEnd).toBeGreaterThanOrEqual(0); // (+1: the BOS the server adds)
+    expect(slot - historyEnd).toBeLessThanOrEqual(1);
+    // The barge-in is sure: the reply is what was heard, and the user's turn evaluates only its words and the closing.
+    h.pipeline.queueFrame(frame("interruption"));
+    await h.pipeline.idle();
+    expect(h.twin.shortTerm.snapshot()[0].assistant).toBe(turn.assistant);
+    const next = (await h.say("and for dessert")).turn!;
+    expect(next.promptTokens[0]).toBeLessThanOrEqual((await tokens(server!.url, "and for dessert")) + (await closing(server!.url)) + 1);
   });
 
   it("restores the saved prefix into a restarted llama-server instead of evaluating it", async () => {
