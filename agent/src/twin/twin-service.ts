@@ -233,9 +233,7 @@ export class TwinService extends FrameProcessor {
     if (!round) return;
     round.abort();
     // While the bot speaks, the words it is saying now join the reply only once it is cut.
-    if (this.promptCache && this.reply?.heard.length && !this.bot.speaking) {
-      void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
-    }
+    if (this.reply?.heard.length && !this.bot.speaking) this.warmHistoryEnd();
   }
 
   private goOnAfterBargeIn(): void {
@@ -332,8 +330,12 @@ export class TwinService extends FrameProcessor {
 
   /** After a reply: the history as the next turn will send it, up to the user's words. */
   private warmNext(): void {
-    if (!this.promptCache || this.answering) return;
-    void this.promptCache.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
+    if (!this.answering) this.warmHistoryEnd();
+  }
+
+  /** Evaluates the history as the next turn will send it, up to the user's words. */
+  private warmHistoryEnd(): void {
+    void this.promptCache?.warm(buildMessages(this.system(this.client.options.toolCalls), this.shortTerm.nextMessages(), ""), "text");
   }
 
   /**
@@ -493,70 +495,74 @@ export class TwinService extends FrameProcessor {
     let calls: ToolCallRequest[] = [];
     // A prompted call is written as text: held back until it is known to be speech.
     const prompted = mode === "prompt" && request.extra?.grammar ? new PromptedReply() : undefined;
-    // Paused when the user may be barging in (native tool calls only: a prompted call's
-    // grammar cannot start again mid-text); the same completion then goes on from its text.
-    let generated = "";
-    let tokens = 0;
-    let current = request;
-    let echo: PrefillEcho | undefined;
-    for (;;) {
-      const pause = prompted || mode !== "native" ? undefined : new AbortController();
-      this.pausable = pause;
-      try {
-        for await (const event of this.client.stream(current, pause ? AbortSignal.any([signal, pause.signal]) : signal)) {
-          let raw = event;
-          if (raw.type === "text" && echo) {
-            const rest = echo.take(raw.text);
-            if (rest === "") continue;
-            if (rest !== raw.text) raw = { type: "text", text: rest };
-          }
-          if (raw.type === "text") {
-            generated += raw.raw ?? raw.text;
-            tokens++;
-          }
-          this.onStreamEvent(raw, prompted, state, info, turnId, started, (t) => (text += t), (c) => (calls = c));
+    // Paused while the user may be barging in (native tool calls only: a prompted call's
+    // grammar cannot start again mid-text).
+    for await (const raw of this.pausableStream(request, signal, !prompted && mode === "native")) {
+      const event = raw.type === "text" && prompted ? { ...raw, text: prompted.push(raw.text) } : raw;
+      if (event.type === "text") {
+        if (!event.text) continue;
+        if (info.firstTokenMs === undefined) {
+          info.firstTokenMs = performance.now() - started;
+          this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
         }
-        break;
-      } catch (error) {
-        if (signal.aborted || !pause?.signal.aborted) throw error;
-      } finally {
-        this.pausable = undefined;
+        if (!state.generated && event.raw?.endsWith(event.text)) {
+          const lead = event.raw.slice(0, -event.text.length);
+          if (/^\s+$/.test(lead)) state.lead = lead;
+        }
+        text += event.text;
+        state.generated += event.text;
+        this.push(frame("llm-text", { text: event.text }));
+      } else if (event.type === "tool-calls") {
+        calls = event.calls;
+      } else if (event.timings) {
+        info.timings.push(event.timings);
+        if (event.timings.predictedTokens > 1 && event.timings.predictedMs > 0) this.tokensPerSecond = event.timings.predictedTokens / (event.timings.predictedMs / 1000);
+        info.promptTokens.push(event.timings.promptTokens);
       }
-      await this.untilWithdrawn(signal);
-      // The server holds the reply so far in its cache: ask for the rest of it.
-      const maxTokens = Math.max(1, (request.maxTokens ?? 256) - tokens);
-      current = generated ? { ...request, maxTokens, messages: [...request.messages, { role: "assistant", content: generated }] } : request;
-      echo = generated ? new PrefillEcho(text) : undefined;
     }
     const call = prompted?.end();
     if (call) calls = [call];
     return { text, calls };
   }
 
-  private onStreamEvent(
-    raw: LlmEvent, prompted: PromptedReply | undefined, state: ReplyState, info: TwinTurnInfo, turnId: number, started: number,
-    addText: (text: string) => void, setCalls: (calls: ToolCallRequest[]) => void,
-  ): void {
-    const event = raw.type === "text" && prompted ? { ...raw, text: prompted.push(raw.text) } : raw;
-    if (event.type === "text") {
-      if (!event.text) return;
-      if (info.firstTokenMs === undefined) {
-        info.firstTokenMs = performance.now() - started;
-        this.push(frame("metrics", { turnId, mark: "llm-first-token", at: performance.now() }));
+  /**
+   * The completion's events. When `pausable`, held speech that may be a barge-in stops the
+   * stream (pauseForBargeIn); if the speech is withdrawn, the same completion goes on as a
+   * continuation of its text so far, which the server has cached.
+   */
+  private async *pausableStream(request: ChatRequest, signal: AbortSignal, pausable: boolean): AsyncGenerator<LlmEvent> {
+    if (!pausable) return yield* this.client.stream(request, signal);
+    let generated = ""; // as the server cached it (a leading space the chat parser drops included)
+    let said = ""; // as it was passed on
+    let tokens = 0;
+    let current = request;
+    let echo: PrefillEcho | undefined;
+    for (;;) {
+      const pause = new AbortController();
+      this.pausable = pause;
+      try {
+        for await (const event of this.client.stream(current, AbortSignal.any([signal, pause.signal]))) {
+          if (event.type !== "text") {
+            yield event;
+            continue;
+          }
+          const text = echo ? echo.take(event.text) : event.text;
+          if (echo && !text) continue;
+          generated += text === event.text ? event.raw ?? text : text;
+          said += text;
+          tokens++;
+          yield text === event.text ? event : { type: "text", text };
+        }
+        return;
+      } catch (error) {
+        if (signal.aborted || !pause.signal.aborted) throw error;
+      } finally {
+        this.pausable = undefined;
       }
-      if (!state.generated && event.raw?.endsWith(event.text)) {
-        const lead = event.raw.slice(0, -event.text.length);
-        if (/^\s+$/.test(lead)) state.lead = lead;
-      }
-      addText(event.text);
-      state.generated += event.text;
-      this.push(frame("llm-text", { text: event.text }));
-    } else if (event.type === "tool-calls") {
-      setCalls(event.calls);
-    } else if (event.timings) {
-      info.timings.push(event.timings);
-      if (event.timings.predictedTokens > 1 && event.timings.predictedMs > 0) this.tokensPerSecond = event.timings.predictedTokens / (event.timings.predictedMs / 1000);
-      info.promptTokens.push(event.timings.promptTokens);
+      await this.untilWithdrawn(signal);
+      const maxTokens = Math.max(1, (request.maxTokens ?? 256) - tokens);
+      current = generated ? { ...request, maxTokens, messages: [...request.messages, { role: "assistant", content: generated }] } : request;
+      echo = generated ? new PrefillEcho(said) : undefined;
     }
   }
 
